@@ -1,0 +1,107 @@
+"""Seconds from the Draft click to a playable clip, and provider requests per task.
+
+Drives a running instance (`make run`) the way a browser does: logs in, posts
+the Draft form, polls the task card as HTMX would, then fetches the first bytes
+of the clip; then promotes the draft and times the final the same way.
+
+    .venv/bin/python bench/draft_to_clip.py [--url http://127.0.0.1:8000] [--runs 3]
+
+Provider requests per task are read from the database the instance uses, so run
+it with the same environment (DATABASE_URL etc.) as the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
+
+
+def csrf(html: str) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+
+
+def login(client: httpx.Client, user: str, password: str) -> None:
+    page = client.get("/login/")
+    answer = client.post(
+        "/login/", data={"username": user, "password": password, "csrfmiddlewaretoken": csrf(page.text)}
+    )
+    if "/login/" in str(answer.url):
+        raise SystemExit("Login failed: is the demo account there (make run creates it)?")
+
+
+def wait_for_clip(client: httpx.Client, task_id: int, *, started: float, timeout: float = 180) -> float:
+    """Poll the card like the page does (every second) until it shows a playable clip."""
+    while time.monotonic() - started < timeout:
+        card = client.get(f"/tasks/{task_id}/card", headers={"HX-Request": "true"}).text
+        state = re.search(r'data-state="(\w+)"', card).group(1)
+        if state == "done":
+            clip = re.search(r'src="/clips/(\d+)/video"', card).group(1)
+            first = client.get(f"/clips/{clip}/video", headers={"Range": "bytes=0-1023"})
+            assert first.status_code == 206, first.status_code
+            return time.monotonic() - started
+        if state in {"failed", "blocked", "uncertain"}:
+            raise SystemExit(f"Task {task_id} ended {state}")
+        time.sleep(1.0)
+    raise SystemExit(f"Task {task_id} not done after {timeout} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", default=os.environ.get("DAILIES_URL", "http://127.0.0.1:8000"))
+    parser.add_argument("--project", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from studio.tasks.models import Task
+
+    drafts, finals, requests = [], [], []
+    with httpx.Client(base_url=args.url, follow_redirects=True, timeout=30) as client:
+        login(client, "demo", "demo")
+        for run in range(args.runs):
+            page = client.get(f"/projects/{args.project}/").text
+            token = re.search(r'name="form_token"[^>]*value="([^"]+)"', page)
+            token = token.group(1) if token else re.search(r'value="([^"]+)"[^>]*name="form_token"', page).group(1)
+            started = time.monotonic()
+            answer = client.post(
+                f"/projects/{args.project}/draft",
+                headers={"HX-Request": "true", "X-CSRFToken": csrf(page)},
+                data={"prompt": f"Bench run {run}: tide coming in over black sand, slow pan",
+                      "negative_prompt": "", "tier": "fast", "aspect_ratio": "16:9", "duration_s": "4",
+                      "seed": "", "form_token": token},
+            )
+            draft_id = int(re.search(r'id="task-(\d+)"', answer.text.split("hx-swap-oob")[1]).group(1))
+            drafts.append(wait_for_clip(client, draft_id, started=started))
+
+            started = time.monotonic()
+            answer = client.post(f"/tasks/{draft_id}/promote",
+                                 headers={"HX-Request": "true", "X-CSRFToken": csrf(page)})
+            final_id = int(re.search(r'id="task-(\d+)"', answer.text.split("hx-swap-oob")[1]).group(1))
+            finals.append(wait_for_clip(client, final_id, started=started))
+            for task_id in (draft_id, final_id):
+                requests.append(Task.objects.get(pk=task_id).provider_requests)
+            print(f"run {run + 1}: draft {drafts[-1]:.1f} s, final {finals[-1]:.1f} s, "
+                  f"provider requests {requests[-2]} + {requests[-1]}")
+
+    print(f"\nDraft click → playable clip: median {statistics.median(drafts):.1f} s "
+          f"(min {min(drafts):.1f}, max {max(drafts):.1f}) over {len(drafts)} runs")
+    print(f"Promote click → playable final: median {statistics.median(finals):.1f} s "
+          f"(min {min(finals):.1f}, max {max(finals):.1f})")
+    print(f"Provider requests per task: median {statistics.median(requests):g} "
+          f"(min {min(requests)}, max {max(requests)}) — submit + polls + download")
+
+
+if __name__ == "__main__":
+    main()

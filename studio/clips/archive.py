@@ -1,0 +1,165 @@
+"""Bringing a finished video home: streamed download, checks, poster, Clip.
+
+Provider links expire (24 h to 15 days), and the clip was paid for, so a task
+stays "saving the clip" and is retried until the file is ours; it is never
+marked done on a partial or unplayable file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from studio.providers.base import ErrorKind, ProviderError, error_for_status
+from studio.tasks.lifecycle import count_request, finish_task, http_client
+from studio.tasks.models import Task
+
+from .media import NotAVideo, make_poster, probe, sha256_of
+from .models import Clip
+
+log = logging.getLogger(__name__)
+State = Task.State
+
+# One worker holds a download this long; past it another may take over.
+ARCHIVE_LEASE = timedelta(minutes=10)
+RETRY_AFTER = timedelta(seconds=20)
+DOWNLOAD_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+CHUNK = 1024 * 1024
+
+
+class DownloadIncomplete(Exception):
+    pass
+
+
+def archive(task_id: int) -> bool:
+    """Download, check and store the clip of a task the provider finished. Returns whether it is done."""
+    now = timezone.now()
+    claimed = (
+        Task.objects.filter(pk=task_id, state=State.ARCHIVING)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_until=now + ARCHIVE_LEASE)
+    )
+    if not claimed:
+        return False
+    task = Task.objects.select_related("account").get(pk=task_id)
+    route = task.account.provider
+    incoming = Path(settings.MEDIA_ROOT) / "incoming" / f"task-{task_id}.part"
+    incoming.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        url, headers = route.download_request(task.account, task.provider_task_id, task.video_url)
+        with http_client(DOWNLOAD_TIMEOUT) as http:
+            download(http, url, headers, incoming, on_request=lambda: count_request(task_id))
+        info = probe(incoming)
+    except NotAVideo as exc:
+        incoming.unlink(missing_ok=True)
+        error = ProviderError(ErrorKind.EMPTY_RESULT, f"The provider's file is not a playable video ({exc})")
+        finish_task(task_id, from_states=[State.ARCHIVING], state=State.FAILED, error=error, billed=None)
+        return False
+    except ProviderError as error:
+        if error.kind in (ErrorKind.AUTH, ErrorKind.NOT_FOUND):
+            # Expired or refused link: asking again will not change the answer.
+            incoming.unlink(missing_ok=True)
+            finish_task(task_id, from_states=[State.ARCHIVING], state=State.FAILED, error=error, billed=None)
+            return False
+        _retry_later(task_id, error.message)
+        return False
+    except (httpx.HTTPError, DownloadIncomplete, OSError) as exc:
+        _retry_later(task_id, f"the download broke off ({type(exc).__name__})")
+        return False
+
+    clip = _store(task, incoming, info)
+    return clip is not None
+
+
+def download(http: httpx.Client, url: str, headers: dict[str, str], dest: Path, *, on_request, attempts: int = 4) -> int:
+    """Stream `url` into `dest`, resuming with Range after a cut. Never holds the file in memory."""
+    expected: int | None = None
+    for attempt in range(attempts):
+        have = dest.stat().st_size if dest.exists() else 0
+        request_headers = dict(headers)
+        if have:
+            request_headers["Range"] = f"bytes={have}-"
+        try:
+            on_request()
+            with http.stream("GET", url, headers=request_headers) as response:
+                if response.status_code == 416 and have and expected == have:
+                    return have
+                if response.status_code >= 400:
+                    response.read()
+                    raise error_for_status(response, "the video could not be downloaded")
+                if response.status_code == 206:
+                    mode = "ab"
+                    total = response.headers.get("content-range", "").rpartition("/")[2]
+                    expected = int(total) if total.isdigit() else None
+                else:  # 200: the whole file from the start
+                    mode = "wb"
+                    length = response.headers.get("content-length")
+                    expected = int(length) if length and length.isdigit() else None
+                with dest.open(mode) as handle:
+                    for chunk in response.iter_bytes(CHUNK):
+                        handle.write(chunk)
+        except httpx.TransportError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(min(2**attempt, 8))
+            continue
+        size = dest.stat().st_size
+        if expected is None or size >= expected:
+            if size == 0:
+                raise NotAVideo("the provider sent an empty file")
+            return size
+        time.sleep(min(2**attempt, 8))
+    raise DownloadIncomplete(f"got {dest.stat().st_size} of {expected} bytes")
+
+
+def _store(task: Task, incoming: Path, info) -> Clip | None:
+    digest = sha256_of(incoming)
+    stamp = timezone.now()
+    relative = Path("clips") / stamp.strftime("%Y/%m") / f"task-{task.pk}-{digest[:12]}.mp4"
+    poster_relative = Path("posters") / stamp.strftime("%Y/%m") / f"task-{task.pk}-{digest[:12]}.jpg"
+    media_root = Path(settings.MEDIA_ROOT)
+    (media_root / relative).parent.mkdir(parents=True, exist_ok=True)
+    (media_root / poster_relative).parent.mkdir(parents=True, exist_ok=True)
+    os.replace(incoming, media_root / relative)
+    try:
+        make_poster(media_root / relative, media_root / poster_relative)
+    except NotAVideo:
+        poster_relative = None
+    try:
+        with transaction.atomic():
+            clip = Clip.objects.create(
+                task=task,
+                file=str(relative),
+                poster=str(poster_relative) if poster_relative else "",
+                duration_s=info.duration_s,
+                width=info.width,
+                height=info.height,
+                has_audio=info.has_audio,
+                bytes=(media_root / relative).stat().st_size,
+                sha256=digest,
+            )
+            Task.objects.filter(pk=task.pk, state=State.ARCHIVING).update(
+                state=State.DONE, finished_at=timezone.now(), lease_until=None, error_code="", error_message=""
+            )
+    except IntegrityError:
+        # Another worker stored it first (its lease ran out while we downloaded).
+        return None
+    return clip
+
+
+def _retry_later(task_id: int, why: str) -> None:
+    log.info("archive of task %s will be retried: %s", task_id, why)
+    Task.objects.filter(pk=task_id, state=State.ARCHIVING).update(
+        lease_until=timezone.now() + RETRY_AFTER,
+        error_message=f"Saving the clip is taking longer: {why}. Retrying on its own; the clip is not lost.",
+    )
+

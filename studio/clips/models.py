@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class Clip(models.Model):
+    """A finished video, archived in our own storage (provider links expire)."""
+
+    task = models.OneToOneField("tasks.Task", on_delete=models.PROTECT, related_name="clip")
+    file = models.FileField(upload_to="clips/%Y/%m/")
+    poster = models.FileField(upload_to="posters/%Y/%m/", blank=True)
+    duration_s = models.FloatField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    has_audio = models.BooleanField()
+    bytes = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Clip of task {self.task_id} ({self.width}×{self.height}, {self.duration_s:.1f}s)"

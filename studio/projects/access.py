@@ -1,0 +1,25 @@
+"""The one way views reach a project: 404 to outsiders, 403 to viewers who try to change it."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from .models import Membership, Project
+
+
+def membership_for(user, project_id: int) -> Membership:
+    membership = (
+        Membership.objects.select_related("project").filter(project_id=project_id, user_id=user.pk).first()
+    )
+    if membership is None:
+        # Outsiders learn nothing, not even that the project exists.
+        raise Http404("No such project.")
+    return membership
+
+
+def get_project_for_user(user, project_id: int, *, edit: bool = False) -> tuple[Project, Membership]:
+    membership = membership_for(user, project_id)
+    if edit and not membership.can_edit:
+        raise PermissionDenied("Viewers can watch but not change this project.")
+    return membership.project, membership

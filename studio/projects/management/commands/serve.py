@@ -1,0 +1,61 @@
+"""`make run`: the web server and the django-q2 cluster together, stopped together on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from .bootstrap_demo import DEMO_PASSWORD, DEMO_USER
+
+
+class Command(BaseCommand):
+    help = "Start the web server (gunicorn) and the task cluster; Ctrl-C stops both."
+
+    def handle(self, *args, **options):
+        python = sys.executable
+        manage = str(settings.BASE_DIR / "manage.py")
+        bind = f"{settings.HOST}:{settings.PORT}"
+        web = subprocess.Popen(
+            [os.path.join(os.path.dirname(python), "gunicorn"), "studio.wsgi:application",
+             "--bind", bind, "--workers", os.environ.get("WEB_WORKERS", "2"), "--threads", "8",
+             "--worker-class", "gthread", "--timeout", "120", "--access-logfile", "-"],
+            cwd=settings.BASE_DIR,
+        )
+        worker = subprocess.Popen([python, manage, "qcluster"], cwd=settings.BASE_DIR)
+        children = [web, worker]
+        url = f"http://{bind}/"
+        self.stdout.write(self.style.SUCCESS(f"\nDailies is running at {url}"))
+        self.stdout.write(f"Log in as {DEMO_USER!r} with password {DEMO_PASSWORD!r}. Press Ctrl-C to stop.\n")
+
+        stopping = False
+
+        def stop(signum, frame):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            while not stopping and all(child.poll() is None for child in children):
+                time.sleep(0.3)
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 15
+            for child in children:
+                try:
+                    child.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    child.kill()
+        failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
+        if failed and not stopping:
+            self.stderr.write("A process stopped unexpectedly; see the log above.")
+            sys.exit(1)
+        self.stdout.write("Stopped web server and worker.")

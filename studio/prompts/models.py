@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
+
+
+class Prompt(models.Model):
+    """A line of thought in a project; its text lives in immutable versions."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="prompts")
+    title = models.CharField(max_length=120)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def latest_version(self) -> PromptVersion | None:
+        return self.versions.order_by("-number").first()
+
+    def record_version(self, *, text: str, negative_prompt: str, author) -> PromptVersion:
+        """The version for this text: the newest one if nothing changed, else a new one.
+
+        Versions are never edited, so every clip keeps pointing at the exact
+        words that made it.
+        """
+        for _attempt in range(5):
+            latest = self.latest_version()
+            if latest and latest.text == text and latest.negative_prompt == negative_prompt:
+                return latest
+            try:
+                with transaction.atomic():
+                    return PromptVersion.objects.create(
+                        prompt=self,
+                        number=(latest.number + 1) if latest else 1,
+                        text=text,
+                        negative_prompt=negative_prompt,
+                        author=author,
+                    )
+            except IntegrityError:
+                # Someone saved a version at the same moment; number after theirs.
+                continue
+        raise RuntimeError("Could not number a new prompt version after 5 tries.")
+
+
+class PromptVersion(models.Model):
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    text = models.TextField()
+    negative_prompt = models.TextField(blank=True)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["prompt", "-number"]
+        constraints = [models.UniqueConstraint(fields=["prompt", "number"], name="one_number_per_version")]
+
+    def __str__(self) -> str:
+        return f"{self.prompt.title} v{self.number}"

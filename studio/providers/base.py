@@ -1,0 +1,264 @@
+"""The one small interface every Veo 3.1 route speaks, and the words shared by all.
+
+A route module turns Dailies' route-neutral `VideoRequest` into its provider's
+HTTP calls and turns the answers back into a `Receipt` (after submit) or a
+`Report` (after each poll). It never touches the database: the lifecycle in
+`studio.tasks.lifecycle` owns state, claims and retries.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, ClassVar
+
+import httpx
+
+if TYPE_CHECKING:
+    from .models import ProviderAccount
+
+
+class Tier(enum.StrEnum):
+    """Dailies' speed/quality ladder; each route maps it to its own model ids."""
+
+    LITE = "lite"
+    FAST = "fast"
+    QUALITY = "quality"
+
+
+DRAFT_TIERS = (Tier.LITE, Tier.FAST)
+
+
+@dataclass(frozen=True)
+class VideoRequest:
+    model: str
+    prompt: str
+    negative_prompt: str = ""
+    duration_s: int = 4
+    aspect_ratio: str = "16:9"
+    resolution: str = "720p"
+    audio: bool = False
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    provider_task_id: str
+    estimated_cost: Decimal | None = None
+
+
+class Status(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+
+
+class ErrorKind(enum.StrEnum):
+    VALIDATION = "validation"
+    AUTH = "auth"
+    WALLET = "wallet"
+    SAFETY = "safety"
+    RATE_LIMIT = "rate_limit"
+    OUTAGE = "outage"
+    NOT_FOUND = "not_found"
+    BAD_ANSWER = "bad_answer"
+    EMPTY_RESULT = "empty_result"
+    TIMED_OUT = "timed_out"
+    UNREACHABLE = "unreachable"
+    FAILED = "failed"
+
+
+# What the user reads on the card: what happened, then what to do next.
+NEXT_STEP = {
+    ErrorKind.VALIDATION: "Change the settings and draft again. Nothing was billed.",
+    ErrorKind.AUTH: "Ask the project owner to check this provider account's API key. Nothing was billed.",
+    ErrorKind.WALLET: "Top up the provider account, then try again. Nothing was billed.",
+    ErrorKind.SAFETY: "Reword the prompt and try again. Blocked jobs are not billed.",
+    ErrorKind.RATE_LIMIT: "Wait a minute and try again. Nothing was billed.",
+    ErrorKind.OUTAGE: "The provider is having trouble; try again in a few minutes.",
+    ErrorKind.NOT_FOUND: "This model or job is no longer available at the provider; pick another tier or route.",
+    ErrorKind.BAD_ANSWER: "The provider answered with something we could not read; try again later.",
+    ErrorKind.EMPTY_RESULT: "The provider may still have billed it: check your provider dashboard.",
+    ErrorKind.TIMED_OUT: "It was not sent again, so you are not billed twice; draft again if you still want it.",
+    ErrorKind.UNREACHABLE: "Nothing was sent, so nothing was billed. Check the account's address and try again.",
+    ErrorKind.FAILED: "Try again; if it keeps failing, change the prompt or settings.",
+}
+
+
+class ProviderError(Exception):
+    """A provider said no, or could not be understood. `message` is plain words."""
+
+    def __init__(
+        self, kind: ErrorKind, message: str, *, retry_after: float | None = None, http_status: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.retry_after = retry_after
+        self.http_status = http_status
+
+    @property
+    def for_user(self) -> str:
+        return f"{self.message.rstrip('.')}. {NEXT_STEP[self.kind]}"
+
+
+class SubmissionUncertain(Exception):
+    """The request may have reached the provider but we have no answer.
+
+    Submitting is not idempotent anywhere, so this is never retried on its own.
+    """
+
+
+@dataclass(frozen=True)
+class Report:
+    """One poll answer, in route-neutral words."""
+
+    status: Status
+    progress: int | None = None
+    video_url: str | None = None
+    error: ProviderError | None = None
+    charged: Decimal | None = None
+    provider_status: str = ""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What one model on one route accepts; drives the form and server-side checks."""
+
+    durations: tuple[int, ...]
+    resolutions: tuple[str, ...]
+    aspect_ratios: tuple[str, ...]
+    audio: bool
+    negative_prompt: bool = False
+    seed: bool = True
+    # (resolution, duration) pairs the route refuses, with its own reason.
+    rules: tuple[tuple[str, tuple[int, ...], str], ...] = field(default=())
+
+    def problems(self, request: VideoRequest) -> dict[str, str]:
+        """Field → message for everything this model would refuse."""
+        found: dict[str, str] = {}
+        if request.duration_s not in self.durations:
+            found["duration_s"] = f"This route takes {_words(self.durations, 's')} clips."
+        if request.resolution not in self.resolutions:
+            found["resolution"] = f"This model renders {_words(self.resolutions)}."
+        if request.aspect_ratio not in self.aspect_ratios:
+            found["aspect_ratio"] = f"This route takes {_words(self.aspect_ratios)}."
+        if request.audio and not self.audio:
+            found["audio"] = "This model cannot generate audio."
+        if request.negative_prompt and not self.negative_prompt:
+            found["negative_prompt"] = "This route does not take a negative prompt."
+        for resolution, durations, reason in self.rules:
+            if request.resolution == resolution and request.duration_s not in durations:
+                found.setdefault("duration_s", reason)
+        return found
+
+
+def _words(values, unit: str = "") -> str:
+    items = [f"{v}{unit}" for v in values]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+class Route:
+    """Base for route modules. Subclasses set the class attributes and the three calls."""
+
+    slug: ClassVar[str]
+    name: ClassVar[str]
+    default_base_url: ClassVar[str]
+    models: ClassVar[dict[Tier, str]]
+    capabilities: ClassVar[dict[str, Capabilities]]
+    min_poll_interval_s: ClassVar[float]
+    # Past this, a job that never finishes is ended as timed out (never resubmitted).
+    deadline_s: ClassVar[float] = 30 * 60
+
+    def submit(self, http: httpx.Client, account: ProviderAccount, request: VideoRequest) -> Receipt:
+        raise NotImplementedError
+
+    def poll(self, http: httpx.Client, account: ProviderAccount, provider_task_id: str) -> Report:
+        raise NotImplementedError
+
+    def download_request(
+        self, account: ProviderAccount, provider_task_id: str, video_url: str
+    ) -> tuple[str, dict[str, str]]:
+        """URL and headers to fetch the finished video."""
+        raise NotImplementedError
+
+    def poll_delay(self, *, model: str, elapsed_s: float) -> float:
+        """Seconds until the next poll, as the route's documentation asks."""
+        raise NotImplementedError
+
+    def model_for(self, tier: Tier) -> str | None:
+        return self.models.get(tier)
+
+
+REGISTRY: dict[str, Route] = {}
+
+
+def register(route_class: type[Route]) -> type[Route]:
+    REGISTRY[route_class.slug] = route_class()
+    return route_class
+
+
+def get_route(slug: str) -> Route:
+    from . import routes  # noqa: F401  (importing registers every route)
+
+    try:
+        return REGISTRY[slug]
+    except KeyError:
+        raise LookupError(f"No provider route called {slug!r}.") from None
+
+
+def route_choices() -> list[tuple[str, str]]:
+    from . import routes  # noqa: F401
+
+    return [(slug, route.name) for slug, route in REGISTRY.items()]
+
+
+def read_json(response: httpx.Response) -> dict:
+    """The answer's JSON object, or a plain-words error if it is not one."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ProviderError(
+            ErrorKind.BAD_ANSWER, f"The provider answered HTTP {response.status_code} with something that is not JSON"
+        ) from None
+    if not isinstance(body, dict):
+        raise ProviderError(ErrorKind.BAD_ANSWER, "The provider answered with JSON that is not an object")
+    return body
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    raw = response.headers.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        return None
+
+
+def error_for_status(response: httpx.Response, message: str) -> ProviderError:
+    """The common meaning of an HTTP error status; routes refine it where their docs say more."""
+    code = response.status_code
+    kind = {
+        400: ErrorKind.VALIDATION,
+        401: ErrorKind.AUTH,
+        402: ErrorKind.WALLET,
+        403: ErrorKind.AUTH,
+        404: ErrorKind.NOT_FOUND,
+        422: ErrorKind.VALIDATION,
+        429: ErrorKind.RATE_LIMIT,
+        451: ErrorKind.SAFETY,
+    }.get(code, ErrorKind.OUTAGE if code >= 500 else ErrorKind.FAILED)
+    default = {
+        ErrorKind.AUTH: "The provider rejected the API key",
+        ErrorKind.WALLET: "The provider account has no credit left",
+        ErrorKind.SAFETY: "Blocked by the provider's safety filter",
+        ErrorKind.RATE_LIMIT: "The provider is rate limiting this account",
+        ErrorKind.OUTAGE: f"The provider had an internal error (HTTP {code})",
+    }.get(kind, f"The provider refused the request (HTTP {code})")
+    text = f"{default}: {message}" if message else default
+    return ProviderError(kind, text, retry_after=retry_after_seconds(response), http_status=code)

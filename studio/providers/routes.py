@@ -1,0 +1,3 @@
+"""Importing this module registers every route with `base.REGISTRY`."""
+
+from . import videos_gateway  # noqa: F401

@@ -1,0 +1,184 @@
+"""Route 4: the OpenAI-compatible `/v1/videos` gateway (seed 004).
+
+What its documentation states:
+- Submit `POST {base}/v1/videos` with `Authorization: Bearer KEY`. Models
+  `veo-3.1-generate-preview` (quality, audio, up to 4k),
+  `veo-3.1-fast-generate-preview` and `veo-3.1-lite-generate-preview` (no 4k).
+  `resolution` 720p|1080p|4k, and 1080p/4k take 8 s only; `duration` 4|6|8;
+  `aspect_ratio` 16:9|9:16; `generate_audio` is off unless set; optional
+  `negative_prompt`, `seed` (0…2^32−1, best effort), `person_generation`.
+- The receipt is top-level JSON `{id, task_id, object, model, status, progress,
+  created_at}`. Business failures come back as HTTP 200 carrying
+  `{"error": {"message", "type", "code"}}` instead: we check `error` first.
+- Poll `GET {base}/v1/videos/{task_id}`: `status` SUBMITTED|QUEUED|IN_PROGRESS|
+  SUCCESS|FAILURE (lower-case OpenAI-style statuses are accepted too),
+  `progress` as "50%", `result_url` of the form `/v1/videos/{id}/content`,
+  `fail_reason` on failure.
+- Download `GET {base}/v1/videos/{task_id}/content` with the same auth; Range
+  is supported.
+- Poll every 10–15 s, never below 5 s. Creation is not idempotent.
+
+What we assumed where it is silent:
+- We send `resolution` and `duration` (the first of each documented alias pair).
+- A `fail_reason` that speaks of safety, policy, moderation or RAI filtering
+  is a safety block (not billed); any other failure is a plain failure.
+- Error `code`/`type` values are not listed: codes mentioning auth/key are
+  auth, quota/balance/credit are wallet, rate are rate limits, safety/policy
+  are safety blocks, anything else is a validation refusal.
+- A relative `result_url` is resolved against the account's base URL; when it
+  is missing on SUCCESS we fall back to the documented `/content` path.
+- The receipt carries no price; the quote comes from our price card.
+"""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from .base import (
+    Capabilities,
+    ErrorKind,
+    ProviderError,
+    Receipt,
+    Report,
+    Route,
+    Status,
+    Tier,
+    VideoRequest,
+    error_for_status,
+    read_json,
+    register,
+)
+
+SAFETY_WORDS = re.compile(r"safety|policy|moderat|rai|blocked|violat", re.IGNORECASE)
+
+_ANY = dict(durations=(4, 6, 8), aspect_ratios=("16:9", "9:16"), negative_prompt=True)
+_EIGHT_ONLY = "1080p and 4k need 8 s on this route."
+
+
+def _rules(*resolutions: str) -> tuple[tuple[str, tuple[int, ...], str], ...]:
+    return tuple((r, (8,), _EIGHT_ONLY) for r in resolutions)
+
+
+@register
+class VideosGateway(Route):
+    slug = "videos-gateway"
+    name = "/v1/videos gateway (seed 004)"
+    default_base_url = ""  # self-hosted or resold: every account names its own
+    models = {
+        Tier.LITE: "veo-3.1-lite-generate-preview",
+        Tier.FAST: "veo-3.1-fast-generate-preview",
+        Tier.QUALITY: "veo-3.1-generate-preview",
+    }
+    capabilities = {
+        "veo-3.1-generate-preview": Capabilities(
+            resolutions=("720p", "1080p", "4k"), audio=True, rules=_rules("1080p", "4k"), **_ANY
+        ),
+        "veo-3.1-fast-generate-preview": Capabilities(
+            resolutions=("720p", "1080p", "4k"), audio=True, rules=_rules("1080p", "4k"), **_ANY
+        ),
+        "veo-3.1-lite-generate-preview": Capabilities(
+            resolutions=("720p", "1080p"), audio=True, rules=_rules("1080p"), **_ANY
+        ),
+    }
+    min_poll_interval_s = 5.0
+    deadline_s = 20 * 60
+
+    def _headers(self, account) -> dict[str, str]:
+        return {"Authorization": f"Bearer {account.api_key}", "Accept": "application/json"}
+
+    def submit(self, http: httpx.Client, account, request: VideoRequest) -> Receipt:
+        body: dict = {
+            "model": request.model,
+            "prompt": request.prompt,
+            "resolution": request.resolution,
+            "duration": request.duration_s,
+            "aspect_ratio": request.aspect_ratio,
+            "generate_audio": request.audio,
+        }
+        if request.negative_prompt:
+            body["negative_prompt"] = request.negative_prompt
+        if request.seed is not None:
+            body["seed"] = request.seed
+        if person := account.options.get("person_generation"):
+            body["person_generation"] = person
+        response = http.post(f"{account.resolved_base_url}/v1/videos", json=body, headers=self._headers(account))
+        answer = self._answer(response)
+        task_id = answer.get("task_id") or answer.get("id")
+        if not task_id:
+            raise ProviderError(ErrorKind.BAD_ANSWER, "The provider accepted the request but sent no task id")
+        return Receipt(provider_task_id=str(task_id))
+
+    def poll(self, http: httpx.Client, account, provider_task_id: str) -> Report:
+        response = http.get(
+            f"{account.resolved_base_url}/v1/videos/{provider_task_id}", headers=self._headers(account)
+        )
+        answer = self._answer(response)
+        raw = str(answer.get("status", ""))
+        status = raw.upper()
+        progress = _percent(answer.get("progress"))
+        if status in {"SUBMITTED", "QUEUED", "PENDING"}:
+            return Report(Status.QUEUED, progress=progress, provider_status=raw)
+        if status == "IN_PROGRESS":
+            return Report(Status.RUNNING, progress=progress, provider_status=raw)
+        if status in {"SUCCESS", "COMPLETED"}:
+            url = answer.get("result_url") or f"/v1/videos/{provider_task_id}/content"
+            if url.startswith("/"):
+                url = account.resolved_base_url + url
+            return Report(Status.SUCCEEDED, progress=100, video_url=url, provider_status=raw)
+        if status in {"FAILURE", "FAILED"}:
+            reason = str(answer.get("fail_reason") or answer.get("error") or "no reason given")
+            if SAFETY_WORDS.search(reason):
+                error = ProviderError(ErrorKind.SAFETY, f"Blocked by the provider's safety filter: {reason}")
+                return Report(Status.BLOCKED, error=error, provider_status=raw)
+            error = ProviderError(ErrorKind.FAILED, f"The provider could not render it: {reason}")
+            return Report(Status.FAILED, error=error, provider_status=raw)
+        raise ProviderError(ErrorKind.BAD_ANSWER, f"The provider reported an unknown status {raw!r}")
+
+    def download_request(self, account, provider_task_id: str, video_url: str) -> tuple[str, dict[str, str]]:
+        return video_url, {"Authorization": f"Bearer {account.api_key}"}
+
+    def poll_delay(self, *, model: str, elapsed_s: float) -> float:
+        return 10.0
+
+    def _answer(self, response: httpx.Response) -> dict:
+        """The JSON body, or the error it carries (HTTP 200 error objects included)."""
+        if response.status_code >= 400:
+            try:
+                message = _error_message(read_json(response))
+            except ProviderError:
+                message = ""
+            raise error_for_status(response, message)
+        answer = read_json(response)
+        if isinstance(answer.get("error"), dict):
+            raise _business_error(answer["error"])
+        return answer
+
+
+def _error_message(body: dict) -> str:
+    error = body.get("error")
+    if isinstance(error, dict):
+        return str(error.get("message") or "")
+    return str(error or body.get("message") or "")
+
+
+def _business_error(error: dict) -> ProviderError:
+    label = f"{error.get('code') or ''} {error.get('type') or ''}".lower()
+    message = str(error.get("message") or "no reason given")
+    if re.search(r"auth|api.?key|permission|unauthori", label):
+        return ProviderError(ErrorKind.AUTH, f"The provider rejected the API key: {message}")
+    if re.search(r"quota|balance|credit|insufficient|payment", label):
+        return ProviderError(ErrorKind.WALLET, f"The provider account has no credit left: {message}")
+    if "rate" in label:
+        return ProviderError(ErrorKind.RATE_LIMIT, f"The provider is rate limiting this account: {message}")
+    if SAFETY_WORDS.search(label):
+        return ProviderError(ErrorKind.SAFETY, f"Blocked by the provider's safety filter: {message}")
+    return ProviderError(ErrorKind.VALIDATION, f"The provider refused the settings: {message}")
+
+
+def _percent(value) -> int | None:
+    if value is None:
+        return None
+    match = re.match(r"\s*(\d+(?:\.\d+)?)", str(value))
+    return max(0, min(100, int(float(match.group(1))))) if match else None

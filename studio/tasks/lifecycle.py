@@ -1,0 +1,407 @@
+"""A task's life: created → sent exactly once → followed at the route's cadence → archived.
+
+Every step claims its task with a conditional UPDATE and checks the row count,
+so any number of workers on any number of machines can run these functions at
+once: the loser of a race does nothing. Submitting is never retried on its own
+once the request may have left, because every provider bills each submit.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+import httpx
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from studio.providers.base import (
+    ErrorKind,
+    ProviderError,
+    Report,
+    Status,
+    Tier,
+    VideoRequest,
+)
+from studio.prompts.models import Prompt
+from studio.providers.models import ProviderAccount, quote
+
+from .models import Task
+
+log = logging.getLogger(__name__)
+State = Task.State
+
+# Longer than any submit can take (the HTTP timeout below), so a task still
+# "sending" after this had its worker die mid-request.
+SUBMIT_GRACE = timedelta(seconds=120)
+SUBMIT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+POLL_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+# A poll in flight holds its task this long; a tracker that dies mid-poll
+# delays the task by this much, never strands it.
+POLL_CLAIM = timedelta(seconds=60)
+ARCHIVE_REQUEUE = timedelta(seconds=30)
+FINAL_SETTINGS = {"resolution": "1080p", "duration_s": 8, "audio": True}
+SEED_MAX = 2**32 - 1
+
+
+def http_client(timeout: httpx.Timeout = POLL_TIMEOUT) -> httpx.Client:
+    return httpx.Client(timeout=timeout, follow_redirects=True, headers={"User-Agent": "Dailies/0.1"})
+
+
+def video_request(task: Task) -> VideoRequest:
+    return VideoRequest(
+        model=task.model,
+        prompt=task.prompt_version.text,
+        negative_prompt=task.prompt_version.negative_prompt,
+        duration_s=task.duration_s,
+        aspect_ratio=task.aspect_ratio,
+        resolution=task.resolution,
+        audio=task.audio,
+        seed=task.seed,
+    )
+
+
+def new_task(
+    *,
+    project,
+    prompt_version,
+    account: ProviderAccount,
+    tier: Tier,
+    kind: str,
+    parameters: dict,
+    seed: int | None,
+    user,
+    promoted_from: Task | None = None,
+    form_token: str = "",
+) -> Task:
+    """A pending task with its quote. Callers validate first (see `problems_with`).
+
+    A form token already used in this project returns the task it made, so a
+    double click never pays twice.
+    """
+    if form_token and (earlier := Task.objects.filter(project=project, form_token=form_token).first()):
+        return earlier
+    route = account.provider
+    model = route.model_for(tier)
+    if seed is None:
+        # A drawn seed is recorded so the final can be rendered from the same one.
+        seed = random.randint(0, SEED_MAX)
+    cost = quote(
+        route=account.route,
+        model=model,
+        resolution=parameters["resolution"],
+        audio=parameters["audio"],
+        seconds=parameters["duration_s"],
+    )
+    fields = dict(
+        project=project,
+        prompt_version=prompt_version,
+        account=account,
+        created_by=user,
+        promoted_from=promoted_from,
+        route=account.route,
+        model=model,
+        kind=kind,
+        tier=tier,
+        parameters=parameters,
+        seed=seed,
+        cost_estimate=cost,
+        form_token=form_token,
+    )
+    try:
+        with transaction.atomic():
+            return Task.objects.create(**fields)
+    except IntegrityError:
+        if form_token:
+            return Task.objects.get(project=project, form_token=form_token)
+        raise
+
+
+def problems_with(
+    *, account: ProviderAccount, tier: Tier, parameters: dict, prompt: str, negative_prompt: str = ""
+) -> dict[str, str]:
+    """Field → message for anything the account's route would refuse; checked before any spend."""
+    route = account.provider
+    model = route.model_for(tier)
+    if model is None:
+        return {"tier": f"{route.name} has no {tier.value} model."}
+    request = VideoRequest(
+        model=model,
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        duration_s=parameters["duration_s"],
+        aspect_ratio=parameters["aspect_ratio"],
+        resolution=parameters["resolution"],
+        audio=parameters["audio"],
+    )
+    return route.capabilities[model].problems(request)
+
+
+def start_draft(
+    *,
+    project,
+    prompt: Prompt | None,
+    text: str,
+    negative_prompt: str,
+    tier: Tier,
+    parameters: dict,
+    seed: int | None,
+    user,
+    form_token: str = "",
+) -> Task:
+    """Record the editor's words as a prompt version and make a draft task of it."""
+    if prompt is None:
+        prompt = Prompt.objects.create(project=project, title=prompt_title(text), created_by=user)
+    version = prompt.record_version(text=text, negative_prompt=negative_prompt, author=user)
+    return new_task(
+        project=project,
+        prompt_version=version,
+        account=project.draft_account,
+        tier=tier,
+        kind=Task.Kind.DRAFT,
+        parameters=parameters,
+        seed=seed,
+        user=user,
+        form_token=form_token,
+    )
+
+
+def prompt_title(text: str) -> str:
+    words = text.split()
+    title = " ".join(words[:8])
+    return title + ("…" if len(words) > 8 else "")
+
+
+def final_parameters(draft: Task) -> dict:
+    """The draft's framing at full quality with audio."""
+    return {**draft.parameters, **FINAL_SETTINGS}
+
+
+def promote(*, draft: Task, user) -> tuple[Task, bool]:
+    """The final render of a draft: same prompt version, seed and aspect ratio.
+
+    Returns (final, created). A draft with a final already on its way or done
+    returns that one, so a second click is not a second bill.
+    """
+    with transaction.atomic():
+        # Serialises concurrent promotions of one draft (row lock on PostgreSQL,
+        # the write lock on SQLite).
+        Task.objects.select_for_update().filter(pk=draft.pk).update(lease_until=F("lease_until"))
+        existing = draft.promotions.exclude(state__in=[State.FAILED, State.BLOCKED]).first()
+        if existing:
+            return existing, False
+        final = new_task(
+            project=draft.project,
+            prompt_version=draft.prompt_version,
+            account=draft.project.final_account,
+            tier=Tier.QUALITY,
+            kind=Task.Kind.FINAL,
+            parameters=final_parameters(draft),
+            seed=draft.seed,
+            user=user,
+            promoted_from=draft,
+        )
+        return final, True
+
+
+# --- Submitting: exactly once -------------------------------------------------
+
+
+def submit(task_id: int) -> bool:
+    """Send a pending task to its provider. Returns whether this call sent it."""
+    now = timezone.now()
+    claimed = Task.objects.filter(pk=task_id, state=State.PENDING).filter(
+        Q(next_check_at__isnull=True) | Q(next_check_at__lte=now)
+    ).update(state=State.SUBMITTING, submit_started_at=now, next_check_at=None)
+    if not claimed:
+        return False
+    task = Task.objects.select_related("account", "prompt_version").get(pk=task_id)
+    route = task.account.provider
+    try:
+        with http_client(SUBMIT_TIMEOUT) as http:
+            count_request(task_id)
+            receipt = route.submit(http, task.account, video_request(task))
+    except ProviderError as error:
+        if error.kind == ErrorKind.RATE_LIMIT:
+            # A refused submit created no job, so waiting and sending again is safe.
+            wait = error.retry_after or 30.0
+            Task.objects.filter(pk=task_id, state=State.SUBMITTING).update(
+                state=State.PENDING,
+                next_check_at=timezone.now() + timedelta(seconds=wait),
+                error_code=error.kind,
+                error_message=f"{error.message}. Sending again in {wait:.0f} s; nothing was billed.",
+            )
+        elif error.http_status in (502, 504):
+            # A gateway timed out waiting for the provider: the job may exist.
+            _mark_uncertain(task_id, f"The provider's gateway timed out (HTTP {error.http_status})")
+        else:
+            finish_task(task_id, from_states=[State.SUBMITTING], state=State.FAILED, error=error, billed=False)
+        return True
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        error = ProviderError(ErrorKind.UNREACHABLE, f"Could not reach the provider ({type(exc).__name__})")
+        finish_task(task_id, from_states=[State.SUBMITTING], state=State.FAILED, error=error, billed=False)
+        return True
+    except Exception as exc:  # the request may have left: never guess, never resend
+        log.warning("submit of task %s ended without an answer: %s", task_id, type(exc).__name__)
+        _mark_uncertain(task_id, f"No answer from the provider after sending ({type(exc).__name__})")
+        return True
+
+    now = timezone.now()
+    delay = _poll_delay(task, elapsed_s=0.0)
+    # Recorded even if a sweeper already called it uncertain: the receipt settles it.
+    Task.objects.filter(pk=task_id, state__in=[State.SUBMITTING, State.UNCERTAIN]).update(
+        state=State.QUEUED,
+        provider_task_id=receipt.provider_task_id,
+        submitted_at=now,
+        next_check_at=now + timedelta(seconds=delay),
+        error_code="",
+        error_message="",
+        cost_estimate=receipt.estimated_cost if receipt.estimated_cost is not None else F("cost_estimate"),
+    )
+    return True
+
+
+def _mark_uncertain(task_id: int, why: str) -> None:
+    Task.objects.filter(pk=task_id, state=State.SUBMITTING).update(
+        state=State.UNCERTAIN,
+        error_code="uncertain",
+        error_message=(
+            f"{why}. The provider may have started (and billed) this job, so Dailies will not send it "
+            "again on its own. Check the provider's dashboard; use “Send again” only if it is not there."
+        ),
+    )
+
+
+def mark_stale_submissions_uncertain() -> int:
+    """Tasks whose worker died between sending and recording the answer."""
+    cutoff = timezone.now() - SUBMIT_GRACE
+    stale = list(
+        Task.objects.filter(state=State.SUBMITTING, submit_started_at__lt=cutoff).values_list("pk", flat=True)
+    )
+    for task_id in stale:
+        _mark_uncertain(task_id, "The worker stopped while sending this task")
+    return len(stale)
+
+
+# --- Following: polls at the route's cadence ---------------------------------
+
+
+def claim_due_checks(*, limit: int = 32) -> list[Task]:
+    """Tracked tasks whose next poll is due, each claimed by moving its check time ahead."""
+    now = timezone.now()
+    due = Task.objects.filter(state__in=Task.TRACKED_STATES, next_check_at__lte=now)
+    claimed = []
+    for task_id, check_at in due.order_by("next_check_at").values_list("pk", "next_check_at")[:limit]:
+        won = Task.objects.filter(pk=task_id, state__in=Task.TRACKED_STATES, next_check_at=check_at).update(
+            next_check_at=now + POLL_CLAIM
+        )
+        if won:
+            claimed.append(task_id)
+    return list(Task.objects.select_related("account").filter(pk__in=claimed))
+
+
+def fetch_report(task: Task, http: httpx.Client) -> Report | ProviderError:
+    """One poll over HTTP, with no database access (it runs on a thread pool)."""
+    try:
+        return task.account.provider.poll(http, task.account, task.provider_task_id)
+    except ProviderError as error:
+        return error
+    except httpx.HTTPError as exc:
+        return ProviderError(ErrorKind.OUTAGE, f"No answer from the provider ({type(exc).__name__})")
+
+
+def apply_report(task: Task, report: Report | ProviderError) -> str:
+    """Record one poll's outcome. Returns the task's new state."""
+    count_request(task.pk)
+    now = timezone.now()
+    tracked = Task.objects.filter(pk=task.pk, state__in=Task.TRACKED_STATES)
+    elapsed = (now - (task.submitted_at or now)).total_seconds()
+    route = task.account.provider
+
+    if isinstance(report, ProviderError):
+        if report.kind == ErrorKind.NOT_FOUND:
+            finish_task(task.pk, from_states=Task.TRACKED_STATES, state=State.FAILED, error=report, billed=False)
+            return State.FAILED
+        # Polls are free and safe to repeat: back off and try again, until the deadline.
+        if elapsed > route.deadline_s:
+            return _time_out(task.pk, route.deadline_s)
+        wait = max(report.retry_after or 0, _poll_delay(task, elapsed_s=elapsed) * 2)
+        tracked.update(
+            next_check_at=now + timedelta(seconds=wait),
+            error_code=report.kind,
+            error_message=f"Could not check on this task: {report.message}. Trying again in {wait:.0f} s.",
+        )
+        return task.state
+
+    if report.status in (Status.QUEUED, Status.RUNNING):
+        if elapsed > route.deadline_s:
+            return _time_out(task.pk, route.deadline_s)
+        state = State.QUEUED if report.status == Status.QUEUED else State.RUNNING
+        tracked.update(
+            state=state,
+            progress=report.progress if report.progress is not None else F("progress"),
+            provider_status=report.provider_status,
+            next_check_at=now + timedelta(seconds=_poll_delay(task, elapsed_s=elapsed)),
+            error_code="",
+            error_message="",
+        )
+        return state
+
+    if report.status == Status.SUCCEEDED:
+        if not report.video_url:
+            error = ProviderError(ErrorKind.EMPTY_RESULT, "The provider reported success but returned no video")
+            finish_task(task.pk, from_states=Task.TRACKED_STATES, state=State.FAILED, error=error, billed=None)
+            return State.FAILED
+        won = tracked.update(
+            state=State.ARCHIVING,
+            progress=100,
+            provider_status=report.provider_status,
+            video_url=report.video_url,
+            cost_charged=report.charged if report.charged is not None else F("cost_estimate"),
+            # The archive job is queued now; this is only when a sweep re-queues it if lost.
+            next_check_at=now + ARCHIVE_REQUEUE,
+            lease_until=None,
+            error_code="",
+            error_message="",
+        )
+        return State.ARCHIVING if won else task.state
+
+    state = State.BLOCKED if report.status == Status.BLOCKED else State.FAILED
+    error = report.error or ProviderError(ErrorKind.FAILED, "The provider reported a failure without a reason")
+    finish_task(task.pk, from_states=Task.TRACKED_STATES, state=state, error=error, billed=False)
+    return state
+
+
+def _time_out(task_id: int, deadline_s: float) -> str:
+    error = ProviderError(
+        ErrorKind.TIMED_OUT, f"The provider did not finish within {deadline_s / 60:.0f} minutes"
+    )
+    finish_task(task_id, from_states=Task.TRACKED_STATES, state=State.FAILED, error=error, billed=None)
+    return State.FAILED
+
+
+def _poll_delay(task: Task, *, elapsed_s: float) -> float:
+    route = task.account.provider
+    wanted = task.account.poll_interval_s or route.poll_delay(model=task.model, elapsed_s=elapsed_s)
+    return max(route.min_poll_interval_s, wanted)
+
+
+def finish_task(task_id: int, *, from_states, state: str, error: ProviderError, billed: bool | None) -> bool:
+    """End a task with a plain-words error. billed=False records a zero charge."""
+    fields = {
+        "state": state,
+        "finished_at": timezone.now(),
+        "next_check_at": None,
+        "error_code": error.kind,
+        "error_message": error.for_user,
+    }
+    if billed is False:
+        fields["cost_charged"] = Decimal("0")
+    return bool(Task.objects.filter(pk=task_id, state__in=from_states).update(**fields))
+
+
+def count_request(task_id: int) -> None:
+    Task.objects.filter(pk=task_id).update(provider_requests=F("provider_requests") + 1)

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from studio.providers.base import Tier
+
+
+class Task(models.Model):
+    """One job at one provider: exactly one submit, then polls, then one archived clip."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting to send"
+        SUBMITTING = "submitting", "Sending"
+        UNCERTAIN = "uncertain", "Submission uncertain"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Rendering"
+        ARCHIVING = "archiving", "Saving the clip"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        BLOCKED = "blocked", "Blocked"
+
+    LIVE_STATES = (State.PENDING, State.SUBMITTING, State.QUEUED, State.RUNNING, State.ARCHIVING)
+    # States in which the provider holds a job of ours that we must follow.
+    TRACKED_STATES = (State.QUEUED, State.RUNNING)
+
+    class Kind(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        FINAL = "final", "Final"
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="tasks")
+    prompt_version = models.ForeignKey("prompts.PromptVersion", on_delete=models.PROTECT, related_name="tasks")
+    account = models.ForeignKey("providers.ProviderAccount", on_delete=models.PROTECT, related_name="tasks")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    promoted_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="promotions"
+    )
+
+    # What was asked, frozen at creation: route and model are copied so a
+    # later change to the account cannot rewrite history.
+    route = models.CharField(max_length=40)
+    model = models.CharField(max_length=80)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.DRAFT)
+    tier = models.CharField(max_length=10, choices=[(t.value, t.value.title()) for t in Tier])
+    parameters = models.JSONField(default=dict)
+    seed = models.BigIntegerField(null=True, blank=True)
+    # One per rendered form: a double click or a resent POST finds the task it
+    # already made instead of paying for a second one.
+    form_token = models.CharField(max_length=64, blank=True)
+
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING, db_index=True)
+    provider_task_id = models.CharField(max_length=200, blank=True)
+    provider_status = models.CharField(max_length=40, blank=True)
+    progress = models.PositiveSmallIntegerField(default=0)
+    provider_requests = models.PositiveIntegerField(default=0)
+    error_code = models.CharField(max_length=30, blank=True)
+    error_message = models.TextField(blank=True)
+    video_url = models.TextField(blank=True)
+
+    cost_estimate = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    cost_charged = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    submit_started_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The worker's schedule: when this task next needs a look, and until when
+    # a worker holds it. Both are only ever moved by conditional UPDATEs.
+    next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "next_check_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "form_token"], condition=~models.Q(form_token=""), name="one_task_per_form"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Task {self.pk} · {self.model} · {self.state}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.state in self.LIVE_STATES
+
+    @property
+    def elapsed_s(self) -> float:
+        end = self.finished_at or timezone.now()
+        return max(0.0, (end - self.created_at).total_seconds())
+
+    @property
+    def duration_s(self) -> int:
+        return int(self.parameters.get("duration_s", 0))
+
+    @property
+    def aspect_ratio(self) -> str:
+        return self.parameters.get("aspect_ratio", "16:9")
+
+    @property
+    def resolution(self) -> str:
+        return self.parameters.get("resolution", "720p")
+
+    @property
+    def audio(self) -> bool:
+        return bool(self.parameters.get("audio", False))
+
+
+class WorkerLease(models.Model):
+    """A named job that only one worker in the whole deployment should run at a time."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    holder = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.name} held by {self.holder or 'nobody'} until {self.expires_at:%H:%M:%S}"

@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from studio.clips import views as clips
+from studio.projects import views as projects
+from studio.tasks import views as tasks
+
+urlpatterns = [
+    path("", projects.project_list, name="project-list"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("projects/<int:project_id>/", projects.project_detail, name="project-detail"),
+    path("projects/<int:project_id>/draft", tasks.draft, name="draft"),
+    path("projects/<int:project_id>/compare", clips.compare, name="compare"),
+    path("tasks/<int:task_id>/card", tasks.task_card, name="task-card"),
+    path("tasks/<int:task_id>/promote", tasks.promote, name="promote"),
+    path("tasks/<int:task_id>/send-again", tasks.send_again, name="send-again"),
+    path("clips/<int:clip_id>/video", clips.clip_video, name="clip-video"),
+    path("clips/<int:clip_id>/poster", clips.clip_poster, name="clip-poster"),
+    path("simulator/", include("studio.simulator.urls")),
+    path("admin/", admin.site.urls),
+]
