@@ -57,5 +57,5 @@ def compare(request, project_id: int):
     return render(
         request,
         "clips/compare.html",
-        {"project": project, "membership": membership, "left": left, "right": right},
+        {"project": project, "membership": membership, "clips": [left, right]},
     )

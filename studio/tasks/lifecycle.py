@@ -360,7 +360,8 @@ def apply_report(task: Task, report: Report | ProviderError) -> str:
             progress=100,
             provider_status=report.provider_status,
             video_url=report.video_url,
-            cost_charged=report.charged if report.charged is not None else F("cost_estimate"),
+            # Only a charge the provider reports is recorded as charged; otherwise the card keeps the quote.
+            cost_charged=report.charged if report.charged is not None else F("cost_charged"),
             # The archive job is queued now; this is only when a sweep re-queues it if lost.
             next_check_at=now + ARCHIVE_REQUEUE,
             lease_until=None,

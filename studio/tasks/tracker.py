@@ -39,7 +39,7 @@ def take_lease(holder: str) -> bool:
     WorkerLease.objects.get_or_create(name=LEASE_NAME, defaults={"expires_at": now})
     return bool(
         WorkerLease.objects.filter(name=LEASE_NAME)
-        .filter(Q(expires_at__lt=now) | Q(holder=holder))
+        .filter(Q(expires_at__lte=now) | Q(holder=holder))
         .update(holder=holder, expires_at=now + LEASE)
     )
 

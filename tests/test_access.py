@@ -1,0 +1,84 @@
+"""Every view checks membership: 404 to outsiders, 403 to viewers who try to change things, CSRF on unsafe requests."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from studio.clips.models import Clip
+from studio.prompts.models import Prompt
+from studio.tasks import lifecycle
+from studio.tasks.models import Task
+
+from .conftest import client_for, draft_form
+
+
+@pytest.fixture
+def finished(project, people, media):
+    """A done draft with an archived clip, made without the network."""
+    prompt = Prompt.objects.create(project=project, title="t")
+    version = prompt.record_version(text="A fox in snow", negative_prompt="", author=people["owner"])
+    task = lifecycle.new_task(project=project, prompt_version=version, account=project.draft_account,
+                              tier="fast", kind="draft", user=people["owner"], seed=7,
+                              parameters={"duration_s": 4, "aspect_ratio": "16:9", "resolution": "720p",
+                                          "audio": False})
+    Task.objects.filter(pk=task.pk).update(state=Task.State.DONE)
+    media.mkdir(parents=True, exist_ok=True)
+    (media / "clip.mp4").write_bytes(b"not really a video")
+    clip = Clip.objects.create(task=task, file="clip.mp4", duration_s=4, width=1280, height=720,
+                               has_audio=False, bytes=18, sha256="0" * 64)
+    return task, clip
+
+
+def pages(project, task, clip):
+    return [
+        f"/projects/{project.pk}/",
+        f"/tasks/{task.pk}/card",
+        f"/clips/{clip.pk}/video",
+        f"/projects/{project.pk}/compare?a={clip.pk}&b={clip.pk}",
+    ]
+
+
+def test_outsider_gets_404_everywhere(project, people, finished):
+    task, clip = finished
+    outsider = client_for(people["outsider"])
+    for url in pages(project, task, clip):
+        assert outsider.get(url, HTTP_HX_REQUEST="true").status_code == 404, url
+    assert outsider.post(f"/projects/{project.pk}/draft", draft_form()).status_code == 404
+    assert outsider.post(f"/tasks/{task.pk}/promote").status_code == 404
+
+
+def test_outsider_does_not_see_the_project_in_the_list(project, people):
+    assert b"Moonrise" not in client_for(people["outsider"]).get("/").content
+    assert b"Moonrise" in client_for(people["viewer"]).get("/").content
+
+
+def test_viewer_can_watch_but_not_change(project, people, finished):
+    task, clip = finished
+    viewer = client_for(people["viewer"])
+    for url in pages(project, task, clip):
+        assert viewer.get(url, HTTP_HX_REQUEST="true").status_code == 200, url
+    assert viewer.post(f"/projects/{project.pk}/draft", draft_form()).status_code == 403
+    assert viewer.post(f"/tasks/{task.pk}/promote").status_code == 403
+    assert viewer.post(f"/tasks/{task.pk}/send-again").status_code == 403
+    assert Task.objects.count() == 1
+    assert b"Promote to final" not in viewer.get(f"/projects/{project.pk}/").content
+
+
+def test_anonymous_is_sent_to_login(project):
+    answer = Client().get(f"/projects/{project.pk}/")
+    assert answer.status_code == 302 and answer["Location"].startswith("/login/")
+
+
+def test_unsafe_requests_need_the_csrf_token(project, people):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(people["owner"])
+    assert client.post(f"/projects/{project.pk}/draft", draft_form(), HTTP_HX_REQUEST="true").status_code == 403
+    assert Task.objects.count() == 0
+    page = client.get(f"/projects/{project.pk}/").content.decode()
+    token = client.cookies["csrftoken"].value
+    # HTMX sends the token from <body hx-headers>, so the page must carry it.
+    assert 'hx-headers=\'{"X-CSRFToken": "' in page
+    answer = client.post(f"/projects/{project.pk}/draft", draft_form(), HTTP_HX_REQUEST="true",
+                         HTTP_X_CSRFTOKEN=token)
+    assert answer.status_code == 200 and Task.objects.count() == 1
