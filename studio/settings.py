@@ -109,6 +109,9 @@ PORT = int(env_number("PORT", 8000, minimum=1))
 # Where this instance can reach itself; the simulator's accounts use it, and it
 # is the public address given to routes that fetch images by URL.
 SITE_URL = os.environ.get("DAILIES_SITE_URL", f"http://{HOST}:{PORT}").rstrip("/")
+# The address providers on the internet can reach (callbacks, images fetched
+# by URL). Empty: only the simulator can call back or fetch images.
+PUBLIC_URL = os.environ.get("DAILIES_PUBLIC_URL", "").rstrip("/")
 
 if "ALLOWED_HOSTS" in os.environ:
     ALLOWED_HOSTS = [h.strip() for h in os.environ["ALLOWED_HOSTS"].split(",") if h.strip()]

@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from studio.clips import views as clips
 from studio.projects import views as projects
+from studio.prompts import views as prompts
 from studio.tasks import views as tasks
 
 urlpatterns = [
@@ -11,11 +12,16 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("projects/<int:project_id>/", projects.project_detail, name="project-detail"),
+    path("prompts/<int:prompt_id>/history", prompts.history, name="prompt-history"),
+    path("prompts/<int:prompt_id>/diff", prompts.diff, name="prompt-diff"),
+    path("prompts/<int:prompt_id>/versions/<int:number>/restore", prompts.restore, name="prompt-restore"),
+    path("prompts/<int:prompt_id>/versions/<int:number>/fork", prompts.fork, name="prompt-fork"),
     path("projects/<int:project_id>/draft", tasks.draft, name="draft"),
     path("projects/<int:project_id>/compare", clips.compare, name="compare"),
     path("tasks/<int:task_id>/card", tasks.task_card, name="task-card"),
     path("tasks/<int:task_id>/promote", tasks.promote, name="promote"),
     path("tasks/<int:task_id>/send-again", tasks.send_again, name="send-again"),
+    path("hooks/tasks/<str:token>", tasks.provider_callback, name="provider-callback"),
     path("clips/<int:clip_id>/video", clips.clip_video, name="clip-video"),
     path("clips/<int:clip_id>/poster", clips.clip_poster, name="clip-poster"),
     path("simulator/", include("studio.simulator.urls")),

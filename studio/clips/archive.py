@@ -23,7 +23,7 @@ from studio.providers.base import ErrorKind, ProviderError, error_for_status
 from studio.tasks.lifecycle import count_request, finish_task, http_client
 from studio.tasks.models import Task
 
-from .media import NotAVideo, make_poster, probe, sha256_of
+from .media import NotAVideo, has_audio_stream, make_poster, probe, sha256_of
 from .models import Clip
 
 log = logging.getLogger(__name__)
@@ -53,14 +53,22 @@ def archive(task_id: int) -> bool:
     task = Task.objects.select_related("account").get(pk=task_id)
     route = task.account.provider
     incoming = Path(settings.MEDIA_ROOT) / "incoming" / f"task-{task_id}.part"
+    incoming_audio = incoming.with_name(f"task-{task_id}-audio.part") if task.audio_url else None
     incoming.parent.mkdir(parents=True, exist_ok=True)
     try:
-        url, headers = route.download_request(task.account, task.provider_task_id, task.video_url)
         with http_client(DOWNLOAD_TIMEOUT) as http:
+            url, headers = route.download_request(task.account, task.provider_task_id, task.video_url)
             download(http, url, headers, incoming, on_request=lambda: count_request(task_id))
+            if incoming_audio:
+                url, headers = route.download_request(task.account, task.provider_task_id, task.audio_url)
+                download(http, url, headers, incoming_audio, on_request=lambda: count_request(task_id))
         info = probe(incoming)
+        if incoming_audio and not has_audio_stream(incoming_audio):
+            raise NotAVideo("the separate audio track is not playable audio")
     except NotAVideo as exc:
         incoming.unlink(missing_ok=True)
+        if incoming_audio:
+            incoming_audio.unlink(missing_ok=True)
         error = ProviderError(ErrorKind.EMPTY_RESULT, f"The provider's file is not a playable video ({exc})")
         finish_task(task_id, from_states=[State.ARCHIVING], state=State.FAILED, error=error, billed=None)
         return False
@@ -76,7 +84,7 @@ def archive(task_id: int) -> bool:
         _retry_later(task_id, f"the download broke off ({type(exc).__name__})")
         return False
 
-    clip = _store(task, incoming, info)
+    clip = _store(task, incoming, info, audio=incoming_audio)
     return clip is not None
 
 
@@ -121,15 +129,20 @@ def download(http: httpx.Client, url: str, headers: dict[str, str], dest: Path, 
     raise DownloadIncomplete(f"got {dest.stat().st_size} of {expected} bytes")
 
 
-def _store(task: Task, incoming: Path, info) -> Clip | None:
+def _store(task: Task, incoming: Path, info, *, audio: Path | None) -> Clip | None:
     digest = sha256_of(incoming)
     stamp = timezone.now()
-    relative = Path("clips") / stamp.strftime("%Y/%m") / f"task-{task.pk}-{digest[:12]}.mp4"
-    poster_relative = Path("posters") / stamp.strftime("%Y/%m") / f"task-{task.pk}-{digest[:12]}.jpg"
+    name = f"task-{task.pk}-{digest[:12]}"
+    relative = Path("clips") / stamp.strftime("%Y/%m") / f"{name}.mp4"
+    poster_relative = Path("posters") / stamp.strftime("%Y/%m") / f"{name}.jpg"
+    audio_relative = Path("audio") / stamp.strftime("%Y/%m") / f"{name}.m4a" if audio else None
     media_root = Path(settings.MEDIA_ROOT)
-    (media_root / relative).parent.mkdir(parents=True, exist_ok=True)
-    (media_root / poster_relative).parent.mkdir(parents=True, exist_ok=True)
+    for part in (relative, poster_relative, audio_relative):
+        if part:
+            (media_root / part).parent.mkdir(parents=True, exist_ok=True)
     os.replace(incoming, media_root / relative)
+    if audio:
+        os.replace(audio, media_root / audio_relative)
     try:
         make_poster(media_root / relative, media_root / poster_relative)
     except NotAVideo:
@@ -140,6 +153,7 @@ def _store(task: Task, incoming: Path, info) -> Clip | None:
                 task=task,
                 file=str(relative),
                 poster=str(poster_relative) if poster_relative else "",
+                audio_file=str(audio_relative) if audio_relative else "",
                 duration_s=info.duration_s,
                 width=info.width,
                 height=info.height,

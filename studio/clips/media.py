@@ -19,7 +19,7 @@ from pathlib import Path
 import av
 from PIL import Image
 
-__all__ = ["MediaInfo", "NotAVideo", "make_poster", "probe", "sha256_of"]
+__all__ = ["MediaInfo", "NotAVideo", "has_audio_stream", "make_poster", "probe", "sha256_of"]
 
 CHUNK_BYTES = 1024 * 1024
 
@@ -109,6 +109,15 @@ def make_poster(video: Path, poster: Path, *, max_width: int = 640) -> None:
         height = max(1, round(image.height * max_width / image.width))
         image = image.resize((max_width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
     _save_jpeg_atomically(image, poster)
+
+
+def has_audio_stream(path: Path) -> bool:
+    """Whether ``path`` opens as media with at least one audio stream (a separate audio track)."""
+    try:
+        with av.open(str(path), mode="r") as container:
+            return bool(container.streams.audio)
+    except av.error.FFmpegError:
+        return False
 
 
 def sha256_of(path: Path) -> str:

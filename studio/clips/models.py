@@ -9,6 +9,8 @@ class Clip(models.Model):
     task = models.OneToOneField("tasks.Task", on_delete=models.PROTECT, related_name="clip")
     file = models.FileField(upload_to="clips/%Y/%m/")
     poster = models.FileField(upload_to="posters/%Y/%m/", blank=True)
+    # The separate audio track some routes deliver beside the video (route 2).
+    audio_file = models.FileField(upload_to="audio/%Y/%m/", blank=True)
     duration_s = models.FloatField()
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()

@@ -45,6 +45,18 @@ class Prompt(models.Model):
                 continue
         raise RuntimeError("Could not number a new prompt version after 5 tries.")
 
+    def restore(self, *, version: PromptVersion, author) -> tuple[PromptVersion, bool]:
+        """Make an old version's words the newest again; True if that took a new version.
+
+        History stays append-only: restoring never moves or deletes versions,
+        it records the old words once more under the next number.
+        """
+        if version.prompt_id != self.pk:
+            raise ValueError(f"v{version.number} belongs to another prompt.")
+        newest_before = self.latest_version()
+        restored = self.record_version(text=version.text, negative_prompt=version.negative_prompt, author=author)
+        return restored, newest_before is None or restored.pk != newest_before.pk
+
 
 class PromptVersion(models.Model):
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="versions")
@@ -60,3 +72,16 @@ class PromptVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prompt.title} v{self.number}"
+
+    def fork(self, *, author) -> Prompt:
+        """A new prompt in the same project that starts from these words.
+
+        The fork's v1 is authored by whoever forked, so the original's history
+        and authorship stay untouched.
+        """
+        suffix = f" (fork of v{self.number})"
+        title = self.prompt.title[: Prompt._meta.get_field("title").max_length - len(suffix)] + suffix
+        with transaction.atomic():
+            fork = Prompt.objects.create(project_id=self.prompt.project_id, title=title, created_by=author)
+            fork.record_version(text=self.text, negative_prompt=self.negative_prompt, author=author)
+        return fork

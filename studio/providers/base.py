@@ -8,8 +8,10 @@ HTTP calls and turns the answers back into a `Receipt` (after submit) or a
 
 from __future__ import annotations
 
+import base64
 import enum
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar
@@ -32,6 +34,24 @@ DRAFT_TIERS = (Tier.LITE, Tier.FAST)
 
 
 @dataclass(frozen=True)
+class ImageInput:
+    """An uploaded picture, in every form a route may want it."""
+
+    data: bytes
+    mime_type: str
+    # A URL the provider can fetch, when this instance has a public address.
+    url: str | None = None
+
+    @property
+    def base64(self) -> str:
+        return base64.b64encode(self.data).decode()
+
+    @property
+    def data_uri(self) -> str:
+        return f"data:{self.mime_type};base64,{self.base64}"
+
+
+@dataclass(frozen=True)
 class VideoRequest:
     model: str
     prompt: str
@@ -41,6 +61,11 @@ class VideoRequest:
     resolution: str = "720p"
     audio: bool = False
     seed: int | None = None
+    first_frame: ImageInput | None = None
+    last_frame: ImageInput | None = None
+    references: tuple[ImageInput, ...] = ()
+    # Where a route that calls back should deliver its result (unguessable per task).
+    callback_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +145,8 @@ class Report:
     status: Status
     progress: int | None = None
     video_url: str | None = None
+    # A separate audio track, for routes that deliver one beside the video.
+    audio_url: str | None = None
     error: ProviderError | None = None
     charged: Decimal | None = None
     provider_status: str = ""
@@ -135,8 +162,15 @@ class Capabilities:
     audio: bool
     negative_prompt: bool = False
     seed: bool = True
-    # (resolution, duration) pairs the route refuses, with its own reason.
+    first_frame: bool = False
+    last_frame: bool = False
+    max_references: int = 0
+    # Routes that fetch images themselves need a URL the provider can reach.
+    images_by_url: bool = False
+    # (resolution, durations allowed at it, the route's reason).
     rules: tuple[tuple[str, tuple[int, ...], str], ...] = field(default=())
+    # Anything else the route refuses, as field → message (e.g. references need 8 s).
+    check: Callable[[VideoRequest], dict[str, str]] | None = None
 
     def problems(self, request: VideoRequest) -> dict[str, str]:
         """Field → message for everything this model would refuse."""
@@ -151,9 +185,32 @@ class Capabilities:
             found["audio"] = "This model cannot generate audio."
         if request.negative_prompt and not self.negative_prompt:
             found["negative_prompt"] = "This route does not take a negative prompt."
+        if request.first_frame and not self.first_frame:
+            found["first_frame"] = "This model does not take a first frame."
+        if request.last_frame and not self.last_frame:
+            found["last_frame"] = "This model does not take a last frame."
+        if request.last_frame and not request.first_frame:
+            found.setdefault("last_frame", "A last frame needs a first frame too.")
+        if len(request.references) > self.max_references:
+            found["references"] = (
+                f"This model takes at most {self.max_references} reference images."
+                if self.max_references
+                else "This model does not take reference images."
+            )
+        if self.images_by_url and any(
+            image.url is None for image in (request.first_frame, request.last_frame, *request.references) if image
+        ):
+            found.setdefault(
+                "first_frame" if request.first_frame else "references",
+                "This route fetches images by URL, and this instance has no public address "
+                "(set DAILIES_PUBLIC_URL).",
+            )
         for resolution, durations, reason in self.rules:
             if request.resolution == resolution and request.duration_s not in durations:
                 found.setdefault("duration_s", reason)
+        if self.check:
+            for name, message in self.check(request).items():
+                found.setdefault(name, message)
         return found
 
 
@@ -173,6 +230,8 @@ class Route:
     min_poll_interval_s: ClassVar[float]
     # Past this, a job that never finishes is ended as timed out (never resubmitted).
     deadline_s: ClassVar[float] = 30 * 60
+    # How long the provider keeps result URLs alive.
+    result_ttl_s: ClassVar[float] = 24 * 3600
 
     def submit(self, http: httpx.Client, account: ProviderAccount, request: VideoRequest) -> Receipt:
         raise NotImplementedError
@@ -181,13 +240,25 @@ class Route:
         raise NotImplementedError
 
     def download_request(
-        self, account: ProviderAccount, provider_task_id: str, video_url: str
+        self, account: ProviderAccount, provider_task_id: str, url: str
     ) -> tuple[str, dict[str, str]]:
-        """URL and headers to fetch the finished video."""
+        """URL and headers to fetch a result file (the video, or a separate audio track)."""
         raise NotImplementedError
 
     def poll_delay(self, *, model: str, elapsed_s: float) -> float:
         """Seconds until the next poll, as the route's documentation asks."""
+        raise NotImplementedError
+
+    def check_account(self, http: httpx.Client, account: ProviderAccount) -> None:
+        """Raise ProviderError if the account's key or address does not work. Must spend nothing."""
+        raise NotImplementedError
+
+    def uses_callbacks(self, account: ProviderAccount) -> bool:
+        """Whether this account's tasks are called back (then polls are only a slow safety net)."""
+        return False
+
+    def parse_callback(self, body: bytes) -> tuple[str, Report]:
+        """(provider task id, report) from a callback delivery; only for routes with callbacks."""
         raise NotImplementedError
 
     def model_for(self, tier: Tier) -> str | None:

@@ -25,9 +25,17 @@ What we assumed where it is silent:
 - Error `code`/`type` values are not listed: codes mentioning auth/key are
   auth, quota/balance/credit are wallet, rate are rate limits, safety/policy
   are safety blocks, anything else is a validation refusal.
-- A relative `result_url` is resolved against the account's base URL; when it
-  is missing on SUCCESS we fall back to the documented `/content` path.
+- A relative `result_url` is resolved against the account's base URL. SUCCESS
+  without one is a job that returned nothing (it may have been billed), unless
+  its `fail_reason` speaks of safety: then the result was filtered (not billed).
 - The receipt carries no price; the quote comes from our price card.
+- Images go as data URIs (the seed accepts URL, data URI or raw base64), so
+  no public address is needed: `image` is the first frame, `lastFrameImage`
+  the last, `input_reference` one reference image (the seed names a single
+  string, so we offer one). Reference images follow Veo's own rule from
+  Google's API (8 s, 16:9), which the seed does not restate.
+- "Test connection" asks for a task id that cannot exist: 401 means the key
+  is refused, anything else means it was accepted. It creates nothing.
 """
 
 from __future__ import annotations
@@ -53,8 +61,24 @@ from .base import (
 
 SAFETY_WORDS = re.compile(r"safety|policy|moderat|rai|blocked|violat", re.IGNORECASE)
 
-_ANY = dict(durations=(4, 6, 8), aspect_ratios=("16:9", "9:16"), negative_prompt=True)
 _EIGHT_ONLY = "1080p and 4k need 8 s on this route."
+
+
+def _reference_rule(request: VideoRequest) -> dict[str, str]:
+    if request.references and (request.duration_s != 8 or request.aspect_ratio != "16:9"):
+        return {"references": "Reference images need 8 s clips at 16:9 on this route."}
+    return {}
+
+
+_ANY = dict(
+    durations=(4, 6, 8),
+    aspect_ratios=("16:9", "9:16"),
+    negative_prompt=True,
+    first_frame=True,
+    last_frame=True,
+    max_references=1,
+    check=_reference_rule,
+)
 
 
 def _rules(*resolutions: str) -> tuple[tuple[str, tuple[int, ...], str], ...]:
@@ -103,6 +127,12 @@ class VideosGateway(Route):
             body["seed"] = request.seed
         if person := account.options.get("person_generation"):
             body["person_generation"] = person
+        if request.first_frame:
+            body["image"] = request.first_frame.data_uri
+        if request.last_frame:
+            body["lastFrameImage"] = request.last_frame.data_uri
+        if request.references:
+            body["input_reference"] = request.references[0].data_uri
         response = http.post(f"{account.resolved_base_url}/v1/videos", json=body, headers=self._headers(account))
         answer = self._answer(response)
         task_id = answer.get("task_id") or answer.get("id")
@@ -123,8 +153,12 @@ class VideosGateway(Route):
         if status == "IN_PROGRESS":
             return Report(Status.RUNNING, progress=progress, provider_status=raw)
         if status in {"SUCCESS", "COMPLETED"}:
-            url = answer.get("result_url") or f"/v1/videos/{provider_task_id}/content"
-            if url.startswith("/"):
+            url = answer.get("result_url")
+            reason = str(answer.get("fail_reason") or "")
+            if not url and SAFETY_WORDS.search(reason):
+                error = ProviderError(ErrorKind.SAFETY, f"Blocked by the provider's safety filter: {reason}")
+                return Report(Status.BLOCKED, error=error, provider_status=raw)
+            if url and url.startswith("/"):
                 url = account.resolved_base_url + url
             return Report(Status.SUCCEEDED, progress=100, video_url=url, provider_status=raw)
         if status in {"FAILURE", "FAILED"}:
@@ -136,8 +170,17 @@ class VideosGateway(Route):
             return Report(Status.FAILED, error=error, provider_status=raw)
         raise ProviderError(ErrorKind.BAD_ANSWER, f"The provider reported an unknown status {raw!r}")
 
-    def download_request(self, account, provider_task_id: str, video_url: str) -> tuple[str, dict[str, str]]:
-        return video_url, {"Authorization": f"Bearer {account.api_key}"}
+    def download_request(self, account, provider_task_id: str, url: str) -> tuple[str, dict[str, str]]:
+        return url, {"Authorization": f"Bearer {account.api_key}"}
+
+    def check_account(self, http: httpx.Client, account) -> None:
+        response = http.get(
+            f"{account.resolved_base_url}/v1/videos/dailies-connection-check", headers=self._headers(account)
+        )
+        if response.status_code in (401, 403):
+            raise error_for_status(response, "")
+        if response.status_code >= 500:
+            raise error_for_status(response, "")
 
     def poll_delay(self, *, model: str, elapsed_s: float) -> float:
         return 10.0

@@ -16,14 +16,31 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+
+from studio.clips.streaming import ranged_file_response
 
 from .models import SimulatedJob, SimulatorRequest
 from .render import render_clip
 
-# Marker words in a prompt that steer the simulated outcome, for demos and tests.
+# Marker words in a prompt that steer the simulated outcome, for demos and
+# tests. Each route module answers them in its own wire format.
+FAULTS = {
+    "#blocked": "the job ends blocked by the safety filter (not billed)",
+    "#filtered": "the job reports done, but the result was removed by the safety filter",
+    "#empty": "the job reports done with no video and no error",
+    "#ratelimit": "the submit is refused with 429 and Retry-After: 1 (no job is made)",
+    "#lost": "the submit makes the job, then the answer is cut off mid-body",
+    "#poll500": "the first two status polls answer HTTP 500",
+    "#malformed": "the first status poll answers with something that is not JSON",
+    "#slow": "the job takes twenty times as long",
+    "#never": "the job never finishes",
+    "#truncated": "the first download breaks off halfway (Range resumes it)",
+    "#expired": "the download link has expired (403)",
+}
 BLOCK_MARKER = "#blocked"
 
 # Keys the simulator accepts: anything starting with this. Others get 401.
@@ -89,19 +106,76 @@ def json_body(request: HttpRequest) -> dict | None:
     return body if isinstance(body, dict) else None
 
 
-def new_job(*, route: str, model: str, request: dict, prompt: str, quality: bool) -> SimulatedJob:
+def faults_in(prompt: str) -> set[str]:
+    words = set(prompt.lower().split())
+    return {fault for fault in FAULTS if fault in words}
+
+
+def new_job(*, route: str, model: str, request: dict, prompt: str, quality: bool,
+            job_id: str | None = None) -> SimulatedJob:
     timing = settings.SIMULATOR
+    faults = faults_in(prompt)
     fail_reason = ""
-    if BLOCK_MARKER in prompt.lower():
+    if BLOCK_MARKER in faults:
         fail_reason = "Content blocked by the safety policy: the prompt was flagged by the RAI filter"
+    seconds = timing["final_seconds"] if quality else timing["draft_seconds"]
     return SimulatedJob.objects.create(
-        id=f"task_{secrets.token_hex(12)}",
+        id=job_id or f"task_{secrets.token_hex(12)}",
         route=route,
         model=model,
         request=request,
-        render_seconds=timing["final_seconds"] if quality else timing["draft_seconds"],
+        render_seconds=seconds * (20 if "#slow" in faults else 1),
         fail_reason=fail_reason,
+        faults=" ".join(sorted(faults)),
     )
+
+
+def status_polls(job: SimulatedJob) -> int:
+    """How many status requests this job has had, the current one included."""
+    return SimulatorRequest.objects.filter(job_id=job.id, method="GET").exclude(path__contains="/content").exclude(
+        path__contains="/download").count()
+
+
+def downloads(job: SimulatedJob) -> int:
+    """How many download requests this job has had, the current one included."""
+    return SimulatorRequest.objects.filter(job_id=job.id, method="GET").filter(
+        Q(path__contains="/content") | Q(path__contains="/download")).count()
+
+
+def poll_fault(job: SimulatedJob) -> HttpResponse | None:
+    """The route-neutral answer to a poll that should fail, or None."""
+    polls = status_polls(job)
+    if job.has("#poll500") and polls <= 2:
+        return JsonResponse({"error": {"message": "upstream error", "code": 500}}, status=500)
+    if job.has("#malformed") and polls <= 1:
+        return HttpResponse("<html>502 Bad Gateway</html>", status=200, content_type="text/html")
+    return None
+
+
+def lost_answer(body: dict) -> HttpResponse:
+    """An answer cut off after the job was made: it promises more bytes than it sends."""
+    data = json.dumps(body).encode()
+    response = HttpResponse(data[: len(data) // 2], content_type="application/json")
+    response["Content-Length"] = str(len(data))
+    return response
+
+
+def video_response(request: HttpRequest, job: SimulatedJob, path: Path) -> HttpResponse:
+    """The video with Range support, or the download fault this job asks for."""
+    if job.has("#expired"):
+        return JsonResponse({"error": {"message": "The signed URL has expired", "code": 403}}, status=403)
+    if job.has("#truncated") and downloads(job) <= 1 and "Range" not in request.headers:
+        size = path.stat().st_size
+        response = StreamingHttpResponse(_first_half(path), content_type="video/mp4")
+        response["Content-Length"] = str(size)
+        response["Accept-Ranges"] = "bytes"
+        return response
+    return ranged_file_response(request, path, content_type="video/mp4")
+
+
+def _first_half(path: Path):
+    with path.open("rb") as handle:
+        yield handle.read(path.stat().st_size // 2)
 
 
 @dataclass(frozen=True)
@@ -115,6 +189,8 @@ class Moment:
 def moment(job: SimulatedJob) -> Moment:
     elapsed = (timezone.now() - job.created_at).total_seconds()
     span = max(job.render_seconds, 0.001)
+    if job.has("#never"):
+        elapsed = min(elapsed, 0.9 * span)
     if elapsed >= span:
         return Moment("failed" if job.fail_reason else "done", 100)
     if elapsed < 0.05 * span:

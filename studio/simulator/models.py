@@ -15,6 +15,11 @@ class SimulatedJob(models.Model):
     render_seconds = models.FloatField()
     # "" for success, else why it ends in failure (a safety block, say).
     fail_reason = models.CharField(max_length=300, blank=True)
+    # Fault markers found in the prompt (see engine.FAULTS), space-separated.
+    faults = models.CharField(max_length=200, blank=True)
+
+    def has(self, fault: str) -> bool:
+        return fault in self.faults.split()
 
     def __str__(self) -> str:
         return f"{self.id} ({self.model})"

@@ -10,8 +10,6 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from django.views.decorators.http import require_GET, require_POST
 
-from studio.clips.streaming import ranged_file_response
-
 from . import engine
 from .models import SimulatedJob
 
@@ -87,6 +85,10 @@ def submit(request: HttpRequest) -> JsonResponse:
         return engine.error_json(400, "Body must be a JSON object", type_="invalid_request_error", code="bad_json")
     if refusal := validate(body):
         return refusal
+    if "#ratelimit" in engine.faults_in(body.get("prompt", "")):
+        response = engine.error_json(429, "Rate limit exceeded", type_="rate_limit_error", code="rate_limited")
+        response["Retry-After"] = "1"
+        return response
     job = engine.new_job(
         route=ROUTE,
         model=body["model"],
@@ -94,17 +96,16 @@ def submit(request: HttpRequest) -> JsonResponse:
         prompt=body.get("prompt", ""),
         quality=MODELS[body["model"]] == "quality",
     )
-    response = JsonResponse(
-        {
-            "id": job.id,
-            "task_id": job.id,
-            "object": "video",
-            "model": job.model,
-            "status": "QUEUED",
-            "progress": 0,
-            "created_at": int(job.created_at.timestamp()),
-        }
-    )
+    receipt = {
+        "id": job.id,
+        "task_id": job.id,
+        "object": "video",
+        "model": job.model,
+        "status": "QUEUED",
+        "progress": 0,
+        "created_at": int(job.created_at.timestamp()),
+    }
+    response = engine.lost_answer(receipt) if job.has("#lost") else JsonResponse(receipt)
     response.job_id = job.id
     return response
 
@@ -117,6 +118,8 @@ def status(request: HttpRequest, job_id: str) -> JsonResponse:
     job = SimulatedJob.objects.filter(pk=job_id, route=ROUTE).first()
     if job is None:
         return engine.error_json(404, f"Task {job_id} not found", type_="invalid_request_error", code="not_found")
+    if fault := engine.poll_fault(job):
+        return fault
     now = engine.moment(job)
     answer = {
         "id": job.id,
@@ -127,7 +130,9 @@ def status(request: HttpRequest, job_id: str) -> JsonResponse:
         "progress": f"{now.progress}%",
         "created_at": int(job.created_at.timestamp()),
     }
-    if now.phase == "done":
+    if now.phase == "done" and job.has("#filtered"):
+        answer["fail_reason"] = "The generated video was removed by the safety filter"
+    elif now.phase == "done" and not job.has("#empty"):
         answer["result_url"] = f"/v1/videos/{job.id}/content"
     if now.phase == "failed":
         answer["fail_reason"] = job.fail_reason
@@ -140,7 +145,7 @@ def content(request: HttpRequest, job_id: str):
     if not _authorized(request):
         return _unauthorized()
     job = SimulatedJob.objects.filter(pk=job_id, route=ROUTE).first()
-    if job is None or engine.moment(job).phase != "done":
+    if job is None or engine.moment(job).phase != "done" or job.has("#empty") or job.has("#filtered"):
         return engine.error_json(404, "No video for this task", type_="invalid_request_error", code="not_found")
     body = job.request
     resolution = body.get("resolution", body.get("size", "720p"))
@@ -154,7 +159,7 @@ def content(request: HttpRequest, job_id: str):
         prompt=body.get("prompt", ""),
         seed=body.get("seed"),
     )
-    return ranged_file_response(request, video, content_type="video/mp4")
+    return engine.video_response(request, job, video)
 
 
 urlpatterns = [

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import logging
 import random
+import secrets
 from datetime import timedelta
 from decimal import Decimal
 
 import httpx
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 
 from studio.providers.base import (
@@ -61,7 +64,15 @@ def video_request(task: Task) -> VideoRequest:
         resolution=task.resolution,
         audio=task.audio,
         seed=task.seed,
+        callback_url=callback_url(task),
     )
+
+
+def callback_url(task: Task) -> str | None:
+    if not task.callback_token:
+        return None
+    base = settings.PUBLIC_URL or settings.SITE_URL
+    return base + reverse("provider-callback", args=[task.callback_token])
 
 
 def new_task(
@@ -110,6 +121,7 @@ def new_task(
         seed=seed,
         cost_estimate=cost,
         form_token=form_token,
+        callback_token=secrets.token_urlsafe(32) if route.uses_callbacks(account) else "",
     )
     try:
         with transaction.atomic():
@@ -360,6 +372,8 @@ def apply_report(task: Task, report: Report | ProviderError) -> str:
             progress=100,
             provider_status=report.provider_status,
             video_url=report.video_url,
+            audio_url=report.audio_url or "",
+            video_url_expires_at=now + timedelta(seconds=route.result_ttl_s),
             # Only a charge the provider reports is recorded as charged; otherwise the card keeps the quote.
             cost_charged=report.charged if report.charged is not None else F("cost_charged"),
             # The archive job is queued now; this is only when a sweep re-queues it if lost.
@@ -374,6 +388,29 @@ def apply_report(task: Task, report: Report | ProviderError) -> str:
     error = report.error or ProviderError(ErrorKind.FAILED, "The provider reported a failure without a reason")
     finish_task(task.pk, from_states=Task.TRACKED_STATES, state=state, error=error, billed=False)
     return state
+
+
+def receive_callback(*, token: str, body: bytes) -> tuple[int, str]:
+    """A provider's callback: (HTTP status to answer, the task's state or a reason).
+
+    Deliveries repeat (route 3 retries up to 3 times), so a task that is no
+    longer being tracked answers 200 and changes nothing.
+    """
+    task = Task.objects.select_related("account").filter(callback_token=token).first() if token else None
+    if task is None:
+        return 404, "unknown callback"
+    try:
+        provider_task_id, report = task.account.provider.parse_callback(body)
+    except ProviderError as error:
+        return 400, error.message
+    if task.state in (State.PENDING, State.SUBMITTING):
+        # The callback beat our own record of the receipt: ask the provider to retry.
+        return 409, "not ready"
+    if provider_task_id != task.provider_task_id:
+        return 400, "task id does not match this callback"
+    if task.state not in Task.TRACKED_STATES:
+        return 200, task.state
+    return 200, apply_report(task, report)
 
 
 def _time_out(task_id: int, deadline_s: float) -> str:

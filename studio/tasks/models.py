@@ -57,6 +57,11 @@ class Task(models.Model):
     error_code = models.CharField(max_length=30, blank=True)
     error_message = models.TextField(blank=True)
     video_url = models.TextField(blank=True)
+    audio_url = models.TextField(blank=True)
+    # Provider links expire (24 h to 15 days); recorded so a late archive is visible.
+    video_url_expires_at = models.DateTimeField(null=True, blank=True)
+    # The unguessable part of this task's callback URL, for routes that call back.
+    callback_token = models.CharField(max_length=64, blank=True, db_index=True)
 
     cost_estimate = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     cost_charged = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -139,6 +141,16 @@ def send_again(request, task_id: int):
     )
     _send(again)
     return redirect(f"{project_url(project)}#task-{again.pk}")
+
+
+@csrf_exempt  # called by providers, not browsers; the unguessable token is the credential
+@require_POST
+def provider_callback(request, token: str):
+    status, detail = lifecycle.receive_callback(token=token, body=request.body[:1_000_000])
+    if status == 200 and detail == Task.State.ARCHIVING:
+        task_id = Task.objects.filter(callback_token=token).values_list("pk", flat=True).first()
+        enqueue_job("archive", task_id)
+    return JsonResponse({"ok": status == 200, "detail": detail}, status=status)
 
 
 def project_url(project) -> str:

@@ -1,0 +1,141 @@
+"""A prompt's versions: history, word diffs between any two, restore and fork."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import Http404, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from studio.clips.models import Clip
+from studio.projects.access import get_project_for_user
+
+from .diff import Piece, word_diff
+from .models import Prompt, PromptVersion
+
+# Enough posters to recognise a version at a glance; the rest are counted.
+POSTERS_PER_VERSION = 6
+
+
+def _get_prompt_for_user(user, prompt_id: int, *, edit: bool = False):
+    prompt = get_object_or_404(Prompt, pk=prompt_id)
+    project, membership = get_project_for_user(user, prompt.project_id, edit=edit)
+    return prompt, project, membership
+
+
+def _get_version(prompt: Prompt, number: int) -> PromptVersion:
+    version = prompt.versions.filter(number=number).first()
+    if version is None:
+        raise Http404(f"This prompt has no version {number}.")
+    return version
+
+
+def editor_url(prompt: Prompt) -> str:
+    """The project page with the editor working on this prompt."""
+    return f"{reverse('project-detail', args=[prompt.project_id])}?prompt={prompt.pk}"
+
+
+def _versions_with_clips(prompt: Prompt) -> list[PromptVersion]:
+    """Newest first, each with how many tasks and clips it made and its clips' posters."""
+    versions = list(
+        prompt.versions.select_related("author").annotate(
+            task_count=Count("tasks", distinct=True), clip_count=Count("tasks__clip", distinct=True)
+        ).order_by("-number")
+    )
+    clips_by_version: dict[int, list[Clip]] = defaultdict(list)
+    clips = (
+        Clip.objects.filter(task__prompt_version__prompt=prompt)
+        .exclude(poster="")
+        .select_related("task")
+        .order_by("created_at")
+    )
+    for clip in clips:
+        clips_by_version[clip.task.prompt_version_id].append(clip)
+    for version, previous in zip(versions, [*versions[1:], None]):
+        version.previous_number = previous.number if previous else None
+        with_posters = clips_by_version[version.pk]
+        version.posters = with_posters[:POSTERS_PER_VERSION]
+        version.more_posters = len(with_posters) - len(version.posters)
+    return versions
+
+
+def _diff_context(versions: list[PromptVersion], older: PromptVersion | None, newer: PromptVersion | None) -> dict:
+    context = {"versions": versions, "older": older, "newer": newer}
+    if older and newer:
+        text = word_diff(older.text, newer.text)
+        negative = word_diff(older.negative_prompt, newer.negative_prompt)
+        context.update(
+            text_diff=text,
+            negative_diff=negative,
+            unchanged=all(piece.op == "same" for piece in text + negative),
+            added_words=_words(text + negative, "added"),
+            removed_words=_words(text + negative, "removed"),
+        )
+    return context
+
+
+def _words(pieces: list[Piece], op: str) -> int:
+    return sum(len(piece.text.split()) for piece in pieces if piece.op == op)
+
+
+@login_required
+@require_GET
+def history(request, prompt_id: int):
+    prompt, project, membership = _get_prompt_for_user(request.user, prompt_id)
+    versions = _versions_with_clips(prompt)
+    # Like a wiki: open on what the latest edit changed.
+    newer = versions[0] if versions else None
+    older = versions[1] if len(versions) > 1 else newer
+    context = {"prompt": prompt, "project": project, "membership": membership,
+               **_diff_context(versions, older, newer)}
+    return render(request, "prompts/history.html", context)
+
+
+@login_required
+@require_GET
+def diff(request, prompt_id: int):
+    prompt, project, membership = _get_prompt_for_user(request.user, prompt_id)
+    try:
+        a, b = int(request.GET["a"]), int(request.GET["b"])
+    except (KeyError, ValueError):
+        return HttpResponseBadRequest("Pick two versions to compare (?a=NUMBER&b=NUMBER).")
+    older, newer = _get_version(prompt, a), _get_version(prompt, b)
+    if request.htmx:
+        # The fragment only needs the numbers for its two selects, not the clips.
+        versions = list(prompt.versions.order_by("-number"))
+        template = "prompts/history.html#version-diff"
+    else:
+        # Without JavaScript the picker is a plain GET form: answer with the whole page.
+        versions = _versions_with_clips(prompt)
+        template = "prompts/history.html"
+    context = {"prompt": prompt, "project": project, "membership": membership,
+               **_diff_context(versions, older, newer)}
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+def restore(request, prompt_id: int, number: int):
+    prompt, project, membership = _get_prompt_for_user(request.user, prompt_id, edit=True)
+    version = _get_version(prompt, number)
+    newest, created = prompt.restore(version=version, author=request.user)
+    if created:
+        messages.success(request, f"Restored the words of v{version.number} as v{newest.number}.")
+    else:
+        messages.info(request, f"v{version.number} already matches the newest version; nothing changed.")
+    return redirect(editor_url(prompt))
+
+
+@login_required
+@require_POST
+def fork(request, prompt_id: int, number: int):
+    prompt, project, membership = _get_prompt_for_user(request.user, prompt_id, edit=True)
+    version = _get_version(prompt, number)
+    forked = version.fork(author=request.user)
+    messages.success(request, f"Started “{forked.title}” from the words of v{version.number}.")
+    return redirect(editor_url(forked))
