@@ -209,4 +209,19 @@ def test_version_picker_links_to_history_and_to_each_prompt_of_the_project(promp
     assert "v3" in html
     assert f'href="/prompts/{prompt.pk}/history"' in html
     assert f'href="/projects/{project.pk}/?prompt={other.pk}"' in html
-    assert f'href="/projects/{project.pk}/?prompt={prompt.pk}" aria-current="true"' in html
+    assert f'href="/projects/{project.pk}/?prompt={prompt.pk}" title="Lighthouse" aria-current="true"' in html
+
+
+def test_history_does_not_offer_to_restore_words_the_newest_version_already_has(prompt, people, owner_client):
+    prompt.record_version(text=V1, negative_prompt="", author=people["owner"])
+    page = owner_client.get(urls(prompt)["history"]).content.decode()
+    v1 = page[page.index('id="v1"'):]
+    assert "Same words as the newest" in v1
+    assert urls(prompt)["restore"] not in page
+    assert f"/prompts/{prompt.pk}/versions/2/restore" in page
+
+
+def test_diff_picker_is_a_plain_get_form_that_htmx_also_drives(prompt, owner_client):
+    page = owner_client.get(urls(prompt)["history"]).content.decode()
+    assert f'method="get" action="/prompts/{prompt.pk}/diff"' in page
+    assert f'hx-get="/prompts/{prompt.pk}/diff"' in page

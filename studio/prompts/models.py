@@ -54,7 +54,9 @@ class Prompt(models.Model):
         if version.prompt_id != self.pk:
             raise ValueError(f"v{version.number} belongs to another prompt.")
         newest_before = self.latest_version()
-        restored = self.record_version(text=version.text, negative_prompt=version.negative_prompt, author=author)
+        restored = self.record_version(
+            text=version.text, negative_prompt=version.negative_prompt, author=author
+        )
         return restored, newest_before is None or restored.pk != newest_before.pk
 
 
@@ -80,8 +82,11 @@ class PromptVersion(models.Model):
         and authorship stay untouched.
         """
         suffix = f" (fork of v{self.number})"
-        title = self.prompt.title[: Prompt._meta.get_field("title").max_length - len(suffix)] + suffix
+        room = Prompt._meta.get_field("title").max_length - len(suffix)
+        title = self.prompt.title[:room] + suffix
         with transaction.atomic():
-            fork = Prompt.objects.create(project_id=self.prompt.project_id, title=title, created_by=author)
+            fork = Prompt.objects.create(
+                project_id=self.prompt.project_id, title=title, created_by=author
+            )
             fork.record_version(text=self.text, negative_prompt=self.negative_prompt, author=author)
         return fork

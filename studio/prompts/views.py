@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -10,10 +11,14 @@ from django.db.models import Count
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET, require_POST
 
 from studio.clips.models import Clip
 from studio.projects.access import get_project_for_user
+from studio.projects.models import Membership, Project
 
 from .diff import Piece, word_diff
 from .models import Prompt, PromptVersion
@@ -22,7 +27,7 @@ from .models import Prompt, PromptVersion
 POSTERS_PER_VERSION = 6
 
 
-def _get_prompt_for_user(user, prompt_id: int, *, edit: bool = False):
+def _get_prompt_for_user(user, prompt_id: int, *, edit: bool = False) -> tuple[Prompt, Project, Membership]:
     prompt = get_object_or_404(Prompt, pk=prompt_id)
     project, membership = get_project_for_user(user, prompt.project_id, edit=edit)
     return prompt, project, membership
@@ -56,15 +61,33 @@ def _versions_with_clips(prompt: Prompt) -> list[PromptVersion]:
     )
     for clip in clips:
         clips_by_version[clip.task.prompt_version_id].append(clip)
+    newest = versions[0] if versions else None
     for version, previous in zip(versions, [*versions[1:], None]):
         version.previous_number = previous.number if previous else None
+        version.age = _age(version.created_at)
+        # Restoring these would change nothing, so the page does not offer it.
+        version.reads_like_newest = (version.text, version.negative_prompt) == (
+            newest.text, newest.negative_prompt
+        )
         with_posters = clips_by_version[version.pk]
         version.posters = with_posters[:POSTERS_PER_VERSION]
         version.more_posters = len(with_posters) - len(version.posters)
     return versions
 
 
-def _diff_context(versions: list[PromptVersion], older: PromptVersion | None, newer: PromptVersion | None) -> dict:
+def _age(when: datetime) -> str:
+    """'3 hours ago' for this week, a plain date before that."""
+    elapsed = timezone.now() - when
+    if elapsed < timedelta(minutes=1):
+        return "just now"
+    if elapsed < timedelta(days=7):
+        return f"{timesince(when, depth=1)} ago"
+    return date_format(timezone.localtime(when), "j M Y")
+
+
+def _diff_context(
+    versions: list[PromptVersion], older: PromptVersion | None, newer: PromptVersion | None
+) -> dict:
     context = {"versions": versions, "older": older, "newer": newer}
     if older and newer:
         text = word_diff(older.text, newer.text)
@@ -127,7 +150,9 @@ def restore(request, prompt_id: int, number: int):
     if created:
         messages.success(request, f"Restored the words of v{version.number} as v{newest.number}.")
     else:
-        messages.info(request, f"v{version.number} already matches the newest version; nothing changed.")
+        messages.info(
+            request, f"The newest version already reads like v{version.number}; nothing changed."
+        )
     return redirect(editor_url(prompt))
 
 
