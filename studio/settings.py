@@ -92,7 +92,9 @@ def sqlite_database(path: Path) -> dict:
             "transaction_mode": "IMMEDIATE",
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         },
-        "TEST": {"NAME": str(VAR_DIR / "test.sqlite3")},
+        # A file (threads and the live server share it), one per test process so
+        # parallel runs never share a database.
+        "TEST": {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")},
     }
 
 
@@ -139,6 +141,7 @@ INSTALLED_APPS = [
     "studio.providers",
     "studio.tasks",
     "studio.clips",
+    "studio.images",
     "studio.simulator",
 ]
 

@@ -3,7 +3,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from studio.clips import views as clips
+from studio.images import views as images
 from studio.projects import views as projects
+from studio.providers import views as providers
 from studio.prompts import views as prompts
 from studio.tasks import views as tasks
 
@@ -17,13 +19,26 @@ urlpatterns = [
     path("prompts/<int:prompt_id>/versions/<int:number>/restore", prompts.restore, name="prompt-restore"),
     path("prompts/<int:prompt_id>/versions/<int:number>/fork", prompts.fork, name="prompt-fork"),
     path("projects/<int:project_id>/draft", tasks.draft, name="draft"),
+    path("projects/<int:project_id>/draft/form", tasks.draft_form, name="draft-form"),
+    path("projects/<int:project_id>/draft/quote", tasks.draft_quote, name="draft-quote"),
+    path("projects/<int:project_id>/grids/new", tasks.new_grid, name="new-grid"),
+    path("projects/<int:project_id>/grids/quote", tasks.grid_quote, name="grid-quote"),
+    path("batches/<int:batch_id>/", tasks.batch_detail, name="batch-detail"),
+    path("projects/<int:project_id>/accounts/", providers.account_list, name="provider-accounts"),
+    path("projects/<int:project_id>/accounts/add", providers.account_add, name="provider-account-add"),
+    path("accounts/<int:account_id>/", providers.account_edit, name="provider-account-edit"),
+    path("accounts/<int:account_id>/test", providers.account_test, name="provider-account-test"),
+    path("accounts/<int:account_id>/row", providers.account_row, name="provider-account-row"),
     path("projects/<int:project_id>/compare", clips.compare, name="compare"),
+    path("clips/<int:clip_id>/compare-pick", clips.compare_pick, name="compare-pick"),
     path("tasks/<int:task_id>/card", tasks.task_card, name="task-card"),
     path("tasks/<int:task_id>/promote", tasks.promote, name="promote"),
     path("tasks/<int:task_id>/send-again", tasks.send_again, name="send-again"),
     path("hooks/tasks/<str:token>", tasks.provider_callback, name="provider-callback"),
     path("clips/<int:clip_id>/video", clips.clip_video, name="clip-video"),
     path("clips/<int:clip_id>/poster", clips.clip_poster, name="clip-poster"),
+    path("images/<int:image_id>/thumbnail", images.thumbnail, name="image-thumbnail"),
+    path("i/<str:token>", images.public_image, name="image-public"),
     path("simulator/", include("studio.simulator.urls")),
     path("admin/", admin.site.urls),
 ]

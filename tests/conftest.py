@@ -83,7 +83,9 @@ def draft_form(**overrides) -> dict:
         "tier": "fast",
         "aspect_ratio": "16:9",
         "duration_s": "4",
+        "resolution": "720p",
         "seed": "",
+        "variations": "1",
         "form_token": "",
     }
     data.update(overrides)

@@ -13,36 +13,43 @@ from studio.tasks.models import Task
 from .conftest import client_for, draft_form
 
 
-@pytest.fixture
-def finished(project, people, media):
+def done_task_with_clip(project, user, media, *, seed: int):
     """A done draft with an archived clip, made without the network."""
-    prompt = Prompt.objects.create(project=project, title="t")
-    version = prompt.record_version(text="A fox in snow", negative_prompt="", author=people["owner"])
+    prompt = project.prompts.first() or Prompt.objects.create(project=project, title="t")
+    version = prompt.record_version(text="A fox in snow", negative_prompt="", author=user)
     task = lifecycle.new_task(project=project, prompt_version=version, account=project.draft_account,
-                              tier="fast", kind="draft", user=people["owner"], seed=7,
+                              tier="fast", kind="draft", user=user, seed=seed,
                               parameters={"duration_s": 4, "aspect_ratio": "16:9", "resolution": "720p",
                                           "audio": False})
     Task.objects.filter(pk=task.pk).update(state=Task.State.DONE)
     media.mkdir(parents=True, exist_ok=True)
-    (media / "clip.mp4").write_bytes(b"not really a video")
-    clip = Clip.objects.create(task=task, file="clip.mp4", duration_s=4, width=1280, height=720,
+    (media / f"clip-{seed}.mp4").write_bytes(b"not really a video")
+    clip = Clip.objects.create(task=task, file=f"clip-{seed}.mp4", duration_s=4, width=1280, height=720,
                                has_audio=False, bytes=18, sha256="0" * 64)
     return task, clip
 
 
-def pages(project, task, clip):
+@pytest.fixture
+def finished(project, people, media):
+    task, clip = done_task_with_clip(project, people["owner"], media, seed=7)
+    _other_task, other = done_task_with_clip(project, people["owner"], media, seed=8)
+    return task, clip, other
+
+
+def pages(project, task, clip, other):
     return [
         f"/projects/{project.pk}/",
         f"/tasks/{task.pk}/card",
         f"/clips/{clip.pk}/video",
-        f"/projects/{project.pk}/compare?a={clip.pk}&b={clip.pk}",
+        f"/projects/{project.pk}/compare?a={clip.pk}&b={other.pk}",
+        f"/projects/{project.pk}/accounts/",
     ]
 
 
 def test_outsider_gets_404_everywhere(project, people, finished):
-    task, clip = finished
+    task, clip, other = finished
     outsider = client_for(people["outsider"])
-    for url in pages(project, task, clip):
+    for url in pages(project, task, clip, other):
         assert outsider.get(url, HTTP_HX_REQUEST="true").status_code == 404, url
     assert outsider.post(f"/projects/{project.pk}/draft", draft_form()).status_code == 404
     assert outsider.post(f"/tasks/{task.pk}/promote").status_code == 404
@@ -54,14 +61,14 @@ def test_outsider_does_not_see_the_project_in_the_list(project, people):
 
 
 def test_viewer_can_watch_but_not_change(project, people, finished):
-    task, clip = finished
+    task, clip, other = finished
     viewer = client_for(people["viewer"])
-    for url in pages(project, task, clip):
+    for url in pages(project, task, clip, other):
         assert viewer.get(url, HTTP_HX_REQUEST="true").status_code == 200, url
     assert viewer.post(f"/projects/{project.pk}/draft", draft_form()).status_code == 403
     assert viewer.post(f"/tasks/{task.pk}/promote").status_code == 403
     assert viewer.post(f"/tasks/{task.pk}/send-again").status_code == 403
-    assert Task.objects.count() == 1
+    assert Task.objects.count() == 2
     assert b"Promote to final" not in viewer.get(f"/projects/{project.pk}/").content
 
 

@@ -45,7 +45,7 @@ def test_draft_promote_compare_through_views_and_worker(simulator, project, owne
 
     # The terminal card stops polling and plays the clip with its poster.
     card = owner_client.get(f"/tasks/{draft.pk}/card", HTTP_HX_REQUEST="true").content.decode()
-    assert "hx-trigger" not in card
+    assert "hx-trigger=\"every" not in card
     assert f'src="/clips/{clip.pk}/video"' in card and f'poster="/clips/{clip.pk}/poster"' in card
     ranged = owner_client.get(f"/clips/{clip.pk}/video", HTTP_RANGE="bytes=0-99")
     assert ranged.status_code == 206 and ranged["Content-Range"].startswith("bytes 0-99/")
@@ -89,4 +89,4 @@ def test_safety_block_ends_blocked_in_plain_words(simulator, project, owner_clie
     assert task.state == Task.State.BLOCKED
     assert task.cost_charged == 0
     card = owner_client.get(f"/tasks/{task.pk}/card", HTTP_HX_REQUEST="true").content.decode()
-    assert "safety filter" in card and "Reword the prompt" in card and "hx-trigger" not in card
+    assert "safety filter" in card and "Reword the prompt" in card and "hx-trigger=\"every" not in card

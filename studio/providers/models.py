@@ -31,6 +31,11 @@ class ProviderAccount(models.Model):
     poll_interval_s = models.FloatField(null=True, blank=True)
     options = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The last "test connection", run by a worker (never in a web request).
+    check_requested_at = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    check_ok = models.BooleanField(null=True)
+    check_message = models.TextField(blank=True)
 
     class Meta:
         ordering = ["label"]

@@ -3,15 +3,35 @@ from __future__ import annotations
 import secrets
 
 from django import forms
+from django.core.exceptions import ValidationError
 
-from studio.providers.base import DRAFT_TIERS, Tier
+from studio.images.checks import store_upload
+from studio.images.models import InputImage
+from studio.providers.base import DRAFT_TIERS, Capabilities, Tier
+from studio.providers.models import quote
 
 from .lifecycle import SEED_MAX, problems_with
 
+MAX_VARIATIONS = 8
+SEED_RANGE = "A seed is a whole number from 0 to 4294967295."
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleImageField(forms.FileField):
+    widget = MultipleFileInput
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, (list, tuple)) else ([data] if data else [])
+        return [super(MultipleImageField, self).clean(f, initial) for f in files]
+
 
 class DraftForm(forms.Form):
-    """The prompt editor. Choices come from what the project's draft route can render."""
+    """The prompt editor. Its options are what the project's draft route can render on the chosen tier."""
 
+    prompt_id = forms.IntegerField(widget=forms.HiddenInput, required=False)
     prompt = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4, "placeholder": "A drone shot tracking along a river at dusk…"}),
         max_length=4000,
@@ -23,44 +43,107 @@ class DraftForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "What to avoid, e.g. text overlays, blur"}),
     )
     tier = forms.ChoiceField(label="Draft tier")
-    aspect_ratio = forms.ChoiceField()
+    resolution = forms.ChoiceField()
+    aspect_ratio = forms.ChoiceField(label="Aspect ratio")
     duration_s = forms.IntegerField(label="Duration", widget=forms.Select)
+    audio = forms.BooleanField(required=False, label="Generate audio")
     seed = forms.IntegerField(
         required=False,
         min_value=0,
         max_value=SEED_MAX,
         help_text="Blank draws one; it is kept so the final can reuse it.",
+        error_messages={"min_value": SEED_RANGE, "max_value": SEED_RANGE, "invalid": SEED_RANGE},
+    )
+    variations = forms.IntegerField(
+        min_value=1,
+        max_value=MAX_VARIATIONS,
+        initial=1,
+        label="Variations",
+        help_text=f"1–{MAX_VARIATIONS} drafts of this version, each with its own seed.",
         error_messages={
-            "min_value": "A seed is a whole number from 0 to 4294967295.",
-            "max_value": "A seed is a whole number from 0 to 4294967295.",
+            "min_value": f"Draft 1 to {MAX_VARIATIONS} variations.",
+            "max_value": f"Draft 1 to {MAX_VARIATIONS} variations at a time.",
         },
     )
+    first_frame = forms.FileField(required=False, label="First frame", widget=forms.ClearableFileInput(
+        attrs={"accept": "image/jpeg,image/png,image/webp"}))
+    last_frame = forms.FileField(required=False, label="Last frame", widget=forms.ClearableFileInput(
+        attrs={"accept": "image/jpeg,image/png,image/webp"}))
+    references = MultipleImageField(required=False, label="Reference images", widget=MultipleFileInput(
+        attrs={"accept": "image/jpeg,image/png,image/webp"}))
+    # Images already uploaded (kept across edits, or recalled from a clip).
+    first_frame_id = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    last_frame_id = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    reference_ids = forms.CharField(widget=forms.HiddenInput, required=False)
     form_token = forms.CharField(widget=forms.HiddenInput, required=False)
 
-    def __init__(self, *args, account, **kwargs):
+    IMAGE_FIELDS = ("first_frame", "last_frame", "references")
+
+    def __init__(self, *args, account, project=None, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.account = account
+        self.account, self.project, self.user = account, project, user
         route = account.provider
         tiers = [t for t in DRAFT_TIERS if route.model_for(t)]
         self.fields["tier"].choices = [(t.value, f"{t.value.title()} · {route.model_for(t)}") for t in tiers]
-        self.fields["tier"].initial = Tier.FAST.value if Tier.FAST in tiers else (tiers[0].value if tiers else "")
-        # The form offers the cheapest tier's options; the server checks the chosen one.
-        caps = route.capabilities[route.model_for(tiers[0])] if tiers else None
+        default_tier = Tier.FAST if Tier.FAST in tiers else (tiers[0] if tiers else None)
+        self.fields["tier"].initial = default_tier.value if default_tier else ""
+        chosen = self._value("tier") or self.fields["tier"].initial
+        self.tier = Tier(chosen) if chosen in {t.value for t in tiers} else default_tier
+        self.model = route.model_for(self.tier) if self.tier else None
+        self.caps: Capabilities | None = route.capabilities.get(self.model) if self.model else None
+        caps = self.caps
         if caps:
             self.fields["aspect_ratio"].choices = [(a, a) for a in caps.aspect_ratios]
+            self.fields["resolution"].choices = [(r, r) for r in caps.resolutions]
+            self.fields["resolution"].initial = caps.resolutions[0]
             self.fields["duration_s"].widget.choices = [(d, f"{d} s") for d in caps.durations]
             self.fields["duration_s"].initial = min(caps.durations)
-            self.resolution = caps.resolutions[0]
+            # Options a route lacks are not offered at all.
+            for name, offered in (
+                ("audio", caps.audio),
+                ("negative_prompt", caps.negative_prompt),
+                ("seed", caps.seed),
+                ("first_frame", caps.first_frame),
+                ("last_frame", caps.last_frame),
+                ("references", caps.max_references > 0),
+            ):
+                if not offered:
+                    del self.fields[name]
+            if "references" in self.fields:
+                self.fields["references"].help_text = f"Up to {caps.max_references}; JPG, PNG or WebP, 10 MB each."
         self.fields["form_token"].initial = secrets.token_urlsafe(16)
+
+    def _value(self, name: str):
+        if self.is_bound:
+            return self.data.get(name)
+        return self.initial.get(name)
+
+    def kept_images(self) -> dict[str, list[InputImage]]:
+        """Images already attached (by id), for thumbnails in the editor."""
+        ids = {
+            "first_frame": [self._value("first_frame_id")],
+            "last_frame": [self._value("last_frame_id")],
+            "references": str(self._value("reference_ids") or "").split(","),
+        }
+        found = {}
+        for name, values in ids.items():
+            wanted = [int(v) for v in values if v and str(v).isdigit()]
+            images = InputImage.objects.filter(pk__in=wanted, project=self.project) if self.project else []
+            found[name] = sorted(images, key=lambda i: wanted.index(i.pk))
+        return found
 
     def clean(self):
         data = super().clean()
+        if self.errors or not self.caps:
+            if not self.caps:
+                raise ValidationError("This provider account has no draft model.")
+            return data
+        self._attach_images(data)
         if self.errors:
             return data
-        tier = Tier(data["tier"])
         found = problems_with(
             account=self.account,
-            tier=tier,
+            tier=self.tier,
             parameters=self.parameters(data),
             prompt=data["prompt"],
             negative_prompt=data.get("negative_prompt", ""),
@@ -69,11 +152,191 @@ class DraftForm(forms.Form):
             self.add_error(field if field in self.fields else None, message)
         return data
 
+    def _attach_images(self, data: dict) -> None:
+        """Store new uploads (checked with Pillow) and resolve ids, keeping the user's choice of slot."""
+        kept = self.kept_images()
+        for name in ("first_frame", "last_frame"):
+            data[f"{name}_image"] = kept[name][0] if kept[name] else None
+            if name in self.fields and data.get(name):
+                try:
+                    data[f"{name}_image"] = store_upload(data[name], project=self.project, user=self.user)
+                except ValidationError as error:
+                    self.add_error(name, error)
+        references = list(kept["references"])
+        for upload in data.get("references") or []:
+            try:
+                references.append(store_upload(upload, project=self.project, user=self.user))
+            except ValidationError as error:
+                self.add_error("references", error)
+        data["reference_images"] = references
+
     def parameters(self, data: dict | None = None) -> dict:
-        data = data or self.cleaned_data
-        return {
+        data = data if data is not None else self.cleaned_data
+        parameters = {
             "duration_s": data["duration_s"],
             "aspect_ratio": data["aspect_ratio"],
-            "resolution": self.resolution,
-            "audio": False,
+            "resolution": data["resolution"],
+            "audio": bool(data.get("audio")),
         }
+        if data.get("first_frame_image"):
+            parameters["first_frame"] = data["first_frame_image"].pk
+        if data.get("last_frame_image"):
+            parameters["last_frame"] = data["last_frame_image"].pk
+        if data.get("reference_images"):
+            parameters["references"] = [image.pk for image in data["reference_images"]]
+        return parameters
+
+    def quote_each(self) -> object:
+        """The list price of one draft with the current values, or None."""
+        values = {name: self._value(name) for name in ("resolution", "duration_s")}
+        try:
+            seconds = int(values["duration_s"] or self.fields["duration_s"].initial)
+        except (TypeError, ValueError, KeyError):
+            return None
+        return quote(
+            route=self.account.route,
+            model=self.model,
+            resolution=values["resolution"] or self.fields["resolution"].initial,
+            audio=str(self._value("audio")).lower() in {"on", "true", "1"},
+            seconds=seconds,
+        )
+
+
+class GridForm(forms.Form):
+    """A grid: base settings plus up to two axes; every cell is planned and quoted before anything is sent."""
+
+    version = forms.ModelChoiceField(queryset=None, label="Prompt version", empty_label=None)
+    tier = forms.ChoiceField()
+    resolution = forms.ChoiceField()
+    aspect_ratio = forms.ChoiceField(label="Aspect ratio")
+    duration_s = forms.IntegerField(label="Duration", widget=forms.Select)
+    seed = forms.IntegerField(required=False, min_value=0, max_value=SEED_MAX, help_text="Blank draws one per cell.",
+                              error_messages={"min_value": SEED_RANGE, "max_value": SEED_RANGE})
+    columns = forms.ChoiceField(label="Across (columns)")
+    column_values = forms.CharField(required=False, label="Values",
+                                    widget=forms.TextInput(attrs={"placeholder": "e.g. 11, 22, 33"}))
+    rows = forms.ChoiceField(label="Down (rows)", required=False)
+    row_values = forms.CharField(required=False, label="Values",
+                                 widget=forms.TextInput(attrs={"placeholder": "e.g. 16:9, 9:16"}))
+    form_token = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, account, project, **kwargs):
+        super().__init__(*args, **kwargs)
+        from studio.prompts.models import PromptVersion
+
+        from .batches import AXES
+
+        self.account, self.project = account, project
+        route = account.provider
+        self.tiers = [t for t in Tier if route.model_for(t)]
+        self.fields["version"].queryset = PromptVersion.objects.filter(prompt__project=project).select_related(
+            "prompt").order_by("-created_at")
+        self.fields["version"].label_from_instance = lambda v: f"{v.prompt.title} · v{v.number}"
+        self.fields["tier"].choices = [(t.value, f"{t.value.title()} · {route.model_for(t)}") for t in self.tiers]
+        caps = [route.capabilities[route.model_for(t)] for t in self.tiers]
+        self.aspects = sorted({a for c in caps for a in c.aspect_ratios}, key=lambda a: (a != "16:9", a))
+        self.durations = sorted({d for c in caps for d in c.durations})
+        self.resolutions = [r for r in ("720p", "1080p", "4k") if any(r in c.resolutions for c in caps)]
+        self.fields["aspect_ratio"].choices = [(a, a) for a in self.aspects]
+        self.fields["resolution"].choices = [(r, r) for r in self.resolutions]
+        self.fields["duration_s"].widget.choices = [(d, f"{d} s") for d in self.durations]
+        axis_choices = list(AXES.items())
+        self.fields["columns"].choices = axis_choices
+        self.fields["rows"].choices = [("", "— none —"), *axis_choices]
+        self.fields["form_token"].initial = secrets.token_urlsafe(16)
+        self.axes: list = []
+        self.cells: list = []
+
+    def hint(self, axis: str) -> str:
+        return {
+            "version": "version numbers of the chosen prompt, e.g. 1, 3",
+            "seed": "whole numbers, e.g. 11, 22, 33",
+            "tier": ", ".join(t.value for t in self.tiers),
+            "aspect_ratio": ", ".join(self.aspects),
+            "duration_s": ", ".join(str(d) for d in self.durations),
+        }.get(axis, "")
+
+    def _axis(self, name: str, raw: str, field: str):
+        from .batches import Axis
+
+        words = [w.strip() for w in raw.replace(";", ",").split(",") if w.strip()]
+        if not words:
+            self.add_error(field, f"List the values, e.g. {self.hint(name)}.")
+            return None
+        values, labels = [], []
+        for word in words:
+            value = self._parse(name, word)
+            if value is None:
+                self.add_error(field, f"“{word}” is not a value here; use {self.hint(name)}.")
+                return None
+            if value in values:
+                self.add_error(field, f"“{word}” is listed twice.")
+                return None
+            values.append(value)
+            labels.append(self._label(name, value))
+        return Axis(name, tuple(values), tuple(labels))
+
+    def _parse(self, name: str, word: str):
+        if name == "version":
+            number = word.lower().lstrip("v")
+            base = self.cleaned_data.get("version")
+            if number.isdigit() and base:
+                return base.prompt.versions.filter(number=int(number)).first()
+            return None
+        if name in ("seed", "duration_s"):
+            if not word.isdigit():
+                return None
+            number = int(word)
+            if name == "seed":
+                return number if number <= SEED_MAX else None
+            return number if number in self.durations else None
+        if name == "tier":
+            return word.lower() if word.lower() in {t.value for t in self.tiers} else None
+        if name == "aspect_ratio":
+            return word if word in self.aspects else None
+        return None
+
+    @staticmethod
+    def _label(name: str, value) -> str:
+        return {
+            "version": lambda v: f"v{v.number}",
+            "seed": lambda v: f"seed {v}",
+            "tier": lambda v: str(v).title(),
+            "aspect_ratio": str,
+            "duration_s": lambda v: f"{v} s",
+        }[name](value)
+
+    def clean(self):
+        from .batches import MAX_CELLS, plan
+
+        data = super().clean()
+        if self.errors:
+            return data
+        columns = self._axis(data["columns"], data.get("column_values", ""), "column_values")
+        rows = None
+        if data.get("rows"):
+            if data["rows"] == data["columns"]:
+                self.add_error("rows", "Pick a different setting for the rows.")
+            else:
+                rows = self._axis(data["rows"], data.get("row_values", ""), "row_values")
+        if self.errors:
+            return data
+        self.axes = [a for a in (columns, rows) if a]
+        count = len(columns.values) * (len(rows.values) if rows else 1)
+        if count > MAX_CELLS:
+            raise ValidationError(f"That is {count} cells; a grid has at most {MAX_CELLS}.")
+        self.cells = plan(
+            account=self.account,
+            version=data["version"],
+            tier=Tier(data["tier"]),
+            parameters={"duration_s": data["duration_s"], "aspect_ratio": data["aspect_ratio"],
+                        "resolution": data["resolution"], "audio": False},
+            seed=data.get("seed"),
+            axes=self.axes,
+        )
+        for cell in self.cells:
+            if cell.problems:
+                where = " · ".join(filter(None, (self.axes[0].labels[cell.column],
+                                                 rows.labels[cell.row] if rows else "")))
+                raise ValidationError(f"Cell {where}: {' '.join(cell.problems.values())}")
+        return data

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import secrets
+from pathlib import Path
 from datetime import timedelta
 from decimal import Decimal
 
@@ -21,15 +22,17 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from studio.images.models import InputImage
 from studio.providers.base import (
     ErrorKind,
+    ImageInput,
     ProviderError,
     Report,
     Status,
     Tier,
     VideoRequest,
 )
-from studio.prompts.models import Prompt
+from studio.prompts.models import Prompt, PromptVersion
 from studio.providers.models import ProviderAccount, quote
 
 from .models import Task
@@ -55,16 +58,59 @@ def http_client(timeout: httpx.Timeout = POLL_TIMEOUT) -> httpx.Client:
 
 
 def video_request(task: Task) -> VideoRequest:
-    return VideoRequest(
+    caps = task.account.provider.capabilities.get(task.model)
+    return build_request(
+        account=task.account,
         model=task.model,
         prompt=task.prompt_version.text,
-        negative_prompt=task.prompt_version.negative_prompt,
-        duration_s=task.duration_s,
-        aspect_ratio=task.aspect_ratio,
-        resolution=task.resolution,
-        audio=task.audio,
+        # A route without negative prompts gets none (a promotion says so on the card).
+        negative_prompt=task.prompt_version.negative_prompt if caps and caps.negative_prompt else "",
+        parameters=task.parameters,
         seed=task.seed,
         callback_url=callback_url(task),
+    )
+
+
+def build_request(
+    *, account, model: str, prompt: str, negative_prompt: str, parameters: dict, seed: int | None = None,
+    callback_url: str | None = None,
+) -> VideoRequest:
+    """The route-neutral request for these settings; images are loaded from their ids."""
+    images = {image.pk: image for image in InputImage.objects.filter(pk__in=image_ids(parameters))}
+
+    def load(image_id):
+        image = images.get(image_id)
+        return image_input(image, account=account) if image else None
+
+    return VideoRequest(
+        model=model,
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        duration_s=parameters["duration_s"],
+        aspect_ratio=parameters["aspect_ratio"],
+        resolution=parameters["resolution"],
+        audio=parameters["audio"],
+        seed=seed,
+        first_frame=load(parameters.get("first_frame")),
+        last_frame=load(parameters.get("last_frame")),
+        references=tuple(filter(None, (load(i) for i in parameters.get("references", ())))),
+        callback_url=callback_url,
+    )
+
+
+def image_ids(parameters: dict) -> list[int]:
+    ids = [parameters.get("first_frame"), parameters.get("last_frame"), *parameters.get("references", ())]
+    return [i for i in ids if i]
+
+
+def image_input(image: InputImage, *, account) -> ImageInput:
+    # Only a public address lets a provider on the internet fetch it; the
+    # simulator runs beside us and can use our own address.
+    base = settings.PUBLIC_URL or (settings.SITE_URL if account.is_simulator else "")
+    return ImageInput(
+        data=Path(image.file.path).read_bytes(),
+        mime_type=image.mime_type,
+        url=base + image.public_path if base else None,
     )
 
 
@@ -140,34 +186,29 @@ def problems_with(
     model = route.model_for(tier)
     if model is None:
         return {"tier": f"{route.name} has no {tier.value} model."}
-    request = VideoRequest(
-        model=model,
-        prompt=prompt,
-        negative_prompt=negative_prompt,
-        duration_s=parameters["duration_s"],
-        aspect_ratio=parameters["aspect_ratio"],
-        resolution=parameters["resolution"],
-        audio=parameters["audio"],
+    request = build_request(
+        account=account, model=model, prompt=prompt, negative_prompt=negative_prompt, parameters=parameters
     )
     return route.capabilities[model].problems(request)
+
+
+def record_words(*, project, prompt: Prompt | None, text: str, negative_prompt: str, user) -> PromptVersion:
+    """The prompt version for the editor's words, starting a prompt if the project has none yet."""
+    if prompt is None:
+        prompt = Prompt.objects.create(project=project, title=prompt_title(text), created_by=user)
+    return prompt.record_version(text=text, negative_prompt=negative_prompt, author=user)
 
 
 def start_draft(
     *,
     project,
-    prompt: Prompt | None,
-    text: str,
-    negative_prompt: str,
+    version: PromptVersion,
     tier: Tier,
     parameters: dict,
     seed: int | None,
     user,
     form_token: str = "",
 ) -> Task:
-    """Record the editor's words as a prompt version and make a draft task of it."""
-    if prompt is None:
-        prompt = Prompt.objects.create(project=project, title=prompt_title(text), created_by=user)
-    version = prompt.record_version(text=text, negative_prompt=negative_prompt, author=user)
     return new_task(
         project=project,
         prompt_version=version,
@@ -187,17 +228,60 @@ def prompt_title(text: str) -> str:
     return title + ("…" if len(words) > 8 else "")
 
 
-def final_parameters(draft: Task) -> dict:
-    """The draft's framing at full quality with audio."""
-    return {**draft.parameters, **FINAL_SETTINGS}
+RESOLUTION_ORDER = ("720p", "1080p", "4k")
+
+
+def final_parameters(draft: Task, account: ProviderAccount) -> tuple[dict, list[str]]:
+    """The draft's framing at full quality with audio, fitted to the final route.
+
+    Returns the parameters and, in plain words, what the route could not carry.
+    """
+    route = account.provider
+    caps = route.capabilities[route.model_for(Tier.QUALITY)]
+    wanted = {**draft.parameters, **FINAL_SETTINGS}
+    notes = []
+    if not caps.audio:
+        wanted["audio"] = False
+        notes.append(f"{route.name} renders no audio, so the final is silent.")
+    if wanted["aspect_ratio"] not in caps.aspect_ratios:
+        notes.append(f"{route.name} has no {wanted['aspect_ratio']}; the final is {caps.aspect_ratios[0]}.")
+        wanted["aspect_ratio"] = caps.aspect_ratios[0]
+    if wanted["resolution"] not in caps.resolutions:
+        best = max(caps.resolutions, key=RESOLUTION_ORDER.index)
+        notes.append(f"{route.name} has no {wanted['resolution']}; the final is {best}.")
+        wanted["resolution"] = best
+    durations = [
+        d for d in caps.durations
+        if all(d in allowed for res, allowed, _ in caps.rules if res == wanted["resolution"])
+    ] or list(caps.durations)
+    if wanted["duration_s"] not in durations:
+        closest = min(durations, key=lambda d: (abs(d - wanted["duration_s"]), -d))
+        notes.append(f"{route.name} renders {', '.join(f'{d} s' for d in durations)}; the final is {closest} s.")
+        wanted["duration_s"] = closest
+    for name, offered, label in (
+        ("first_frame", caps.first_frame, "first frame"),
+        ("last_frame", caps.last_frame, "last frame"),
+        ("references", caps.max_references > 0, "reference images"),
+    ):
+        if wanted.get(name) and not offered:
+            notes.append(f"{route.name} takes no {label}; it was left out.")
+            wanted.pop(name)
+    if wanted.get("references") and len(wanted["references"]) > caps.max_references:
+        notes.append(f"{route.name} takes {caps.max_references} reference image(s); the rest were left out.")
+        wanted["references"] = wanted["references"][: caps.max_references]
+    if draft.prompt_version.negative_prompt and not caps.negative_prompt:
+        notes.append(f"{route.name} takes no negative prompt; it was not sent.")
+    return wanted, notes
 
 
 def promote(*, draft: Task, user) -> tuple[Task, bool]:
-    """The final render of a draft: same prompt version, seed and aspect ratio.
+    """The final render of a draft: same prompt version, seed and aspect ratio, where the route allows.
 
     Returns (final, created). A draft with a final already on its way or done
     returns that one, so a second click is not a second bill.
     """
+    account = draft.project.final_account
+    parameters, notes = final_parameters(draft, account)
     with transaction.atomic():
         # Serialises concurrent promotions of one draft (row lock on PostgreSQL,
         # the write lock on SQLite).
@@ -208,14 +292,17 @@ def promote(*, draft: Task, user) -> tuple[Task, bool]:
         final = new_task(
             project=draft.project,
             prompt_version=draft.prompt_version,
-            account=draft.project.final_account,
+            account=account,
             tier=Tier.QUALITY,
             kind=Task.Kind.FINAL,
-            parameters=final_parameters(draft),
+            parameters=parameters,
             seed=draft.seed,
             user=user,
             promoted_from=draft,
         )
+        if notes:
+            Task.objects.filter(pk=final.pk).update(carry_notes=" ".join(notes))
+            final.carry_notes = " ".join(notes)
         return final, True
 
 
@@ -394,7 +481,8 @@ def receive_callback(*, token: str, body: bytes) -> tuple[int, str]:
     """A provider's callback: (HTTP status to answer, the task's state or a reason).
 
     Deliveries repeat (route 3 retries up to 3 times), so a task that is no
-    longer being tracked answers 200 and changes nothing.
+    longer being tracked answers 200 and changes nothing. A delivery for a
+    task whose submission was uncertain records the provider's task id.
     """
     task = Task.objects.select_related("account").filter(callback_token=token).first() if token else None
     if task is None:
@@ -406,10 +494,22 @@ def receive_callback(*, token: str, body: bytes) -> tuple[int, str]:
     if task.state in (State.PENDING, State.SUBMITTING):
         # The callback beat our own record of the receipt: ask the provider to retry.
         return 409, "not ready"
+    if task.state == State.UNCERTAIN and not task.provider_task_id and provider_task_id:
+        # The receipt was lost, but this delivery (to this task's own token)
+        # proves the job exists: it settles the submission as a late receipt would.
+        Task.objects.filter(pk=task.pk, state=State.UNCERTAIN, provider_task_id="").update(
+            state=State.QUEUED,
+            provider_task_id=provider_task_id,
+            submitted_at=task.submit_started_at or timezone.now(),
+            error_code="",
+            error_message="",
+        )
+        task.refresh_from_db()
     if provider_task_id != task.provider_task_id:
         return 400, "task id does not match this callback"
     if task.state not in Task.TRACKED_STATES:
-        return 200, task.state
+        # A repeated delivery: "already …" so the caller does not queue the archive again.
+        return 200, f"already {task.state}"
     return 200, apply_report(task, report)
 
 

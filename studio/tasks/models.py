@@ -7,6 +7,36 @@ from django.utils import timezone
 from studio.providers.base import Tier
 
 
+class Batch(models.Model):
+    """Tasks made by one action: variations of a version, or a grid over up to two axes."""
+
+    class Kind(models.TextChoices):
+        VARIATIONS = "variations", "Variations"
+        GRID = "grid", "Grid"
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="batches")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    # [{"name": "seed", "label": "Seed", "values": [...], "labels": [...]}], at most two:
+    # the first runs across the columns, the second down the rows.
+    axes = models.JSONField(default=list)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def columns(self) -> dict:
+        return self.axes[0] if self.axes else {"name": "", "label": "", "values": [None], "labels": [""]}
+
+    @property
+    def rows(self) -> dict:
+        return self.axes[1] if len(self.axes) > 1 else {"name": "", "label": "", "values": [None], "labels": [""]}
+
+
 class Task(models.Model):
     """One job at one provider: exactly one submit, then polls, then one archived clip."""
 
@@ -36,6 +66,12 @@ class Task(models.Model):
     promoted_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="promotions"
     )
+    batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks")
+    # Where this task sits in its batch's grid (column, row).
+    cell_column = models.PositiveSmallIntegerField(null=True, blank=True)
+    cell_row = models.PositiveSmallIntegerField(null=True, blank=True)
+    # What a promotion could not carry to the final's route, in plain words.
+    carry_notes = models.TextField(blank=True)
 
     # What was asked, frozen at creation: route and model are copied so a
     # later change to the account cannot rewrite history.

@@ -44,3 +44,13 @@ _JOBS = {"submit": "studio.tasks.queue.submit_task", "archive": "studio.tasks.qu
 
 def enqueue_job(kind: str, task_id: int) -> None:
     async_task(_JOBS[kind], task_id, group=kind)
+
+
+def check_account(account_id: int) -> None:
+    from studio.providers.checks import check_connection
+
+    check_connection(account_id)
+
+
+def enqueue_account_check(account_id: int) -> None:
+    async_task("studio.tasks.queue.check_account", account_id, group="account-check")

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
@@ -12,9 +12,9 @@ from studio.projects.access import get_project_for_user
 from studio.projects.views import project_page_context
 from studio.providers.base import Tier
 
-from . import lifecycle
-from .forms import DraftForm
-from .models import Task
+from . import batches, forms, lifecycle
+from .forms import DraftForm, GridForm
+from .models import Batch, Task
 from .queue import enqueue_job, kick_tracker
 
 
@@ -25,13 +25,21 @@ def _get_task_for_user(user, task_id: int, *, edit: bool = False):
 
 
 def _card(request, task: Task, project, membership) -> str:
-    context = {"task": task, "project": project, "membership": membership}
+    context = {"task": task, "project": project, "membership": membership, "compact": bool(request.GET.get("compact"))}
     return render_to_string("projects/project.html#task-card", context, request=request)
 
 
 def _send(task: Task) -> None:
     enqueue_job("submit", task.pk)
     kick_tracker()
+
+
+def _editor_form(request, project, **kwargs) -> DraftForm:
+    return DraftForm(account=project.draft_account, project=project, user=request.user, **kwargs)
+
+
+def _prompt_for(project, prompt_id):
+    return project.prompts.filter(pk=prompt_id).first() if prompt_id else project.prompts.first()
 
 
 @login_required
@@ -41,38 +49,131 @@ def draft(request, project_id: int):
     if project.draft_account is None:
         messages.error(request, "This project has no provider account for drafts yet.")
         return redirect("project-detail", project.pk)
-    form = DraftForm(request.POST, account=project.draft_account)
+    form = _editor_form(request, project, data=request.POST, files=request.FILES)
+    prompt = _prompt_for(project, request.POST.get("prompt_id"))
     if not form.is_valid():
-        context = project_page_context(project, membership, form=form)
+        context = project_page_context(project, membership, form=form, prompt=prompt)
         if request.htmx:
             return render(request, "projects/project.html#draft-form", context)
         return render(request, "projects/project.html", context, status=400)
 
     data = form.cleaned_data
-    task = lifecycle.start_draft(
-        project=project,
-        prompt=project.prompts.first(),
-        text=data["prompt"],
-        negative_prompt=data["negative_prompt"],
-        tier=Tier(data["tier"]),
-        parameters=form.parameters(),
-        seed=data["seed"],
+    version = lifecycle.record_words(
+        project=project, prompt=prompt, text=data["prompt"], negative_prompt=data.get("negative_prompt", ""),
         user=request.user,
-        form_token=data["form_token"],
     )
-    _send(task)
+    if data["variations"] > 1:
+        axes = [batches.seed_axis(data["variations"])]
+        cells = batches.plan(account=project.draft_account, version=version, tier=form.tier,
+                             parameters=form.parameters(), seed=None, axes=axes)
+        batch = batches.start(project=project, kind=Batch.Kind.VARIATIONS, account=project.draft_account,
+                              cells=cells, axes=axes, user=request.user, form_token=data["form_token"])
+        new_tasks = list(batch.tasks.all())
+        created = {"batch": batch, "tasks": sorted(new_tasks, key=lambda t: t.cell_column)}
+    else:
+        task = lifecycle.start_draft(project=project, version=version, tier=form.tier,
+                                     parameters=form.parameters(), seed=data.get("seed"), user=request.user,
+                                     form_token=data["form_token"])
+        new_tasks, created = [task], {"task": task}
+    for task in new_tasks:
+        _send(task)
     if not request.htmx:
         return redirect("project-detail", project.pk)
-    # A fresh editor (new token, same words) plus the new card at the top of the list.
-    fresh = DraftForm(account=project.draft_account, initial={**data, "seed": None})
-    context = project_page_context(project, membership, form=fresh)
+    # A fresh editor (new token, same words) plus the new card or group at the top of the list.
+    kept = {k: v for k, v in request.POST.items() if k not in ("form_token", "seed", "csrfmiddlewaretoken")}
+    kept.update(prompt_id=version.prompt_id, first_frame_id=form.parameters().get("first_frame"),
+                last_frame_id=form.parameters().get("last_frame"),
+                reference_ids=",".join(map(str, form.parameters().get("references", []))))
+    context = project_page_context(project, membership, form=_editor_form(request, project, initial=kept),
+                                   prompt=version.prompt)
     editor = render_to_string("projects/project.html#draft-form", context, request=request)
-    card = _card(request, task, project, membership)
-    return render(
-        request,
-        "tasks/card_updates.html",
-        {"editor": editor, "card": card},
-    )
+    item = render_to_string("projects/project.html#task-item",
+                            {**context, "item": created}, request=request)
+    return render(request, "tasks/card_updates.html", {"editor": editor, "card": item})
+
+
+@login_required
+@require_GET
+def draft_form(request, project_id: int):
+    """The editor again with the same values: options follow the chosen tier."""
+    project, membership = get_project_for_user(request.user, project_id, edit=True)
+    if project.draft_account is None:
+        return redirect("project-detail", project.pk)
+    values = request.GET.dict()
+    form = _editor_form(request, project, initial=values)
+    context = project_page_context(project, membership, form=form, prompt=_prompt_for(project, values.get("prompt_id")))
+    return render(request, "projects/project.html#draft-form", context)
+
+
+@login_required
+@require_GET
+def draft_quote(request, project_id: int):
+    project, _membership = get_project_for_user(request.user, project_id)
+    if project.draft_account is None:
+        return HttpResponse("")
+    form = DraftForm(account=project.draft_account, project=project, initial=request.GET.dict())
+    try:
+        count = max(1, min(forms.MAX_VARIATIONS, int(request.GET.get("variations") or 1)))
+    except ValueError:
+        count = 1
+    each = form.quote_each()
+    return render(request, "tasks/quote.html", {"each": each, "count": count,
+                                                 "total": each * count if each is not None else None})
+
+
+def _grid_form(request, project, **kwargs) -> GridForm:
+    return GridForm(account=project.draft_account, project=project, **kwargs)
+
+
+@login_required
+def new_grid(request, project_id: int):
+    project, membership = get_project_for_user(request.user, project_id, edit=request.method == "POST")
+    if project.draft_account is None:
+        messages.error(request, "This project has no provider account for drafts yet.")
+        return redirect("project-detail", project.pk)
+    if request.method == "POST":
+        form = _grid_form(request, project, data=request.POST)
+        if form.is_valid():
+            batch = batches.start(project=project, kind=Batch.Kind.GRID, account=project.draft_account,
+                                  cells=form.cells, axes=form.axes, user=request.user,
+                                  form_token=form.cleaned_data["form_token"])
+            for task in batch.tasks.all():
+                _send(task)
+            return redirect("batch-detail", batch.pk)
+        status = 400
+    else:
+        prompt = project.prompts.first()
+        latest = prompt.latest_version() if prompt else None
+        last = project.tasks.filter(kind=Task.Kind.DRAFT).first()
+        initial = {"version": latest, "columns": "seed", "column_values": "", "rows": ""}
+        if last:
+            initial.update(tier=last.tier, aspect_ratio=last.aspect_ratio, duration_s=last.duration_s,
+                           resolution=last.resolution)
+        form = _grid_form(request, project, initial=initial)
+        status = 200
+    context = {"project": project, "membership": membership, "form": form, "max_cells": batches.MAX_CELLS}
+    return render(request, "tasks/new_grid.html", context, status=status)
+
+
+@login_required
+@require_GET
+def grid_quote(request, project_id: int):
+    """The cell count and quoted total for the grid as it stands, before anything is sent."""
+    project, membership = get_project_for_user(request.user, project_id)
+    form = _grid_form(request, project, data=request.GET)
+    valid = form.is_valid()
+    context = {"form": form, "valid": valid, "cells": form.cells, "total": batches.total(form.cells) if valid else None,
+               "max_cells": batches.MAX_CELLS}
+    return render(request, "tasks/new_grid.html#grid-quote", context)
+
+
+@login_required
+@require_GET
+def batch_detail(request, batch_id: int):
+    batch = get_object_or_404(Batch, pk=batch_id)
+    project, membership = get_project_for_user(request.user, batch.project_id)
+    context = {"project": project, "membership": membership, "batch": batch, "layout": batches.grid_of(batch)}
+    return render(request, "tasks/batch.html", context)
 
 
 @login_required
@@ -81,8 +182,7 @@ def task_card(request, task_id: int):
     task, project, membership = _get_task_for_user(request.user, task_id)
     if not request.htmx:
         return redirect(f"{project_url(project)}#task-{task.pk}")
-    return render(request, "projects/project.html#task-card", {"task": task, "project": project,
-                                                                "membership": membership})
+    return HttpResponse(_card(request, task, project, membership))
 
 
 @login_required
@@ -95,12 +195,14 @@ def promote(request, task_id: int):
     if project.final_account is None:
         messages.error(request, "This project has no provider account for finals yet.")
         return redirect("project-detail", project.pk)
+    parameters, _notes = lifecycle.final_parameters(draft_task, project.final_account)
+    caps = project.final_account.provider.capabilities[project.final_account.provider.model_for(Tier.QUALITY)]
     problems = lifecycle.problems_with(
         account=project.final_account,
         tier=Tier.QUALITY,
-        parameters=lifecycle.final_parameters(draft_task),
+        parameters=parameters,
         prompt=draft_task.prompt_version.text,
-        negative_prompt=draft_task.prompt_version.negative_prompt,
+        negative_prompt=draft_task.prompt_version.negative_prompt if caps.negative_prompt else "",
     )
     if problems:
         messages.error(request, "The final route cannot render this: " + " ".join(problems.values()))

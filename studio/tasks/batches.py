@@ -1,0 +1,169 @@
+"""Many drafts from one action: variations (one axis: seed) and grids (up to two axes).
+
+A batch is planned first — every cell's settings, quote and problems — so the
+user sees the cell count and the total before anything is spent, and nothing
+is created unless every cell is valid.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import transaction
+
+from studio.prompts.models import PromptVersion
+from studio.providers.base import Tier
+from studio.providers.models import ProviderAccount, quote
+
+from .lifecycle import SEED_MAX, new_task, problems_with
+from .models import Batch, Task
+
+# A hard cap so a mistyped axis cannot queue a hundred paid renders.
+MAX_CELLS = 16
+AXES = {
+    "version": "Prompt version",
+    "seed": "Seed",
+    "tier": "Tier",
+    "aspect_ratio": "Aspect ratio",
+    "duration_s": "Duration",
+}
+
+
+@dataclass
+class Cell:
+    column: int
+    row: int
+    version: PromptVersion
+    tier: Tier
+    parameters: dict
+    seed: int | None
+    quote: Decimal | None = None
+    problems: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Axis:
+    name: str
+    values: tuple
+    labels: tuple[str, ...]
+
+    def as_json(self) -> dict:
+        return {"name": self.name, "label": AXES[self.name], "values": list(self.values), "labels": list(self.labels)}
+
+
+def distinct_seeds(count: int) -> list[int]:
+    seeds: set[int] = set()
+    while len(seeds) < count:
+        seeds.add(random.randint(0, SEED_MAX))
+    return sorted(seeds)
+
+
+def seed_axis(count: int) -> Axis:
+    seeds = distinct_seeds(count)
+    return Axis("seed", tuple(seeds), tuple(f"seed {s}" for s in seeds))
+
+
+def plan(
+    *,
+    account: ProviderAccount,
+    version: PromptVersion,
+    tier: Tier,
+    parameters: dict,
+    seed: int | None,
+    axes: list[Axis],
+) -> list[Cell]:
+    """Every cell's settings, quote and problems, columns along the first axis, rows along the second."""
+    columns = axes[0] if axes else Axis("", (None,), ("",))
+    rows = axes[1] if len(axes) > 1 else Axis("", (None,), ("",))
+    cells = []
+    for r, row_value in enumerate(rows.values):
+        for c, column_value in enumerate(columns.values):
+            cell = Cell(column=c, row=r, version=version, tier=tier, parameters=dict(parameters), seed=seed)
+            for axis, value in ((columns, column_value), (rows, row_value)):
+                _apply(cell, axis.name, value)
+            model = account.provider.model_for(cell.tier)
+            cell.problems = problems_with(
+                account=account,
+                tier=cell.tier,
+                parameters=cell.parameters,
+                prompt=cell.version.text,
+                negative_prompt=cell.version.negative_prompt,
+            )
+            if model and not cell.problems:
+                cell.quote = quote(
+                    route=account.route,
+                    model=model,
+                    resolution=cell.parameters["resolution"],
+                    audio=cell.parameters["audio"],
+                    seconds=cell.parameters["duration_s"],
+                )
+            cells.append(cell)
+    return cells
+
+
+def _apply(cell: Cell, name: str, value) -> None:
+    if name == "version":
+        cell.version = value
+    elif name == "seed":
+        cell.seed = value
+    elif name == "tier":
+        cell.tier = Tier(value)
+    elif name in ("aspect_ratio", "duration_s"):
+        cell.parameters[name] = value
+
+
+def total(cells: list[Cell]) -> Decimal | None:
+    """The quoted total, or None when any cell has no price card."""
+    if any(cell.quote is None for cell in cells):
+        return None
+    return sum((cell.quote for cell in cells), Decimal("0"))
+
+
+def start(
+    *, project, kind: str, account: ProviderAccount, cells: list[Cell], axes: list[Axis], user,
+    form_token: str = "",
+) -> Batch:
+    """Create the batch and one pending task per cell, all or nothing.
+
+    The form token rides on the first cell's task, so a resent form finds the
+    batch it already made instead of paying for it twice.
+    """
+    if form_token:
+        earlier = Task.objects.filter(project=project, form_token=form_token).select_related("batch").first()
+        if earlier and earlier.batch:
+            return earlier.batch
+    if not cells or len(cells) > MAX_CELLS:
+        raise ValueError(f"A batch has 1 to {MAX_CELLS} cells.")
+    if any(cell.problems for cell in cells):
+        raise ValueError("Every cell must be valid before anything is sent.")
+    with transaction.atomic():
+        batch = Batch.objects.create(
+            project=project, kind=kind, axes=[axis.as_json() for axis in axes], created_by=user
+        )
+        for index, cell in enumerate(cells):
+            task = new_task(
+                project=project,
+                prompt_version=cell.version,
+                account=account,
+                tier=cell.tier,
+                kind=Task.Kind.DRAFT,
+                parameters=cell.parameters,
+                seed=cell.seed,
+                user=user,
+                form_token=form_token if index == 0 else "",
+            )
+            Task.objects.filter(pk=task.pk).update(batch=batch, cell_column=cell.column, cell_row=cell.row)
+    return batch
+
+
+def grid_of(batch: Batch) -> list[tuple[str, list[Task | None]]]:
+    """The batch's tasks laid out as rows of columns, each row with its label."""
+    width = len(batch.columns["values"])
+    height = len(batch.rows["values"])
+    layout: list[list[Task | None]] = [[None] * width for _ in range(height)]
+    for task in batch.tasks.select_related("prompt_version", "clip", "promoted_from").prefetch_related("promotions"):
+        if task.cell_row is not None and task.cell_row < height and task.cell_column < width:
+            layout[task.cell_row][task.cell_column] = task
+    return list(zip(batch.rows["labels"], layout, strict=True))
