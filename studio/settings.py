@@ -245,6 +245,11 @@ STORAGES = {
 # Provider keys are encrypted with a key derived from this (or SECRET_KEY).
 FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", SECRET_KEY)
 
+# A download that sends nothing for this long is dropped and resumed with Range.
+DOWNLOAD_READ_TIMEOUT_S = env_number("DOWNLOAD_READ_TIMEOUT_S", 60, minimum=1)
+# How long a submit waits for the provider's answer before it counts as uncertain.
+SUBMIT_READ_TIMEOUT_S = env_number("SUBMIT_READ_TIMEOUT_S", 60, minimum=1)
+
 # The simulator: how long a job takes, in seconds, by tier.
 SIMULATOR = {
     "draft_seconds": env_number("SIMULATOR_DRAFT_SECONDS", 6),

@@ -62,6 +62,9 @@ def simulator(live_server, settings, media):
     """The simulator on a real socket, fast enough for tests, reached by the worker as the app would."""
     settings.SITE_URL = live_server.url
     settings.SIMULATOR = {"draft_seconds": 0.6, "final_seconds": 1.2}
+    # Django's test server stalls (rather than hangs up) on a cut download.
+    settings.DOWNLOAD_READ_TIMEOUT_S = 2
+    settings.SUBMIT_READ_TIMEOUT_S = 2
     return live_server
 
 

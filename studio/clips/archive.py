@@ -32,8 +32,6 @@ State = Task.State
 # One worker holds a download this long; past it another may take over.
 ARCHIVE_LEASE = timedelta(minutes=10)
 RETRY_AFTER = timedelta(seconds=20)
-DOWNLOAD_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
-CHUNK = 1024 * 1024
 
 
 class DownloadIncomplete(Exception):
@@ -56,7 +54,7 @@ def archive(task_id: int) -> bool:
     incoming_audio = incoming.with_name(f"task-{task_id}-audio.part") if task.audio_url else None
     incoming.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with http_client(DOWNLOAD_TIMEOUT) as http:
+        with http_client(httpx.Timeout(settings.DOWNLOAD_READ_TIMEOUT_S, connect=10.0)) as http:
             url, headers = route.download_request(task.account, task.provider_task_id, task.video_url)
             download(http, url, headers, incoming, on_request=lambda: count_request(task_id))
             if incoming_audio:
@@ -113,7 +111,9 @@ def download(http: httpx.Client, url: str, headers: dict[str, str], dest: Path, 
                     length = response.headers.get("content-length")
                     expected = int(length) if length and length.isdigit() else None
                 with dest.open(mode) as handle:
-                    for chunk in response.iter_bytes(CHUNK):
+                    # As the bytes arrive: a chunk size would hold back a partial
+                    # chunk that a cut connection then loses.
+                    for chunk in response.iter_bytes():
                         handle.write(chunk)
         except httpx.TransportError:
             if attempt == attempts - 1:

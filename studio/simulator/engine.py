@@ -174,6 +174,9 @@ def video_response(request: HttpRequest, job: SimulatedJob, path: Path) -> HttpR
 
 
 def _first_half(path: Path):
+    # The body ends short of its Content-Length: gunicorn then hangs up (a cut),
+    # Django's test server keeps the connection open (a stall until the
+    # client's read timeout). Both are what a client must resume from.
     with path.open("rb") as handle:
         yield handle.read(path.stat().st_size // 2)
 

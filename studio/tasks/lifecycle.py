@@ -40,10 +40,9 @@ from .models import Task
 log = logging.getLogger(__name__)
 State = Task.State
 
-# Longer than any submit can take (the HTTP timeout below), so a task still
-# "sending" after this had its worker die mid-request.
-SUBMIT_GRACE = timedelta(seconds=120)
-SUBMIT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+# A task still "sending" this long after its submit began had its worker die
+# mid-request: longer than any submit can take (its read timeout plus a margin).
+SUBMIT_GRACE_MARGIN_S = 60
 POLL_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 # A poll in flight holds its task this long; a tracker that dies mid-poll
 # delays the task by this much, never strands it.
@@ -320,7 +319,7 @@ def submit(task_id: int) -> bool:
     task = Task.objects.select_related("account", "prompt_version").get(pk=task_id)
     route = task.account.provider
     try:
-        with http_client(SUBMIT_TIMEOUT) as http:
+        with http_client(httpx.Timeout(settings.SUBMIT_READ_TIMEOUT_S, connect=10.0)) as http:
             count_request(task_id)
             receipt = route.submit(http, task.account, video_request(task))
     except ProviderError as error:
@@ -376,7 +375,7 @@ def _mark_uncertain(task_id: int, why: str) -> None:
 
 def mark_stale_submissions_uncertain() -> int:
     """Tasks whose worker died between sending and recording the answer."""
-    cutoff = timezone.now() - SUBMIT_GRACE
+    cutoff = timezone.now() - timedelta(seconds=settings.SUBMIT_READ_TIMEOUT_S + SUBMIT_GRACE_MARGIN_S)
     stale = list(
         Task.objects.filter(state=State.SUBMITTING, submit_started_at__lt=cutoff).values_list("pk", flat=True)
     )
