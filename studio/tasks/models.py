@@ -128,6 +128,18 @@ class Task(models.Model):
         return self.state in self.LIVE_STATES
 
     @property
+    def final(self) -> Task | None:
+        """The final promoted from this draft (newest), if any."""
+        promotions = sorted(self.promotions.all(), key=lambda t: t.created_at, reverse=True)
+        return promotions[0] if promotions else None
+
+    @property
+    def needs_refresh(self) -> bool:
+        """Whether its card should keep polling: it, or the final it was promoted to, is still in flight."""
+        final = self.final if self.kind == self.Kind.DRAFT and self.state == self.State.DONE else None
+        return self.is_live or bool(final and final.is_live)
+
+    @property
     def elapsed_s(self) -> float:
         end = self.finished_at or timezone.now()
         return max(0.0, (end - self.created_at).total_seconds())
