@@ -4,13 +4,37 @@ from pathlib import Path
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseBadRequest
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import trigger_client_event
 
 from studio.projects.access import get_project_for_user
+from studio.prompts.diff import parameter_diff, word_diff
 
 from .models import Clip
 from .streaming import ranged_file_response
+
+# The compare selection lives in the session: per user by nature, per project
+# by key. "projects" is the truth ({"<project id>": [clip ids, oldest first]});
+# "picked" repeats every picked id in one flat list because a template cannot
+# look a dict up by a variable key, and the pick control is a plain include.
+COMPARE_SESSION_KEY = "compare"
+COMPARE_AT_MOST = 2
+# Veo 3.1 renders at 24 frames per second; the compare transport steps by one.
+FPS = 24
+
+# The settings a compare shows side by side, in reading order.
+PARAMETER_LABELS = {
+    "kind": "Kind",
+    "tier": "Tier",
+    "model": "Model",
+    "seed": "Seed",
+    "resolution": "Resolution",
+    "aspect_ratio": "Aspect ratio",
+    "duration_s": "Duration",
+    "audio": "Audio",
+}
 
 
 def _get_clip_for_user(user, clip_id: int) -> Clip:
@@ -44,18 +68,133 @@ def clip_poster(request, clip_id: int):
 def compare(request, project_id: int):
     project, membership = get_project_for_user(request.user, project_id)
     try:
-        ids = [int(request.GET["a"]), int(request.GET["b"])]
-    except (KeyError, ValueError):
-        return HttpResponseBadRequest("Pick two clips to compare (?a=CLIP&b=CLIP).")
+        ids = _two_clip_ids(request.GET)
+    except ValueError as problem:
+        return HttpResponseBadRequest(str(problem), content_type="text/plain; charset=utf-8")
     found = {
         clip.pk: clip
         for clip in Clip.objects.select_related("task__prompt_version").filter(pk__in=ids, task__project=project)
     }
-    if len(found) != len(set(ids)):
+    if len(found) != len(ids):
         raise Http404("One of these clips is not in this project.")
     left, right = found[ids[0]], found[ids[1]]
     return render(
         request,
         "clips/compare.html",
-        {"project": project, "membership": membership, "clips": [left, right]},
+        {
+            "project": project,
+            "membership": membership,
+            "clips": [left, right],
+            # The transport spans the longer clip, counted in frames.
+            "fps": FPS,
+            "last_frame": round(max(left.duration_s, right.duration_s) * FPS) - 1,
+            # Both reading directions, so swapping sides in the page keeps
+            # "what changed from left to right" true without a round trip.
+            "notes": [compare_notes(left, right), compare_notes(right, left)],
+        },
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def compare_pick(request, clip_id: int):
+    """The "Add to compare" control of one clip card; POST pick=add|remove changes the selection.
+
+    Viewers may pick too: comparing changes nothing in the project.
+    """
+    clip = _get_clip_for_user(request.user, clip_id)
+    if request.method == "POST":
+        project_id = clip.task.project_id
+        picks = compare_picks(request.session, project_id)
+        if request.POST.get("pick") == "remove":
+            picks = [pk for pk in picks if pk != clip.pk]
+        elif clip.pk not in picks:
+            picks = (picks + [clip.pk])[-COMPARE_AT_MOST:]
+        _save_compare_picks(request.session, project_id, picks)
+        if not request.htmx:
+            return redirect(reverse("project-detail", args=[project_id]) + f"#task-{clip.task_id}")
+        response = render(request, "clips/_compare_pick.html", {"clip": clip})
+        # Other clips' controls refresh themselves (one may just have been dropped).
+        return trigger_client_event(response, "compare-changed", after="settle")
+    return render(request, "clips/_compare_pick.html", {"clip": clip})
+
+
+def compare_picks(session, project_id: int) -> list[int]:
+    """The clips this session picked in one project, oldest first."""
+    return list(session.get(COMPARE_SESSION_KEY, {}).get("projects", {}).get(str(project_id), []))
+
+
+def _save_compare_picks(session, project_id: int, picks: list[int]) -> None:
+    projects = dict(session.get(COMPARE_SESSION_KEY, {}).get("projects", {}))
+    if picks:
+        projects[str(project_id)] = picks
+    else:
+        projects.pop(str(project_id), None)
+    session[COMPARE_SESSION_KEY] = {
+        "projects": projects,
+        "picked": [pk for ids in projects.values() for pk in ids],
+    }
+
+
+def _two_clip_ids(query) -> list[int]:
+    """The clip ids in ?a=&b=; a ValueError says in plain words what is wrong with them."""
+    if not query.get("a") or not query.get("b"):
+        raise ValueError(
+            "Pick two clips to compare: use “Add to compare” on two clip cards, "
+            "or open /projects/<project>/compare?a=<clip>&b=<clip>."
+        )
+    ids = []
+    for side in ("a", "b"):
+        raw = query[side].strip()
+        if not raw.isdigit():
+            raise ValueError(f"“{raw[:40]}” is not a clip number (?{side}= must be a whole number).")
+        ids.append(int(raw))
+    if ids[0] == ids[1]:
+        raise ValueError(f"Pick two different clips to compare; both sides name clip {ids[0]}.")
+    return ids
+
+
+def compare_notes(old: Clip, new: Clip) -> dict:
+    """What differs from `old` (left) to `new` (right): prompt words and settings."""
+    old_version, new_version = old.task.prompt_version, new.task.prompt_version
+    changes = parameter_diff(_settings_of(old), _settings_of(new))
+    changes.sort(key=lambda change: list(PARAMETER_LABELS).index(change.name))
+    return {
+        "old": old,
+        "new": new,
+        "same_version": old_version.pk == new_version.pk,
+        "prompt": word_diff(old_version.text, new_version.text),
+        "negative_prompt": word_diff(old_version.negative_prompt, new_version.negative_prompt),
+        "has_negative_prompt": bool(old_version.negative_prompt or new_version.negative_prompt),
+        "parameters": [
+            {
+                "label": PARAMETER_LABELS[change.name],
+                "old": _shown(change.name, change.old),
+                "new": _shown(change.name, change.new),
+                "changed": change.changed,
+            }
+            for change in changes
+        ],
+    }
+
+
+def _settings_of(clip: Clip) -> dict:
+    task = clip.task
+    known = {
+        **task.parameters,
+        "kind": task.get_kind_display(),
+        "tier": task.get_tier_display(),
+        "model": task.model,
+        "seed": task.seed,
+    }
+    return {name: known.get(name) for name in PARAMETER_LABELS}
+
+
+def _shown(name: str, value) -> str:
+    if value is None:
+        return "drawn by the provider" if name == "seed" else "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if name == "duration_s":
+        return f"{value} s"
+    return str(value)

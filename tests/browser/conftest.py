@@ -1,0 +1,168 @@
+"""Browser fixtures: Debian's Chromium, driven by Playwright, against the app on `live_server`.
+
+Finished clips are made once per module — two drafts and a final, posted
+through the draft form and brought home by the same worker steps as in
+production — because rendering and polling take most of a minute. The
+transactional database is emptied after every test, so the rows are kept as
+a serialized snapshot and put back before each test; the files stay where
+they are.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core import serializers
+from django.core.management import call_command
+from django.core.management.color import no_style
+from django.db import connection, transaction
+from django.test import override_settings
+
+from studio.clips.models import Clip
+from studio.projects.models import Membership, Project
+from studio.prompts.models import Prompt, PromptVersion
+from studio.providers.models import ProviderAccount
+from studio.tasks import lifecycle
+from studio.tasks.models import Task
+
+from ..conftest import client_for, draft_form, make_project, run_worker
+
+# Playwright's sync API keeps an event loop running in this thread, and Django
+# refuses ORM calls from a thread with a running loop. The test thread only
+# makes plain synchronous calls, so tell Django that is what they are.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+SNAPSHOT_MODELS = [get_user_model(), Project, ProviderAccount, Membership, Prompt, PromptVersion, Task, Clip]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"Browser tests need Debian's chromium at {CHROMIUM}, and it is not there. "
+            "`make test` installs it (apt-get install chromium); Playwright's own download is not used.",
+            pytrace=False,
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@dataclass(frozen=True)
+class Studio:
+    url: str
+    snapshot: str  # the rows, serialized
+    clip_ids: tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class Clips:
+    short: Clip  # draft: 4 s, 720p, silent, prompt v1
+    draft: Clip  # draft: 8 s, 720p, silent, prompt v2
+    final: Clip  # the final of `draft`: 8 s, 1080p, with audio
+
+    @property
+    def project_id(self) -> int:
+        return self.final.task.project_id
+
+
+@pytest.fixture(scope="module")
+def studio(live_server, django_db_blocker, tmp_path_factory):
+    """The app on live_server, with people, a project and three finished clips, made once."""
+    with override_settings(
+        MEDIA_ROOT=tmp_path_factory.mktemp("media"),
+        SITE_URL=live_server.url,
+        SIMULATOR={"draft_seconds": 0.6, "final_seconds": 1.2},
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+    ), django_db_blocker.unblock():
+        clip_ids = _make_clips()
+        rows = [row for model in SNAPSHOT_MODELS for row in model.objects.all()]
+        snapshot = serializers.serialize("json", rows)
+        yield Studio(url=live_server.url, snapshot=snapshot, clip_ids=clip_ids)
+        # Leave the database as the next module expects it, even if no test here ran.
+        call_command("flush", interactive=False, verbosity=0)
+
+
+def _make_clips() -> tuple[int, int, int]:
+    User = get_user_model()
+    people = {role: User.objects.create_user(username=role, password="pw-" + role)
+              for role in ("owner", "editor", "viewer", "outsider")}
+    # The route's shortest allowed poll cadence, so each clip waits one poll, not two.
+    project = make_project(people, poll_interval_s=5.0)
+    client = client_for(people["owner"])
+    silent_720p = {"resolution": "720p", "variations": "1", "seed": "1234"}
+    for words in (
+        {"duration_s": "4"},
+        {"duration_s": "8", "prompt": "A lighthouse at dawn, waves below, gulls wheeling, slow push in",
+         "negative_prompt": "text overlays"},
+    ):
+        answer = client.post(f"/projects/{project.pk}/draft", draft_form(**silent_720p, **words))
+        assert answer.status_code == 302, answer.content.decode()[:2000]
+    short, draft = Task.objects.order_by("pk")
+    # Promoted before the draft is done (the view waits for that) so all three render at once.
+    final, _created = lifecycle.promote(draft=draft, user=people["owner"])
+    tasks = run_worker(short.pk, draft.pk, final.pk)
+    assert all(task.state == Task.State.DONE for task in tasks), [task.error_message for task in tasks]
+    return tuple(Clip.objects.get(task=task).pk for task in tasks)
+
+
+@pytest.fixture
+def clips(studio, transactional_db) -> Clips:
+    """The module's clips, their project and its people, put back into this test's database."""
+    with transaction.atomic():
+        for row in serializers.deserialize("json", studio.snapshot):
+            row.save()
+        # PostgreSQL's id sequences do not move for rows saved with their ids.
+        with connection.cursor() as cursor:
+            for sql in connection.ops.sequence_reset_sql(no_style(), SNAPSHOT_MODELS):
+                cursor.execute(sql)
+    return Clips(*(Clip.objects.select_related("task__prompt_version").get(pk=pk) for pk in studio.clip_ids))
+
+
+@pytest.fixture
+def page(browser, studio, request):
+    """A fresh browser tab on the live server; a screenshot of where it ended up is saved afterwards."""
+    context = browser.new_context(base_url=studio.url, viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    screenshot(page, request.node.name)
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def shoot(page, request):
+    """Save a screenshot of a page met along the way, as <test name>-<label>.png."""
+    return lambda label: screenshot(page, f"{request.node.name}-{label}")
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def log_in(page, username: str) -> None:
+    page.goto("/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "pw-" + username)
+    page.click("button:has-text('Log in')")
+    page.wait_for_url(lambda url: "/login/" not in url)
+
+
+@pytest.fixture
+def owner_page(page, clips):
+    log_in(page, "owner")
+    return page

@@ -1,0 +1,175 @@
+"""The compare page and the "Add to compare" control, through the views (no browser, no worker)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from studio.clips.models import Clip
+from studio.prompts.models import Prompt
+from studio.tasks.models import Task
+
+from .conftest import client_for, make_project
+
+
+def finished_clip(
+    project, *, text: str, negative_prompt: str = "", kind: str = "draft", tier: str = "fast",
+    model: str = "veo-3.1-fast-generate-preview", seed: int | None = 7, duration_s: int = 4,
+    resolution: str = "720p", audio: bool = False,
+) -> Clip:
+    """A done task and its clip as rows: the views read fields, never the files."""
+    prompt = project.prompts.first() or Prompt.objects.create(project=project, title="Lighthouse")
+    version = prompt.record_version(text=text, negative_prompt=negative_prompt, author=None)
+    task = Task.objects.create(
+        project=project, prompt_version=version, account=project.draft_account, route="videos-gateway",
+        model=model, kind=kind, tier=tier, seed=seed, state=Task.State.DONE,
+        parameters={"duration_s": duration_s, "aspect_ratio": "16:9", "resolution": resolution, "audio": audio},
+    )
+    width, height = (1920, 1080) if resolution == "1080p" else (1280, 720)
+    return Clip.objects.create(
+        task=task, file=f"clips/task-{task.pk}.mp4", poster=f"posters/task-{task.pk}.jpg",
+        duration_s=float(duration_s), width=width, height=height, has_audio=audio, bytes=1000, sha256="0" * 64,
+    )
+
+
+@pytest.fixture
+def draft_and_final(project):
+    draft = finished_clip(project, text="A lighthouse at dusk, waves below, slow push in")
+    final = finished_clip(
+        project, text="A lighthouse at dawn, waves below, gulls wheeling, slow push in",
+        negative_prompt="text overlays", kind="final", tier="quality", model="veo-3.1-generate-preview",
+        duration_s=8, resolution="1080p", audio=True,
+    )
+    return draft, final
+
+
+def compare_url(project, a, b) -> str:
+    return f"/projects/{project.pk}/compare?a={a}&b={b}"
+
+
+@pytest.mark.django_db
+def test_page_holds_both_players_the_prompt_diff_and_the_settings(project, people, draft_and_final):
+    draft, final = draft_and_final
+    page = client_for(people["viewer"]).get(compare_url(project, draft.pk, final.pk))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert f'src="/clips/{draft.pk}/video"' in html and f'src="/clips/{final.pk}/video"' in html
+    assert f'poster="/clips/{draft.pk}/poster"' in html and f'poster="/clips/{final.pk}/poster"' in html
+    assert 'data-action="toggle"' in html and 'data-action="seek"' in html
+    # Left to right, "dusk" became "dawn" and "gulls wheeling," was added.
+    assert "<del>dusk, </del><ins>dawn, </ins>" in html
+    assert "<ins>gulls wheeling, </ins>" in html
+    assert "<ins>text overlays</ins>" in html
+    for label in ("Kind", "Tier", "Model", "Seed", "Resolution", "Aspect ratio", "Duration", "Audio"):
+        assert f'<th scope="row">{label}</th>' in html
+    assert re.search(r'<tr class="changed">\s*<th scope="row">Resolution</th><td>720p</td><td>1080p</td>', html)
+    assert re.search(r'<tr class="">\s*<th scope="row">Seed</th><td>7</td><td>7</td>', html)
+    # Swapping sides in the page shows the reverse reading, rendered beside it.
+    assert '<del>dawn, </del>' in html and 'data-orientation="ba" hidden' in html
+
+
+@pytest.mark.django_db
+def test_same_prompt_version_shows_no_insertions(project, people):
+    draft = finished_clip(project, text="A lighthouse at dusk")
+    final = finished_clip(project, text="A lighthouse at dusk", kind="final", tier="quality", duration_s=8)
+    html = client_for(people["owner"]).get(compare_url(project, draft.pk, final.pk)).content.decode()
+    assert "same version (v1)" in html
+    assert "<ins>" not in html and "<del>" not in html
+
+
+@pytest.mark.django_db
+def test_outsider_gets_404(project, people, draft_and_final):
+    draft, final = draft_and_final
+    outsider = client_for(people["outsider"])
+    assert outsider.get(compare_url(project, draft.pk, final.pk)).status_code == 404
+    assert outsider.get(f"/clips/{draft.pk}/compare-pick").status_code == 404
+    assert outsider.post(f"/clips/{draft.pk}/compare-pick", {"pick": "add"}).status_code == 404
+
+
+@pytest.mark.django_db
+def test_clip_from_another_project_gets_404(project, people, draft_and_final):
+    draft, _final = draft_and_final
+    elsewhere = make_project(people, name="Elsewhere")
+    stranger = finished_clip(elsewhere, text="A desert road")
+    owner = client_for(people["owner"])
+    assert owner.get(compare_url(project, draft.pk, stranger.pk)).status_code == 404
+    assert owner.get(compare_url(project, draft.pk, 999999)).status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("", "Pick two clips to compare"),
+        ("?a=1", "Pick two clips to compare"),
+        ("?a=1&b=", "Pick two clips to compare"),
+        ("?a=1&b=abc", "“abc” is not a clip number"),
+        ("?a=-3&b=1", "“-3” is not a clip number"),
+        ("?a=4&b=4", "Pick two different clips"),
+    ],
+)
+def test_missing_or_garbage_clips_get_400_in_plain_words(project, people, query, says):
+    answer = client_for(people["owner"]).get(f"/projects/{project.pk}/compare{query}")
+    assert answer.status_code == 400
+    assert says in answer.content.decode()
+
+
+@pytest.mark.django_db
+def test_pick_keeps_the_two_newest_and_offers_the_compare_link(project, people):
+    clips = [finished_clip(project, text=f"Take {n}") for n in range(3)]
+    viewer = client_for(people["viewer"])  # comparing changes nothing: viewers may pick
+
+    first = viewer.post(f"/clips/{clips[0].pk}/compare-pick", {"pick": "add"}, HTTP_HX_REQUEST="true")
+    assert first.status_code == 200
+    assert "compare-changed" in json.loads(first["HX-Trigger-After-Settle"])
+    assert "✓ In compare" in first.content.decode() and "Pick one more clip" in first.content.decode()
+
+    second = viewer.post(f"/clips/{clips[1].pk}/compare-pick", {"pick": "add"}, HTTP_HX_REQUEST="true")
+    link = f'href="/projects/{project.pk}/compare?a={clips[0].pk}&amp;b={clips[1].pk}"'
+    assert link in second.content.decode() and "Compare the two" in second.content.decode()
+    # Other cards refresh themselves and show the same link.
+    assert link in viewer.get(f"/clips/{clips[0].pk}/compare-pick", HTTP_HX_REQUEST="true").content.decode()
+
+    viewer.post(f"/clips/{clips[2].pk}/compare-pick", {"pick": "add"}, HTTP_HX_REQUEST="true")
+    assert viewer.session["compare"]["projects"][str(project.pk)] == [clips[1].pk, clips[2].pk]
+    dropped = viewer.get(f"/clips/{clips[0].pk}/compare-pick", HTTP_HX_REQUEST="true").content.decode()
+    assert "Add to compare" in dropped and "Compare the two" not in dropped
+
+    # Picking again changes nothing; removing leaves one.
+    viewer.post(f"/clips/{clips[2].pk}/compare-pick", {"pick": "add"}, HTTP_HX_REQUEST="true")
+    viewer.post(f"/clips/{clips[1].pk}/compare-pick", {"pick": "remove"}, HTTP_HX_REQUEST="true")
+    assert viewer.session["compare"]["projects"][str(project.pk)] == [clips[2].pk]
+
+
+@pytest.mark.django_db
+def test_picks_are_kept_per_project(project, people):
+    here = finished_clip(project, text="Here")
+    elsewhere = make_project(people, name="Elsewhere")
+    there = [finished_clip(elsewhere, text=f"There {n}") for n in range(2)]
+    owner = client_for(people["owner"])
+    for clip in (here, *there):
+        owner.post(f"/clips/{clip.pk}/compare-pick", {"pick": "add"})
+    assert owner.session["compare"]["projects"] == {
+        str(project.pk): [here.pk],
+        str(elsewhere.pk): [there[0].pk, there[1].pk],
+    }
+
+
+@pytest.mark.django_db
+def test_pick_without_htmx_goes_back_to_the_card(project, people):
+    clip = finished_clip(project, text="A lighthouse")
+    answer = client_for(people["owner"]).post(f"/clips/{clip.pk}/compare-pick", {"pick": "add"})
+    assert answer.status_code == 302
+    assert answer["Location"] == f"/projects/{project.pk}/#task-{clip.task_id}"
+
+
+@pytest.mark.django_db
+def test_pick_control_renders_for_a_card_with_a_real_form(project, people):
+    clip = finished_clip(project, text="A lighthouse")
+    html = client_for(people["owner"]).get(f"/clips/{clip.pk}/compare-pick").content.decode()
+    assert f'<form method="post" action="/clips/{clip.pk}/compare-pick"' in html
+    assert f'hx-post="/clips/{clip.pk}/compare-pick"' in html
+    assert 'hx-trigger="compare-changed from:body"' in html
+    assert 'name="csrfmiddlewaretoken"' in html
