@@ -1,0 +1,239 @@
+"""Route 1: the "tasks API" gateway (seeds 000 and 001, llm.bytespike.ai).
+
+What its documentation states:
+- Submit `POST {base}/v1/tasks/submit` with header `x-api-key: KEY` and a
+  JSON body: `model` (`veo-3.1` | `veo-3.1-fast`), `prompt`,
+  `duration_seconds` (integer, required; veo-3.1 1–8, fast 1–5), `resolution`
+  (veo-3.1 720p|1080p, default 1080p; fast 720p only), `aspect_ratio`
+  (16:9 default, 9:16, 1:1), `seed` (integer), `image_init` (URL of an
+  init image).
+- The receipt is `{task_id, status: "queued", estimated_credits, submitted_at}`.
+- A finished task reads `{task_id, status: "completed", result: {video_url,
+  duration_seconds, resolution}, credits}`. `video_url` is pre-signed and
+  expires after 24 h.
+- Recommended cadence: veo-3.1 every 2 s for the first 60 s, then every 5 s
+  up to 180 s; veo-3.1-fast every 1 s for the first 30 s, then every 2 s up
+  to 60 s. Polling is free. Typical latency 60–120 s (5 s clip) and 20–40 s
+  (fast, 4 s clip).
+- Errors: 400 validation (duration > 8, unsupported resolution), 401 / 402 /
+  403 auth / wallet / scope, 451 prompt blocked by upstream safety, 5xx
+  upstream. None of them is billed.
+- Pricing is "per second (live rate)" with no figure: `PRICES` is empty, and
+  the receipt's `estimated_credits` is the only quote this route gives.
+
+What we assumed where it is silent:
+- The poll path is not documented. We use `GET {base}/v1/tasks/{task_id}`
+  with the same header; an account can change it with
+  `options["poll_path"]`, a template such as "/v1/tasks/{task_id}".
+- Only "queued" and "completed" are documented. "pending"/"submitted" read
+  as queued, "running"/"processing"/"in_progress" as rendering,
+  "failed"/"error" as a failure with whatever message comes with it (a
+  message that speaks of safety, policy or moderation is a safety block, not
+  billed); any other status is an answer we cannot read.
+- "completed" with no `video_url` is a job that returned nothing (it may have
+  been billed), unless its message speaks of safety: then the result was
+  filtered (not billed).
+- Credits are US dollars: `estimated_credits` becomes the receipt's quote and
+  `credits` the recorded charge.
+- The error body's shape is not documented: we read `error.message`, a
+  string `error`, `message` or `detail`, whichever is there.
+- The first frame goes as `image_init`, a URL the provider fetches, so this
+  route needs an instance with a public address for image-to-video. No last
+  frame, no reference images, no audio and no negative prompt exist here:
+  the capabilities say so and the adapter never sends them.
+- `seed` and `resolution`/`aspect_ratio` are always sent explicitly, so the
+  route's defaults never decide for us (the seed is only sent when set).
+- After the documented window we keep polling at the last interval, growing
+  ×1.5 for each further minute, capped at 30 s; a job is given up after
+  30 minutes (never resubmitted).
+- The pre-signed `video_url` is fetched without our key: a signed link needs
+  none, and the key must never reach a CDN.
+- "Test connection" asks for a task id that cannot exist: 401/403 mean the
+  key is refused, anything else that it was accepted. It creates nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+import httpx
+
+from .base import (
+    Capabilities,
+    ErrorKind,
+    ProviderError,
+    Receipt,
+    Report,
+    Route,
+    Status,
+    Tier,
+    VideoRequest,
+    error_for_status,
+    read_json,
+    register,
+)
+
+# The seeds publish no rate ("per second, live rate"), so no price card.
+PRICES: list[tuple[str, str, bool, str]] = []
+
+DEFAULT_POLL_PATH = "/v1/tasks/{task_id}"
+
+# The seeds' recommended cadence: (poll until this many seconds, every so many seconds).
+CADENCE = {
+    "veo-3.1": ((60.0, 2.0), (180.0, 5.0)),
+    "veo-3.1-fast": ((30.0, 1.0), (60.0, 2.0)),
+}
+BACKOFF = 1.5
+MAX_POLL_INTERVAL_S = 30.0
+
+QUEUED = {"queued", "pending", "submitted"}
+RUNNING = {"running", "processing", "in_progress"}
+COMPLETED = {"completed", "succeeded", "success"}
+FAILED = {"failed", "error"}
+
+SAFETY_WORDS = re.compile(r"safety|policy|moderat|blocked|filtered|violat", re.IGNORECASE)
+
+_ANY = {
+    "aspect_ratios": ("16:9", "9:16", "1:1"),
+    "audio": False,
+    "negative_prompt": False,
+    "seed": True,
+    "first_frame": True,
+    "images_by_url": True,
+}
+
+
+@register
+class TasksApi(Route):
+    slug = "tasks-api"
+    name = "Tasks API (seeds 000/001)"
+    default_base_url = "https://llm.bytespike.ai"
+    models = {
+        Tier.FAST: "veo-3.1-fast",
+        Tier.QUALITY: "veo-3.1",
+    }
+    capabilities = {
+        "veo-3.1": Capabilities(durations=tuple(range(1, 9)), resolutions=("720p", "1080p"), **_ANY),
+        "veo-3.1-fast": Capabilities(durations=tuple(range(1, 6)), resolutions=("720p",), **_ANY),
+    }
+    min_poll_interval_s = 1.0
+    deadline_s = 30 * 60
+    result_ttl_s = 24 * 3600
+
+    def _headers(self, account) -> dict[str, str]:
+        return {"x-api-key": account.api_key, "Accept": "application/json"}
+
+    def _task_url(self, account, task_id: str) -> str:
+        template = account.options.get("poll_path") or DEFAULT_POLL_PATH
+        return account.resolved_base_url + "/" + template.replace("{task_id}", task_id).lstrip("/")
+
+    def submit(self, http: httpx.Client, account, request: VideoRequest) -> Receipt:
+        body: dict = {
+            "model": request.model,
+            "prompt": request.prompt,
+            "duration_seconds": request.duration_s,
+            "resolution": request.resolution,
+            "aspect_ratio": request.aspect_ratio,
+        }
+        if request.seed is not None:
+            body["seed"] = request.seed
+        if request.first_frame:
+            body["image_init"] = request.first_frame.url
+        response = http.post(
+            f"{account.resolved_base_url}/v1/tasks/submit", json=body, headers=self._headers(account)
+        )
+        answer = self._answer(response)
+        task_id = answer.get("task_id")
+        if not task_id:
+            raise ProviderError(ErrorKind.BAD_ANSWER, "The provider accepted the request but sent no task id")
+        return Receipt(provider_task_id=str(task_id), estimated_cost=_dollars(answer.get("estimated_credits")))
+
+    def poll(self, http: httpx.Client, account, provider_task_id: str) -> Report:
+        response = http.get(self._task_url(account, provider_task_id), headers=self._headers(account))
+        answer = self._answer(response)
+        raw = str(answer.get("status", ""))
+        status = raw.lower()
+        progress = _percent(answer.get("progress"))
+        if status in QUEUED:
+            return Report(Status.QUEUED, progress=progress, provider_status=raw)
+        if status in RUNNING:
+            return Report(Status.RUNNING, progress=progress, provider_status=raw)
+        if status in COMPLETED:
+            result = answer.get("result") if isinstance(answer.get("result"), dict) else {}
+            url = result.get("video_url")
+            reason = _error_message(answer)
+            if not url and SAFETY_WORDS.search(reason):
+                error = ProviderError(ErrorKind.SAFETY, f"Blocked by the provider's safety filter: {reason}")
+                return Report(Status.BLOCKED, error=error, provider_status=raw)
+            if url and url.startswith("/"):
+                url = account.resolved_base_url + url
+            return Report(Status.SUCCEEDED, progress=100, video_url=url or None,
+                          charged=_dollars(answer.get("credits")), provider_status=raw)
+        if status in FAILED:
+            reason = _error_message(answer) or "no reason given"
+            if SAFETY_WORDS.search(reason):
+                error = ProviderError(ErrorKind.SAFETY, f"Blocked by the provider's safety filter: {reason}")
+                return Report(Status.BLOCKED, error=error, provider_status=raw)
+            error = ProviderError(ErrorKind.FAILED, f"The provider could not render it: {reason}")
+            return Report(Status.FAILED, error=error, provider_status=raw)
+        raise ProviderError(ErrorKind.BAD_ANSWER, f"The provider reported an unknown status {raw!r}")
+
+    def download_request(self, account, provider_task_id: str, url: str) -> tuple[str, dict[str, str]]:
+        # Pre-signed: the link carries its own permission, and our key stays with us.
+        return url, {}
+
+    def check_account(self, http: httpx.Client, account) -> None:
+        url = self._task_url(account, "task_dailies_connection_check")
+        response = http.get(url, headers=self._headers(account))
+        if response.status_code in (401, 403) or response.status_code >= 500:
+            raise self._error(response)
+
+    def poll_delay(self, *, model: str, elapsed_s: float) -> float:
+        steps = CADENCE.get(model, CADENCE["veo-3.1"])
+        for until, every in steps:
+            if elapsed_s < until:
+                return every
+        window_end, last_every = steps[-1]
+        minutes_past = int((elapsed_s - window_end) // 60) + 1
+        return min(MAX_POLL_INTERVAL_S, last_every * BACKOFF**minutes_past)
+
+    def _answer(self, response: httpx.Response) -> dict:
+        if response.status_code >= 400:
+            raise self._error(response)
+        return read_json(response)
+
+    def _error(self, response: httpx.Response) -> ProviderError:
+        try:
+            message = _error_message(read_json(response))
+        except ProviderError:
+            message = ""
+        if response.status_code == 403:
+            # The seed lists 403 as "scope": the key is known but may not do this.
+            text = "The API key is not allowed to do this (scope)"
+            return ProviderError(ErrorKind.AUTH, f"{text}: {message}" if message else text, http_status=403)
+        return error_for_status(response, message)
+
+
+def _error_message(body: dict) -> str:
+    error = body.get("error")
+    if isinstance(error, dict):
+        return str(error.get("message") or error.get("code") or "")
+    return str(error or body.get("message") or body.get("detail") or "")
+
+
+def _percent(value) -> int | None:
+    # Not in the seeds; read only when it is a plain number.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return max(0, min(100, int(value)))
+
+
+def _dollars(value) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return amount if amount.is_finite() else None
