@@ -130,6 +130,10 @@ def status(request: HttpRequest, job_id: str) -> JsonResponse:
         "progress": f"{now.progress}%",
         "created_at": int(job.created_at.timestamp()),
     }
+    if now.phase == "done" and not (job.has("#filtered") or job.has("#empty")):
+        # Rendered before the job says SUCCESS, as a real provider's file exists
+        # by then: the download that follows starts at once.
+        _video(job)
     if now.phase == "done" and job.has("#filtered"):
         answer["fail_reason"] = "The generated video was removed by the safety filter"
     elif now.phase == "done" and not job.has("#empty"):
@@ -137,6 +141,21 @@ def status(request: HttpRequest, job_id: str) -> JsonResponse:
     if now.phase == "failed":
         answer["fail_reason"] = job.fail_reason
     return JsonResponse(answer)
+
+
+def _video(job: SimulatedJob):
+    """The job's MP4, rendered the first time anyone needs it."""
+    body = job.request
+    return engine.video_path(
+        job,
+        resolution=body.get("resolution", body.get("size", "720p")),
+        aspect_ratio=body.get("aspect_ratio", "16:9"),
+        duration_s=int(body.get("duration", body.get("seconds", 8))),
+        audio=body.get("generate_audio") is True,
+        tier_label=f"{MODELS[job.model].upper()} tier",
+        prompt=body.get("prompt", ""),
+        seed=body.get("seed"),
+    )
 
 
 @engine.simulated(ROUTE)
@@ -147,19 +166,7 @@ def content(request: HttpRequest, job_id: str):
     job = SimulatedJob.objects.filter(pk=job_id, route=ROUTE).first()
     if job is None or engine.moment(job).phase != "done" or job.has("#empty") or job.has("#filtered"):
         return engine.error_json(404, "No video for this task", type_="invalid_request_error", code="not_found")
-    body = job.request
-    resolution = body.get("resolution", body.get("size", "720p"))
-    video = engine.video_path(
-        job,
-        resolution=resolution,
-        aspect_ratio=body.get("aspect_ratio", "16:9"),
-        duration_s=int(body.get("duration", body.get("seconds", 8))),
-        audio=body.get("generate_audio") is True,
-        tier_label=f"{MODELS[job.model].upper()} tier",
-        prompt=body.get("prompt", ""),
-        seed=body.get("seed"),
-    )
-    return engine.video_response(request, job, video)
+    return engine.video_response(request, job, _video(job))
 
 
 urlpatterns = [
