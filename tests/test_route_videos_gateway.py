@@ -95,7 +95,8 @@ def test_a_download_cut_halfway_is_resumed_with_range(simulator, project, people
 
 def test_an_expired_link_ends_in_plain_words(simulator, project, people):
     task = run_prompt(project, people, "Old link #expired")
-    assert task.state == "failed" and task.error_code == "auth"
+    assert task.state == "failed" and task.error_code == "link_refused"
+    assert "link was refused or has expired" in task.error_message and "may have been billed" in task.error_message
 
 
 def test_five_hundreds_on_polls_are_retried_with_backoff(simulator, project, people):

@@ -74,7 +74,12 @@ def archive(task_id: int) -> bool:
         if error.kind in (ErrorKind.AUTH, ErrorKind.NOT_FOUND):
             # Expired or refused link: asking again will not change the answer.
             incoming.unlink(missing_ok=True)
-            finish_task(task_id, from_states=[State.ARCHIVING], state=State.FAILED, error=error, billed=None)
+            refused = ProviderError(
+                ErrorKind.LINK_REFUSED,
+                f"The finished video could not be downloaded: the link was refused or has expired "
+                f"(HTTP {error.http_status})",
+            )
+            finish_task(task_id, from_states=[State.ARCHIVING], state=State.FAILED, error=refused, billed=None)
             return False
         _retry_later(task_id, error.message)
         return False

@@ -94,6 +94,7 @@ class ErrorKind(enum.StrEnum):
     EMPTY_RESULT = "empty_result"
     TIMED_OUT = "timed_out"
     UNREACHABLE = "unreachable"
+    LINK_REFUSED = "link_refused"
     FAILED = "failed"
 
 
@@ -110,6 +111,7 @@ NEXT_STEP = {
     ErrorKind.EMPTY_RESULT: "The provider may still have billed it: check your provider dashboard.",
     ErrorKind.TIMED_OUT: "It was not sent again, so you are not billed twice; draft again if you still want it.",
     ErrorKind.UNREACHABLE: "Nothing was sent, so nothing was billed. Check the account's address and try again.",
+    ErrorKind.LINK_REFUSED: "The job may have been billed: look for the clip in the provider's dashboard.",
     ErrorKind.FAILED: "Try again; if it keeps failing, change the prompt or settings.",
 }
 
@@ -245,7 +247,7 @@ class Route:
         """URL and headers to fetch a result file (the video, or a separate audio track)."""
         raise NotImplementedError
 
-    def poll_delay(self, *, model: str, elapsed_s: float) -> float:
+    def poll_delay(self, *, model: str, elapsed_s: float, account=None) -> float:
         """Seconds until the next poll, as the route's documentation asks."""
         raise NotImplementedError
 

@@ -197,7 +197,7 @@ class OpenAIVideo(Route):
         if response.status_code in (401, 403) or response.status_code >= 500:
             raise _error_for(response)
 
-    def poll_delay(self, *, model: str, elapsed_s: float) -> float:
+    def poll_delay(self, *, model: str, elapsed_s: float, account=None) -> float:
         return 5.0 if elapsed_s < 180 else 10.0
 
     def _absolute(self, account, url) -> str | None:

@@ -189,7 +189,7 @@ class TasksApi(Route):
         if response.status_code in (401, 403) or response.status_code >= 500:
             raise self._error(response)
 
-    def poll_delay(self, *, model: str, elapsed_s: float) -> float:
+    def poll_delay(self, *, model: str, elapsed_s: float, account=None) -> float:
         steps = CADENCE.get(model, CADENCE["veo-3.1"])
         for until, every in steps:
             if elapsed_s < until:

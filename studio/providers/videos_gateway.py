@@ -182,7 +182,7 @@ class VideosGateway(Route):
         if response.status_code >= 500:
             raise error_for_status(response, "")
 
-    def poll_delay(self, *, model: str, elapsed_s: float) -> float:
+    def poll_delay(self, *, model: str, elapsed_s: float, account=None) -> float:
         return 10.0
 
     def _answer(self, response: httpx.Response) -> dict:

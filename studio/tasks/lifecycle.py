@@ -166,7 +166,7 @@ def new_task(
         seed=seed,
         cost_estimate=cost,
         form_token=form_token,
-        callback_token=secrets.token_urlsafe(32) if route.uses_callbacks(account) else "",
+        callback_token=secrets.token_urlsafe(32) if _can_be_called_back(account) else "",
     )
     try:
         with transaction.atomic():
@@ -175,6 +175,12 @@ def new_task(
         if form_token:
             return Task.objects.get(project=project, form_token=form_token)
         raise
+
+
+def _can_be_called_back(account: ProviderAccount) -> bool:
+    # A provider on the internet can only call back to a public address; without
+    # one, polling alone follows the task.
+    return account.provider.uses_callbacks(account) and bool(settings.PUBLIC_URL or account.is_simulator)
 
 
 def problems_with(
@@ -522,7 +528,9 @@ def _time_out(task_id: int, deadline_s: float) -> str:
 
 def _poll_delay(task: Task, *, elapsed_s: float) -> float:
     route = task.account.provider
-    wanted = task.account.poll_interval_s or route.poll_delay(model=task.model, elapsed_s=elapsed_s)
+    wanted = task.account.poll_interval_s or route.poll_delay(
+        model=task.model, elapsed_s=elapsed_s, account=task.account
+    )
     return max(route.min_poll_interval_s, wanted)
 
 

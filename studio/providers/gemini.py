@@ -1,0 +1,313 @@
+"""Route 5: Google's own Gemini API (`generativelanguage.googleapis.com`).
+
+No seed covers this route; PROVIDERS.md ("Route 5") is the source.
+
+What its documentation states:
+- Submit `POST {base}/v1beta/models/{model}:predictLongRunning` with the
+  header `x-goog-api-key: KEY` and `{"instances": [{"prompt", "image",
+  "lastFrame", "referenceImages"}], "parameters": {"aspectRatio",
+  "resolution", "durationSeconds", "negativePrompt", "personGeneration",
+  "sampleCount"}}`. Images travel inline as `{"bytesBase64Encoded",
+  "mimeType"}`; reference images as `{"image": {…}, "referenceType": "asset"}`.
+- Models `veo-3.1-generate-preview`, `veo-3.1-fast-generate-preview` and
+  `veo-3.1-lite-generate-preview`. The lite model was reported retired on
+  2026-10-22: submits answer 404 "… is no longer available", which we show as
+  such. Audio is always generated: there is no switch for it, so a "silent"
+  draft on this route still has a sound track, and its Clip says
+  `has_audio=True`.
+- Limits: 16:9 or 9:16; 720p, 1080p or 4k (lite: no 4k), and 1080p/4k need
+  8 s; 4, 6 or 8 s; at most 3 reference images, which need 8 s and 16:9.
+- The answer is a long-running operation `{"name": "models/…/operations/ID"}`;
+  poll `GET {base}/v1beta/{name}` until `done`. Done carries
+  `response.generateVideoResponse.generatedSamples[].video.uri`, or
+  `raiMediaFilteredCount`/`raiMediaFilteredReasons` and no samples when the
+  safety filter removed the video (not billed), or `error {code, message}`.
+- HTTP errors are `{"error": {"code", "message", "status"}}`: 400
+  INVALID_ARGUMENT, 403 PERMISSION_DENIED, 404 NOT_FOUND, 429
+  RESOURCE_EXHAUSTED, 500/503.
+- Download `GET {uri}` with the key, following redirects. Videos are kept
+  2 days. Poll every 10 s; a render takes 11 s to 6 min.
+
+What we assumed where it is silent:
+- We send the key as `x-goog-api-key` on submit and poll. For the download we
+  put it in the file URL as `?key=` (Google accepts either), and only when
+  the file's origin is the account's base origin. The file endpoint redirects
+  to a signed location, and httpx keeps custom headers on a cross-origin
+  redirect (it drops only `Authorization`), so a header would hand the key to
+  whatever host the redirect names; a query parameter stays on the URL it was
+  put on. A file URL on any other origin is fetched without the key. (httpx
+  logs URLs at INFO; settings keep its logger at WARNING for this reason.)
+- `seed` goes in `parameters` (Veo's own field, 0…2^32−1); Google treats it
+  as best effort, so one seed is not guaranteed to give one video.
+- `personGeneration` comes from the account's `options["person_generation"]`
+  and is passed through; route 4's word `disallow` is translated to Google's
+  `dont_allow`. Google's own per-mode rules for it come back as a 400 in
+  Google's words.
+- We never send a `generateAudio` field (the Gemini API has none for Veo).
+- `sampleCount` is always 1: one task, one clip, one bill.
+- The operation has no documented progress or queue states, so an operation
+  that is not done is "running" with no progress. Google's JSON omits false
+  booleans, so a missing `done` means not done.
+- A done operation with neither samples nor RAI fields nor an error is a job
+  that returned nothing (it may have billed). A done operation with an
+  `error` is a plain failure (not billed).
+- 400 INVALID_ARGUMENT is a refused setting, except Google's "API key not
+  valid" (ErrorInfo reason `API_KEY_INVALID`), which is a refused key; 401 and
+  403 are refused keys. A 429 is a rate limit: we wait what `Retry-After`
+  says, else the `RetryInfo.retryDelay` in the error details, else 60 s.
+- The operation carries no price, so the quote comes from our price card.
+- "Test connection" polls an operation that cannot exist: a refused key is
+  named as such, a 404 means the key works. It creates nothing.
+- Reference images are offered on all three models with the same rules; the
+  documentation states no difference.
+
+Prices: Google's list prices are not in PROVIDERS.md. `PRICES` reuses the
+figures the repository already carries for the same model ids on route 4
+(migration 0002: "Google Gemini API list price (third-party report, 2026)"),
+with audio only, since this route always renders audio; silent 4k has no
+figure and none is invented.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import httpx
+
+from .base import (
+    Capabilities,
+    ErrorKind,
+    ProviderError,
+    Receipt,
+    Report,
+    Route,
+    Status,
+    Tier,
+    VideoRequest,
+    read_json,
+    register,
+    retry_after_seconds,
+)
+
+SOURCE = "Google Gemini API list price (third-party report, 2026), as on route 4's cards"
+PRICES = [
+    # model, resolution, audio, USD per second
+    ("veo-3.1-generate-preview", "720p", True, "0.40"),
+    ("veo-3.1-generate-preview", "1080p", True, "0.40"),
+    ("veo-3.1-generate-preview", "4k", True, "0.60"),
+    ("veo-3.1-fast-generate-preview", "720p", True, "0.15"),
+    ("veo-3.1-fast-generate-preview", "1080p", True, "0.15"),
+    ("veo-3.1-fast-generate-preview", "4k", True, "0.35"),
+    ("veo-3.1-lite-generate-preview", "720p", True, "0.05"),
+    ("veo-3.1-lite-generate-preview", "1080p", True, "0.08"),
+]
+
+LITE = "veo-3.1-lite-generate-preview"
+RATE_LIMIT_WAIT_S = 60.0
+PERSON_GENERATION = {"disallow": "dont_allow"}
+_EIGHT_ONLY = "1080p and 4k need 8 s on Google's API."
+
+
+def _reference_rule(request: VideoRequest) -> dict[str, str]:
+    if request.references and (request.duration_s != 8 or request.aspect_ratio != "16:9"):
+        return {"references": "Reference images need 8 s clips at 16:9 on Google's API."}
+    return {}
+
+
+_ANY = dict(
+    durations=(4, 6, 8),
+    aspect_ratios=("16:9", "9:16"),
+    audio=True,
+    negative_prompt=True,
+    seed=True,
+    first_frame=True,
+    last_frame=True,
+    max_references=3,
+    images_by_url=False,
+    check=_reference_rule,
+)
+
+
+def _rules(*resolutions: str) -> tuple[tuple[str, tuple[int, ...], str], ...]:
+    return tuple((r, (8,), _EIGHT_ONLY) for r in resolutions)
+
+
+@register
+class Gemini(Route):
+    """Google's Gemini API. Audio is always generated, even for a draft asked silent."""
+
+    slug = "gemini"
+    name = "Google Gemini API"
+    default_base_url = "https://generativelanguage.googleapis.com"
+    models = {
+        Tier.LITE: LITE,
+        Tier.FAST: "veo-3.1-fast-generate-preview",
+        Tier.QUALITY: "veo-3.1-generate-preview",
+    }
+    capabilities = {
+        "veo-3.1-generate-preview": Capabilities(
+            resolutions=("720p", "1080p", "4k"), rules=_rules("1080p", "4k"), **_ANY
+        ),
+        "veo-3.1-fast-generate-preview": Capabilities(
+            resolutions=("720p", "1080p", "4k"), rules=_rules("1080p", "4k"), **_ANY
+        ),
+        LITE: Capabilities(resolutions=("720p", "1080p"), rules=_rules("1080p"), **_ANY),
+    }
+    min_poll_interval_s = 5.0
+    deadline_s = 15 * 60
+    result_ttl_s = 2 * 24 * 3600
+
+    def _headers(self, account) -> dict[str, str]:
+        return {"x-goog-api-key": account.api_key, "Accept": "application/json"}
+
+    def submit(self, http: httpx.Client, account, request: VideoRequest) -> Receipt:
+        instance: dict = {"prompt": request.prompt}
+        if request.first_frame:
+            instance["image"] = _inline(request.first_frame)
+        if request.last_frame:
+            instance["lastFrame"] = _inline(request.last_frame)
+        if request.references:
+            instance["referenceImages"] = [
+                {"image": _inline(image), "referenceType": "asset"} for image in request.references
+            ]
+        parameters: dict = {
+            "aspectRatio": request.aspect_ratio,
+            "resolution": request.resolution,
+            "durationSeconds": int(request.duration_s),
+            "sampleCount": 1,
+        }
+        if request.negative_prompt:
+            parameters["negativePrompt"] = request.negative_prompt
+        if person := account.options.get("person_generation"):
+            parameters["personGeneration"] = PERSON_GENERATION.get(person, person)
+        if request.seed is not None:
+            parameters["seed"] = request.seed
+        response = http.post(
+            f"{account.resolved_base_url}/v1beta/models/{request.model}:predictLongRunning",
+            json={"instances": [instance], "parameters": parameters},
+            headers=self._headers(account),
+        )
+        if response.status_code >= 400:
+            raise _google_error(response, model=request.model)
+        name = read_json(response).get("name")
+        if not isinstance(name, str) or not name:
+            raise ProviderError(ErrorKind.BAD_ANSWER, "Google accepted the request but sent no operation name")
+        return Receipt(provider_task_id=name)
+
+    def poll(self, http: httpx.Client, account, provider_task_id: str) -> Report:
+        response = http.get(
+            f"{account.resolved_base_url}/v1beta/{provider_task_id}", headers=self._headers(account)
+        )
+        if response.status_code >= 400:
+            raise _google_error(response)
+        answer = read_json(response)
+        if answer.get("done") is not True:
+            return Report(Status.RUNNING, provider_status="done: false")
+        if isinstance(answer.get("error"), dict):
+            error = answer["error"]
+            message = str(error.get("message") or "no reason given")
+            failure = ProviderError(ErrorKind.FAILED, f"Google could not render it: {message}")
+            return Report(Status.FAILED, error=failure, provider_status=f"error {error.get('code', '')}".strip())
+        payload = answer.get("response") or {}
+        outcome = (payload.get("generateVideoResponse") or {}) if isinstance(payload, dict) else None
+        if not isinstance(outcome, dict):
+            raise ProviderError(ErrorKind.BAD_ANSWER, "Google's finished operation has an unreadable response")
+        for sample in outcome.get("generatedSamples") or []:
+            video = sample.get("video") if isinstance(sample, dict) else None
+            uri = video.get("uri") if isinstance(video, dict) else None
+            if uri:
+                return Report(Status.SUCCEEDED, progress=100, video_url=uri, provider_status="done")
+        filtered = outcome.get("raiMediaFilteredCount") or 0
+        reasons = [str(r) for r in outcome.get("raiMediaFilteredReasons") or [] if r]
+        if filtered or reasons:
+            why = " ".join(reasons) or "no reason given"
+            error = ProviderError(ErrorKind.SAFETY, f"Google's safety filter removed the video: {why}")
+            return Report(Status.BLOCKED, error=error, provider_status="done: filtered")
+        return Report(Status.SUCCEEDED, progress=100, video_url=None, provider_status="done: no samples")
+
+    def download_request(self, account, provider_task_id: str, url: str) -> tuple[str, dict[str, str]]:
+        # The key rides in the URL, never in a header: see the module docstring.
+        if _origin(url) != _origin(account.resolved_base_url):
+            return url, {}
+        parts = urlsplit(url)
+        query = "&".join(q for q in (parts.query, urlencode({"key": account.api_key})) if q)
+        return urlunsplit(parts._replace(query=query)), {}
+
+    def check_account(self, http: httpx.Client, account) -> None:
+        model = self.models[Tier.FAST]
+        response = http.get(
+            f"{account.resolved_base_url}/v1beta/models/{model}/operations/dailies-connection-check",
+            headers=self._headers(account),
+        )
+        if response.status_code < 400 or response.status_code == 404:
+            return
+        error = _google_error(response)
+        if error.kind in (ErrorKind.AUTH, ErrorKind.OUTAGE):
+            raise error
+
+    def poll_delay(self, *, model: str, elapsed_s: float, account=None) -> float:
+        return 10.0
+
+
+def _inline(image) -> dict[str, str]:
+    return {"bytesBase64Encoded": image.base64, "mimeType": image.mime_type}
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or {"https": 443, "http": 80}.get(scheme)
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def _google_error(response: httpx.Response, *, model: str | None = None) -> ProviderError:
+    """Google's `{"error": {"code", "message", "status", "details"}}` in plain words."""
+    try:
+        error = read_json(response).get("error")
+    except ProviderError:
+        error = None
+    error = error if isinstance(error, dict) else {}
+    message = str(error.get("message") or "").strip()
+    status = str(error.get("status") or "")
+    details = [d for d in error.get("details") or [] if isinstance(d, dict)]
+    code = response.status_code
+    said = f": {message}" if message else ""
+
+    def fail(kind: ErrorKind, text: str, retry_after: float | None = None) -> ProviderError:
+        return ProviderError(kind, text, retry_after=retry_after, http_status=code)
+
+    key_refused = any(d.get("reason") == "API_KEY_INVALID" for d in details) or "api key not valid" in message.lower()
+    if code in (401, 403) or key_refused:
+        return fail(ErrorKind.AUTH, f"Google refused the API key{said}")
+    if code == 400:
+        return fail(ErrorKind.VALIDATION, f"Google refused the settings{said}")
+    if code == 404:
+        if "no longer available" in message.lower() and model:
+            tier = "the fast tier or another route" if model == LITE else "another tier or route"
+            return fail(
+                ErrorKind.NOT_FOUND,
+                f"Google has retired this model ({model} is no longer available); pick {tier}.",
+            )
+        return fail(ErrorKind.NOT_FOUND, f"Google does not know this model or job{said}")
+    if code == 429:
+        wait = retry_after_seconds(response)
+        if wait is None:
+            wait = _retry_delay(details)
+        if wait is None:
+            wait = RATE_LIMIT_WAIT_S
+        return fail(ErrorKind.RATE_LIMIT, f"Google is rate limiting this key{said}", retry_after=wait)
+    if code >= 500:
+        label = f"HTTP {code} {status}" if status else f"HTTP {code}"
+        return fail(ErrorKind.OUTAGE, f"Google had an internal error ({label}){said}")
+    return fail(ErrorKind.FAILED, f"Google refused the request (HTTP {code}){said}")
+
+
+def _retry_delay(details: list[dict]) -> float | None:
+    """`RetryInfo.retryDelay` ("37s" or "1.5s") from Google's error details."""
+    for detail in details:
+        if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)s\s*", str(detail.get("retryDelay", "")))
+            if match:
+                return float(match.group(1))
+    return None

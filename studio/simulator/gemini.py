@@ -1,0 +1,316 @@
+"""Simulated route 5: Google's Gemini API for Veo 3.1, with Google's limits and error envelope.
+
+Every refusal is `{"error": {"code", "message", "status"}}`. A missing key
+answers 403 PERMISSION_DENIED and a wrong one 400 INVALID_ARGUMENT with the
+ErrorInfo reason `API_KEY_INVALID`, as Google does. The key is read from
+`x-goog-api-key` or `?key=`. The lite model answers 404 "is no longer
+available" unless `settings.SIMULATOR["gemini_lite_retired"]` is False.
+
+Every video has a sound track: the Gemini API has no way to ask for silence.
+The file URL in a finished operation needs the key and answers with a 302 to
+a signed location on this host, which needs no key (like Google's own).
+
+Prompt markers: #blocked and #filtered end done with `raiMediaFilteredCount`
+and no samples, #empty ends done with an empty `generatedSamples`, #failed
+(this route's own) ends done with an `error`, #ratelimit is a 429
+RESOURCE_EXHAUSTED with Retry-After, and #lost, #poll500, #malformed, #slow,
+#never, #truncated, #expired as in `engine.FAULTS`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from pathlib import Path
+
+from django.conf import settings
+from django.core import signing
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import path, re_path
+from django.views.decorators.http import require_GET, require_POST
+
+from . import engine
+from .models import SimulatedJob
+
+ROUTE = "gemini"
+LITE = "veo-3.1-lite-generate-preview"
+MODELS = {
+    "veo-3.1-generate-preview": "quality",
+    "veo-3.1-fast-generate-preview": "fast",
+    LITE: "lite",
+}
+RESOLUTIONS = ("720p", "1080p", "4k")
+DURATIONS = (4, 6, 8)
+ASPECTS = ("16:9", "9:16")
+PERSONS = ("allow_all", "allow_adult", "dont_allow")
+MIME_TYPES = ("image/png", "image/jpeg", "image/webp")
+INSTANCE_FIELDS = ("prompt", "image", "lastFrame", "referenceImages")
+PARAMETER_FIELDS = (
+    "aspectRatio", "resolution", "durationSeconds", "negativePrompt", "personGeneration", "sampleCount", "seed",
+)
+MAX_REFERENCES = 3
+RESPONSE_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse"
+RAI_REASONS = {
+    "#blocked": "The prompt could not be submitted. This prompt contains words that violate Google's "
+    "Responsible AI practices. Try rephrasing the prompt. You have not been charged.",
+    "#filtered": "The generated video was removed because it may violate Google's usage policies. "
+    "You have not been charged.",
+}
+FAILED_MARKER = "#failed"
+SIGNER = signing.Signer(salt="simulator-gemini-file")
+
+
+def google_error(code: int, message: str, status: str, *, details: list | None = None) -> JsonResponse:
+    error: dict = {"code": code, "message": message, "status": status}
+    if details:
+        error["details"] = details
+    return JsonResponse({"error": error}, status=code)
+
+
+def _refuse(message: str) -> JsonResponse:
+    return google_error(400, message, "INVALID_ARGUMENT")
+
+
+def _key_refusal(request: HttpRequest) -> JsonResponse | None:
+    key = request.headers.get("x-goog-api-key") or request.GET.get("key", "")
+    if not key:
+        return google_error(
+            403,
+            "Method doesn't allow unregistered callers (callers without established identity). "
+            "Please use API Key or other form of API consumer identity to call this API.",
+            "PERMISSION_DENIED",
+        )
+    if not engine.key_is_valid(key):
+        return google_error(
+            400,
+            "API key not valid. Please pass a valid API key.",
+            "INVALID_ARGUMENT",
+            details=[{
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "API_KEY_INVALID",
+                "domain": "googleapis.com",
+            }],
+        )
+    return None
+
+
+def _image_problem(image, where: str) -> str | None:
+    if not isinstance(image, dict) or set(image) - {"bytesBase64Encoded", "mimeType"}:
+        return f"{where} must be an object with bytesBase64Encoded and mimeType."
+    if image.get("mimeType") not in MIME_TYPES:
+        return f"{where}.mimeType must be one of {', '.join(MIME_TYPES)}."
+    try:
+        data = base64.b64decode(image.get("bytesBase64Encoded") or "", validate=True)
+    except (binascii.Error, ValueError, TypeError):
+        data = b""
+    if not data:
+        return f"{where}.bytesBase64Encoded must be non-empty base64 image data."
+    return None
+
+
+def validate(body: dict, model: str) -> JsonResponse | None:
+    instances = body.get("instances")
+    if not isinstance(instances, list) or len(instances) != 1 or not isinstance(instances[0], dict):
+        return _refuse("instances must hold exactly one instance object.")
+    instance = instances[0]
+    parameters = body.get("parameters", {})
+    if not isinstance(parameters, dict):
+        return _refuse("parameters must be an object.")
+    for where, given, known in (("instances[0]", instance, INSTANCE_FIELDS), ("parameters", parameters,
+                                                                             PARAMETER_FIELDS)):
+        for name in given:
+            if name not in known:
+                return _refuse(f'Invalid JSON payload received. Unknown name "{name}" at \'{where}\': '
+                               "Cannot find field.")
+    if set(body) - {"instances", "parameters"}:
+        return _refuse("Only instances and parameters may be sent.")
+
+    prompt = instance.get("prompt")
+    if prompt is not None and not isinstance(prompt, str):
+        return _refuse("prompt must be a string.")
+    if not (prompt or "").strip() and "image" not in instance:
+        return _refuse("A prompt is required for text-to-video.")
+    if "image" in instance and (problem := _image_problem(instance["image"], "image")):
+        return _refuse(problem)
+    if "lastFrame" in instance:
+        if "image" not in instance:
+            return _refuse("lastFrame needs image (the first frame) too.")
+        if problem := _image_problem(instance["lastFrame"], "lastFrame"):
+            return _refuse(problem)
+    references = instance.get("referenceImages", [])
+    if not isinstance(references, list) or len(references) > MAX_REFERENCES:
+        return _refuse(f"referenceImages takes at most {MAX_REFERENCES} images.")
+    for index, reference in enumerate(references):
+        if not isinstance(reference, dict) or reference.get("referenceType") != "asset":
+            return _refuse(f'referenceImages[{index}].referenceType must be "asset".')
+        if problem := _image_problem(reference.get("image"), f"referenceImages[{index}].image"):
+            return _refuse(problem)
+
+    aspect = parameters.get("aspectRatio", "16:9")
+    if aspect not in ASPECTS:
+        return _refuse("aspectRatio must be 16:9 or 9:16.")
+    resolution = parameters.get("resolution", "720p")
+    if resolution not in RESOLUTIONS:
+        return _refuse("resolution must be 720p, 1080p or 4k.")
+    if resolution == "4k" and MODELS[model] == "lite":
+        return _refuse(f"4k is not supported by {model}.")
+    duration = parameters.get("durationSeconds", 8)
+    if not isinstance(duration, int) or isinstance(duration, bool) or duration not in DURATIONS:
+        return _refuse("durationSeconds must be 4, 6 or 8.")
+    if resolution in ("1080p", "4k") and duration != 8:
+        return _refuse("1080p and 4k resolutions need durationSeconds 8.")
+    if references and (duration != 8 or aspect != "16:9"):
+        return _refuse("referenceImages need durationSeconds 8 and aspectRatio 16:9.")
+    if not isinstance(parameters.get("negativePrompt", ""), str):
+        return _refuse("negativePrompt must be a string.")
+    if parameters.get("personGeneration", "allow_all") not in PERSONS:
+        return _refuse("personGeneration must be allow_all, allow_adult or dont_allow.")
+    if parameters.get("sampleCount", 1) != 1:
+        return _refuse("sampleCount must be 1 on this simulator.")
+    seed = parameters.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= 2**32 - 1):
+        return _refuse("seed must be an integer from 0 to 4294967295.")
+    return None
+
+
+def _prompt(body: dict) -> str:
+    instance = (body.get("instances") or [{}])[0]
+    return instance.get("prompt") or ""
+
+
+@engine.simulated(ROUTE)
+@require_POST
+def submit(request: HttpRequest, model: str) -> HttpResponse:
+    if refusal := _key_refusal(request):
+        return refusal
+    if model not in MODELS:
+        return google_error(
+            404,
+            f"models/{model} is not found for API version v1beta, or is not supported for predictLongRunning.",
+            "NOT_FOUND",
+        )
+    if model == LITE and settings.SIMULATOR.get("gemini_lite_retired", True):
+        return google_error(404, f"models/{model} is no longer available.", "NOT_FOUND")
+    body = engine.json_body(request)
+    if body is None:
+        return _refuse("Invalid JSON payload received.")
+    if refusal := validate(body, model):
+        return refusal
+    prompt = _prompt(body)
+    if "#ratelimit" in engine.faults_in(prompt):
+        response = google_error(
+            429,
+            "Resource has been exhausted (e.g. check quota).",
+            "RESOURCE_EXHAUSTED",
+            details=[{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1s"}],
+        )
+        response["Retry-After"] = "1"
+        return response
+    job = engine.new_job(
+        route=ROUTE, model=model, request=body, prompt=prompt, quality=MODELS[model] == "quality",
+        job_id=secrets.token_hex(12),
+    )
+    answer = {"name": _operation_name(job)}
+    response = engine.lost_answer(answer) if job.has("#lost") else JsonResponse(answer)
+    response.job_id = job.id
+    return response
+
+
+@engine.simulated(ROUTE)
+@require_GET
+def operation(request: HttpRequest, model: str, job_id: str) -> HttpResponse:
+    if refusal := _key_refusal(request):
+        return refusal
+    job = SimulatedJob.objects.filter(pk=job_id, route=ROUTE, model=model).first()
+    if job is None:
+        return google_error(404, "Requested entity was not found.", "NOT_FOUND")
+    if fault := engine.poll_fault(job):
+        if fault.status_code >= 500:
+            return google_error(500, "Internal error encountered.", "INTERNAL")
+        return fault
+    phase = engine.moment(job).phase
+    answer: dict = {"name": _operation_name(job)}
+    if phase == "running":
+        answer["done"] = False
+    if phase not in ("done", "failed"):
+        # Google's JSON leaves out false booleans, so early answers carry no `done` at all.
+        return JsonResponse(answer)
+    answer["done"] = True
+    if _failed(job):
+        answer["error"] = {"code": 13, "message": "Video generation failed due to an internal error."}
+        return JsonResponse(answer)
+    outcome: dict
+    if filtered := [marker for marker in RAI_REASONS if job.has(marker)]:
+        outcome = {"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": [RAI_REASONS[filtered[0]]]}
+    elif job.has("#empty"):
+        outcome = {"generatedSamples": []}
+    else:
+        prefix = request.path[: -len(f"v1beta/models/{model}/operations/{job_id}")]
+        uri = request.build_absolute_uri(f"{prefix}v1beta/files/{job.id}:download") + "?alt=media"
+        outcome = {"generatedSamples": [{"video": {"uri": uri}}]}
+    answer["response"] = {"@type": RESPONSE_TYPE, "generateVideoResponse": outcome}
+    return JsonResponse(answer)
+
+
+@engine.simulated(ROUTE)
+@require_GET
+def file_download(request: HttpRequest, file_id: str) -> HttpResponse:
+    """The file URL Google hands out: needs the key, then redirects to a signed location."""
+    if refusal := _key_refusal(request):
+        return refusal
+    job = SimulatedJob.objects.filter(pk=file_id, route=ROUTE).first()
+    if job is None or not _has_video(job):
+        return google_error(404, "Requested entity was not found.", "NOT_FOUND")
+    prefix = request.path[: -len(f"v1beta/files/{file_id}:download")]
+    return HttpResponseRedirect(f"{prefix}download/{job.id}?signature={SIGNER.signature(job.id)}")
+
+
+@engine.simulated(ROUTE)
+@require_GET
+def signed_download(request: HttpRequest, job_id: str) -> HttpResponse:
+    if not secrets.compare_digest(request.GET.get("signature", ""), SIGNER.signature(job_id)):
+        return google_error(403, "The signature of this link does not match.", "PERMISSION_DENIED")
+    job = SimulatedJob.objects.filter(pk=job_id, route=ROUTE).first()
+    if job is None or not _has_video(job):
+        return google_error(404, "Requested entity was not found.", "NOT_FOUND")
+    if job.has("#expired"):
+        return google_error(403, "This signed link has expired.", "PERMISSION_DENIED")
+    return engine.video_response(request, job, rendered_video(job))
+
+
+def rendered_video(job: SimulatedJob) -> Path:
+    """The job's MP4 as asked, always with a sound track (the Gemini API has no silent mode)."""
+    parameters = job.request.get("parameters", {})
+    return engine.video_path(
+        job,
+        resolution=parameters.get("resolution", "720p"),
+        aspect_ratio=parameters.get("aspectRatio", "16:9"),
+        duration_s=parameters.get("durationSeconds", 8),
+        audio=True,
+        tier_label=f"{MODELS[job.model].upper()} tier",
+        prompt=_prompt(job.request),
+        seed=parameters.get("seed"),
+    )
+
+
+def _operation_name(job: SimulatedJob) -> str:
+    return f"models/{job.model}/operations/{job.id}"
+
+
+def _failed(job: SimulatedJob) -> bool:
+    return FAILED_MARKER in _prompt(job.request).lower().split()
+
+
+def _has_video(job: SimulatedJob) -> bool:
+    if engine.moment(job).phase != "done" or _failed(job):
+        return False
+    return not any(job.has(marker) for marker in ("#empty", *RAI_REASONS))
+
+
+urlpatterns = [
+    re_path(r"^v1beta/models/(?P<model>[^/:]+):predictLongRunning$", submit),
+    re_path(r"^v1beta/models/(?P<model>[^/:]+)/operations/(?P<job_id>[^/]+)$", operation),
+    re_path(r"^v1beta/files/(?P<file_id>[^/:]+):download$", file_download),
+    path("download/<str:job_id>", signed_download),
+]

@@ -1,0 +1,531 @@
+"""Route 5, Google's Gemini API: the adapter against its simulator over real HTTP."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from django.conf import settings
+from django.utils import timezone
+from PIL import Image
+
+from studio.clips.archive import archive
+from studio.clips.media import probe
+from studio.prompts.models import Prompt
+from studio.providers import gemini
+from studio.providers.base import (
+    ErrorKind,
+    ImageInput,
+    ProviderError,
+    Tier,
+    VideoRequest,
+    get_route,
+)
+from studio.providers.models import ProviderAccount
+from studio.simulator import gemini as simulated_route
+from studio.simulator.models import SimulatedJob, SimulatorRequest
+from studio.tasks import lifecycle
+from studio.tasks.models import Task
+
+from .conftest import SIM_KEY, make_project, run_worker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FAST = "veo-3.1-fast-generate-preview"
+QUALITY = "veo-3.1-generate-preview"
+LITE = "veo-3.1-lite-generate-preview"
+ROUTE = get_route("gemini")
+
+
+def gemini_project(people, *, name="Moonrise", key=SIM_KEY, poll_interval_s=None, options=None):
+    project = make_project(people, name=name, base_url="/simulator/gemini", key=key,
+                           poll_interval_s=poll_interval_s)
+    ProviderAccount.objects.filter(pk=project.draft_account.pk).update(route="gemini", options=options or {})
+    project.draft_account.refresh_from_db()
+    project.final_account = project.draft_account
+    return project
+
+
+@pytest.fixture
+def project(people, simulator):
+    return gemini_project(people)
+
+
+@pytest.fixture
+def account(project):
+    return project.draft_account
+
+
+def pending(project, user, text="Waves on basalt", *, tier=Tier.FAST, **parameters) -> Task:
+    prompt = Prompt.objects.create(project=project, title="t")
+    version = prompt.record_version(text=text, negative_prompt="", author=user)
+    wanted = {"duration_s": 4, "aspect_ratio": "16:9", "resolution": "720p", "audio": False, **parameters}
+    return lifecycle.new_task(project=project, prompt_version=version, account=project.draft_account,
+                              tier=tier, kind="draft", user=user, seed=7, parameters=wanted)
+
+
+def check_now(task: Task) -> Task:
+    """One poll at once, as the tracker would make it when the task falls due."""
+    Task.objects.filter(pk=task.pk, state__in=Task.TRACKED_STATES).update(next_check_at=timezone.now())
+    (claimed,) = lifecycle.claim_due_checks()
+    with lifecycle.http_client() as http:
+        lifecycle.apply_report(claimed, lifecycle.fetch_report(claimed, http))
+    task.refresh_from_db()
+    return task
+
+
+def follow(task: Task) -> Task:
+    """Submit, poll without waiting for the schedule until the task leaves tracking, then archive."""
+    lifecycle.submit(task.pk)
+    task.refresh_from_db()
+    deadline = time.monotonic() + 15
+    while task.state in Task.TRACKED_STATES and time.monotonic() < deadline:
+        time.sleep(0.3)
+        check_now(task)
+    if task.state == Task.State.ARCHIVING:
+        archive(task.pk)
+        task.refresh_from_db()
+    return task
+
+
+def png(color: str) -> ImageInput:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), color).save(buffer, format="PNG")
+    return ImageInput(data=buffer.getvalue(), mime_type="image/png")
+
+
+def inline(image: ImageInput) -> dict:
+    return {"bytesBase64Encoded": base64.b64encode(image.data).decode(), "mimeType": "image/png"}
+
+
+def header(entry: SimulatorRequest, name: str) -> str | None:
+    return next((v for k, v in entry.headers.items() if k.lower() == name.lower()), None)
+
+
+def sim(path: str) -> str:
+    return f"{settings.SITE_URL}/simulator/gemini/{path}"
+
+
+# --- What the adapter sends -----------------------------------------------------
+
+RED, GREEN, BLUE, GREY = png("red"), png("green"), png("blue"), png("grey")
+BASE = dict(model=FAST, prompt="A heron lifts off a misty pond", duration_s=8, aspect_ratio="16:9",
+            resolution="720p", seed=7)
+
+
+@pytest.mark.parametrize(
+    "images, instance_extra",
+    [
+        ({}, {}),
+        ({"first_frame": RED}, {"image": inline(RED)}),
+        ({"first_frame": RED, "last_frame": GREEN}, {"image": inline(RED), "lastFrame": inline(GREEN)}),
+        (
+            {"references": (RED, GREEN, BLUE)},
+            {"referenceImages": [{"image": inline(i), "referenceType": "asset"} for i in (RED, GREEN, BLUE)]},
+        ),
+    ],
+    ids=["text", "first-frame", "first-and-last-frame", "three-reference-images"],
+)
+def test_each_mode_sends_googles_exact_body_with_the_key_header(account, images, instance_extra):
+    request = VideoRequest(**BASE, negative_prompt="no text overlays", **images)
+    assert ROUTE.capabilities[FAST].problems(request) == {}
+    with lifecycle.http_client() as http:
+        receipt = ROUTE.submit(http, account, request)
+
+    sent = SimulatorRequest.objects.get(method="POST")
+    assert sent.path == f"/simulator/gemini/v1beta/models/{FAST}:predictLongRunning"
+    assert json.loads(sent.body) == {
+        "instances": [{"prompt": "A heron lifts off a misty pond", **instance_extra}],
+        "parameters": {"aspectRatio": "16:9", "resolution": "720p", "durationSeconds": 8, "sampleCount": 1,
+                       "negativePrompt": "no text overlays", "seed": 7},
+    }
+    assert header(sent, "x-goog-api-key") is not None and header(sent, "Authorization") is None
+    assert SIM_KEY not in json.dumps(sent.headers) and "key=" not in sent.path
+    assert receipt.provider_task_id == f"models/{FAST}/operations/{sent.job_id}"
+    assert SimulatedJob.objects.filter(pk=sent.job_id, route="gemini").exists()
+
+
+def test_a_silent_draft_asks_for_no_audio_and_person_generation_comes_from_the_account(people, simulator):
+    account = gemini_project(people, options={"person_generation": "disallow"}).draft_account
+    request = VideoRequest(model=FAST, prompt="Quiet", duration_s=4, aspect_ratio="9:16", audio=False)
+    with lifecycle.http_client() as http:
+        ROUTE.submit(http, account, request)
+    body = json.loads(SimulatorRequest.objects.get(method="POST").body)
+    # The Gemini API has no audio switch: nothing about audio is sent, and the clip will have sound anyway.
+    assert body["parameters"] == {"aspectRatio": "9:16", "resolution": "720p", "durationSeconds": 4,
+                                  "sampleCount": 1, "personGeneration": "dont_allow"}
+    assert "negativePrompt" not in body["parameters"] and "seed" not in body["parameters"]
+
+
+# --- The capability table and Google's limits -----------------------------------
+
+
+def test_the_capability_table_refuses_in_plain_words_what_google_refuses():
+    def problems(model=FAST, **change):
+        return ROUTE.capabilities[model].problems(VideoRequest(**{**BASE, "model": model, **change}))
+
+    assert problems(resolution="1080p", duration_s=4) == {"duration_s": "1080p and 4k need 8 s on Google's API."}
+    assert problems(resolution="4k", duration_s=6)["duration_s"].startswith("1080p and 4k need 8 s")
+    assert problems(LITE, resolution="4k")["resolution"] == "This model renders 720p or 1080p."
+    assert problems(aspect_ratio="1:1")["aspect_ratio"] == "This route takes 16:9 or 9:16."
+    assert problems(duration_s=5)["duration_s"] == "This route takes 4s, 6s or 8s clips."
+    needs = "Reference images need 8 s clips at 16:9 on Google's API."
+    assert problems(references=(RED,), duration_s=6) == {"references": needs}
+    assert problems(references=(RED,), aspect_ratio="9:16") == {"references": needs}
+    assert "at most 3" in problems(references=(RED, GREEN, BLUE, GREY))["references"]
+    assert problems(last_frame=GREEN)["last_frame"] == "A last frame needs a first frame too."
+    assert problems(QUALITY, resolution="4k") == {} and problems(audio=True) == {}
+    for caps in ROUTE.capabilities.values():
+        assert caps.audio and not caps.images_by_url and caps.seed and caps.negative_prompt
+
+
+PAYLOAD = {"instances": [{"prompt": "Rain on a tin roof"}],
+           "parameters": {"aspectRatio": "16:9", "resolution": "720p", "durationSeconds": 8, "sampleCount": 1}}
+
+
+@pytest.mark.parametrize(
+    "instance, parameters, words",
+    [
+        ({}, {"durationSeconds": 5}, "durationSeconds must be 4, 6 or 8"),
+        ({}, {"durationSeconds": "8"}, "durationSeconds must be 4, 6 or 8"),
+        ({}, {"resolution": "1080p", "durationSeconds": 6}, "need durationSeconds 8"),
+        ({}, {"aspectRatio": "1:1"}, "aspectRatio must be 16:9 or 9:16"),
+        ({}, {"seed": 2**32}, "seed must be"),
+        ({}, {"personGeneration": "everyone"}, "personGeneration must be"),
+        ({}, {"sampleCount": 2}, "sampleCount must be 1"),
+        ({}, {"generateAudio": True}, 'Unknown name "generateAudio"'),
+        ({"prompt": ""}, {}, "A prompt is required"),
+        ({"lastFrame": inline(GREEN)}, {}, "lastFrame needs image"),
+        ({"image": {"bytesBase64Encoded": "!!", "mimeType": "image/png"}}, {}, "base64"),
+        ({"referenceImages": [{"image": inline(RED), "referenceType": "asset"}]}, {"aspectRatio": "9:16"},
+         "referenceImages need durationSeconds 8 and aspectRatio 16:9"),
+        ({"referenceImages": [{"image": inline(RED), "referenceType": "asset"}] * 4}, {}, "at most 3"),
+        ({"referenceImages": [{"image": inline(RED), "referenceType": "style"}]}, {}, 'must be "asset"'),
+    ],
+)
+def test_the_simulator_enforces_googles_limits_in_googles_error_envelope(simulator, instance, parameters, words):
+    body = {"instances": [{**PAYLOAD["instances"][0], **instance}],
+            "parameters": {**PAYLOAD["parameters"], **parameters}}
+    answer = httpx.post(sim(f"v1beta/models/{FAST}:predictLongRunning"), json=body,
+                        headers={"x-goog-api-key": "sim-contract"})
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["code"] == 400 and error["status"] == "INVALID_ARGUMENT" and words in error["message"]
+    assert not SimulatedJob.objects.exists()
+
+
+def test_an_operation_moves_from_no_done_to_done_false_to_a_video_uri(simulator, settings):
+    settings.SIMULATOR = {**settings.SIMULATOR, "draft_seconds": 1.5}
+    key = {"x-goog-api-key": "sim-contract"}
+    name = httpx.post(sim(f"v1beta/models/{FAST}:predictLongRunning"), json=PAYLOAD, headers=key).json()["name"]
+    assert name.startswith(f"models/{FAST}/operations/")
+    seen = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        answer = httpx.get(sim(f"v1beta/{name}"), headers=key).json()
+        shape = "done" if answer.get("done") else ("done: false" if "done" in answer else "no done")
+        if not seen or seen[-1] != shape:
+            seen.append(shape)
+        if shape == "done":
+            break
+        time.sleep(0.02)
+    assert seen == ["no done", "done: false", "done"]
+    job_id = name.rsplit("/", 1)[1]
+    assert answer["response"]["generateVideoResponse"] == {
+        "generatedSamples": [{"video": {"uri": sim(f"v1beta/files/{job_id}:download?alt=media")}}]
+    }
+    unknown = httpx.post(sim("v1beta/models/veo-9:predictLongRunning"), json=PAYLOAD, headers=key)
+    assert unknown.status_code == 404 and unknown.json()["error"]["status"] == "NOT_FOUND"
+
+
+def test_lite_has_no_4k_when_google_still_serves_it(simulator, settings, account):
+    settings.SIMULATOR = {**settings.SIMULATOR, "gemini_lite_retired": False}
+    body = {**PAYLOAD, "parameters": {**PAYLOAD["parameters"], "resolution": "4k"}}
+    answer = httpx.post(sim(f"v1beta/models/{LITE}:predictLongRunning"), json=body,
+                        headers={"x-goog-api-key": "sim-contract"})
+    assert answer.status_code == 400 and "4k is not supported" in answer.json()["error"]["message"]
+    with lifecycle.http_client() as http:
+        receipt = ROUTE.submit(http, account, VideoRequest(model=LITE, prompt="Dawn", duration_s=4))
+    assert receipt.provider_task_id.startswith(f"models/{LITE}/operations/")
+
+
+def test_a_refused_setting_fails_the_task_in_googles_words_and_bills_nothing(project, people):
+    # The form checks first; this is what happens if Google refuses anyway.
+    task = follow(pending(project, people["owner"], resolution="1080p", duration_s=4))
+    assert task.state == Task.State.FAILED and task.error_code == "validation"
+    assert "Google refused the settings: 1080p and 4k resolutions need durationSeconds 8" in task.error_message
+    assert "Nothing was billed" in task.error_message and task.cost_charged == 0
+
+
+def test_the_retired_lite_model_fails_plainly_and_bills_nothing(project, people):
+    task = follow(pending(project, people["owner"], tier=Tier.LITE))
+    assert task.state == Task.State.FAILED and task.error_code == "not_found"
+    assert task.error_message.startswith(
+        "Google has retired this model (veo-3.1-lite-generate-preview is no longer available); "
+        "pick the fast tier or another route."
+    )
+    assert task.cost_charged == 0 and not SimulatedJob.objects.exists()
+
+
+# --- Keys -----------------------------------------------------------------------
+
+
+def test_a_wrong_key_fails_as_a_refused_key_and_a_missing_key_is_permission_denied(people, simulator):
+    project = gemini_project(people, key="not-a-sim-key")
+    task = follow(pending(project, people["owner"]))
+    assert task.state == Task.State.FAILED and task.error_code == "auth"
+    assert "Google refused the API key: API key not valid" in task.error_message
+    assert "Nothing was billed" in task.error_message
+
+    answer = httpx.post(sim(f"v1beta/models/{FAST}:predictLongRunning"), json=PAYLOAD)
+    assert answer.status_code == 403 and answer.json()["error"]["status"] == "PERMISSION_DENIED"
+
+
+def test_check_account_passes_a_good_key_names_a_bad_one_and_creates_nothing(people, simulator):
+    good = gemini_project(people).draft_account
+    bad = gemini_project(people, name="Other", key="sim-").draft_account
+    with lifecycle.http_client() as http:
+        assert ROUTE.check_account(http, good) is None
+        with pytest.raises(ProviderError) as refused:
+            ROUTE.check_account(http, bad)
+    assert refused.value.kind == ErrorKind.AUTH and "API key not valid" in refused.value.message
+    assert not SimulatedJob.objects.exists()
+    assert not SimulatorRequest.objects.filter(method="POST").exists()
+
+
+# --- Terminal states ------------------------------------------------------------
+
+
+def test_a_draft_goes_through_the_worker_never_faster_than_five_seconds_and_is_archived_with_sound(
+    people, simulator, settings
+):
+    # An account asking for 0.5 s is clamped to the route's 5 s minimum; a 7 s render takes two polls.
+    settings.SIMULATOR = {**settings.SIMULATOR, "draft_seconds": 7}
+    project = gemini_project(people, poll_interval_s=0.5)
+    task = pending(project, people["owner"], "A red kite over a barley field", aspect_ratio="9:16")
+    (task,) = run_worker(task.pk, timeout=40)
+    assert task.state == Task.State.DONE, task.error_message
+
+    job_id = task.provider_task_id.rsplit("/", 1)[1]
+    submitted = SimulatorRequest.objects.get(method="POST", job_id=job_id).at
+    polls = list(SimulatorRequest.objects.filter(path__contains="/operations/", job_id=job_id)
+                 .values_list("at", flat=True))
+    gaps = [(b - a).total_seconds() for a, b in zip([submitted, *polls], polls)]
+    assert len(polls) == 2 and min(gaps) >= 5.0, gaps
+
+    # Asked silent, yet Google's route always renders sound: the clip says so.
+    info = probe(Path(task.clip.file.path))
+    assert (info.width, info.height, task.clip.has_audio) == (720, 1280, True)
+    assert info.duration_s == pytest.approx(4.0, abs=0.1)
+    assert task.video_url == sim(f"v1beta/files/{job_id}:download?alt=media")
+    expires_in = (task.video_url_expires_at - timezone.now()).total_seconds()
+    assert 2 * 86400 - 60 < expires_in <= 2 * 86400
+
+    # The key went on Google's own file URL only; the signed location it redirected to never saw it.
+    # (More than one of each when the first render outlasts the fixture's 2 s read timeout.)
+    file_requests = list(SimulatorRequest.objects.filter(path__contains="/v1beta/files/"))
+    signed = list(SimulatorRequest.objects.filter(path__startswith="/simulator/gemini/download/"))
+    assert file_requests and all(
+        r.status == 302 and f"key={SIM_KEY}" in r.path and header(r, "x-goog-api-key") is None
+        for r in file_requests
+    )
+    assert signed[-1].status == 200 and all(
+        "key=" not in r.path and header(r, "x-goog-api-key") is None for r in signed
+    )
+
+
+def test_the_default_schedule_is_every_ten_seconds_and_never_below_five(project, people):
+    task = pending(project, people["owner"])
+    lifecycle.submit(task.pk)
+    task.refresh_from_db()
+    assert (task.next_check_at - task.submitted_at).total_seconds() == pytest.approx(10.0, abs=0.05)
+    for elapsed in (0, 9, 30, 120, 600, 900):
+        assert ROUTE.poll_delay(model=FAST, elapsed_s=elapsed) == 10.0 >= ROUTE.min_poll_interval_s == 5.0
+    assert ROUTE.deadline_s == 15 * 60 and ROUTE.result_ttl_s == 2 * 24 * 3600
+
+
+@pytest.mark.parametrize(
+    "marker, reason",
+    [("#blocked", "violate Google's Responsible AI practices"), ("#filtered", "removed because it may violate")],
+)
+def test_a_safety_filtered_operation_is_blocked_and_not_billed(project, people, marker, reason):
+    task = follow(pending(project, people["owner"], f"A street fight {marker}"))
+    assert task.state == Task.State.BLOCKED and task.error_code == "safety"
+    assert task.error_message.startswith("Google's safety filter removed the video:") and reason in task.error_message
+    assert task.cost_charged == 0 and not hasattr(task, "clip")
+
+
+def test_an_operation_done_with_an_error_fails_in_googles_words_and_bills_nothing(project, people):
+    task = follow(pending(project, people["owner"], "A lighthouse #failed"))
+    assert task.state == Task.State.FAILED and task.error_code == "failed"
+    assert "Google could not render it: Video generation failed due to an internal error" in task.error_message
+    assert task.cost_charged == 0
+
+
+def test_done_with_no_samples_is_an_empty_result_that_may_have_billed(project, people):
+    task = follow(pending(project, people["owner"], "A lighthouse #empty"))
+    assert task.state == Task.State.FAILED and task.error_code == "empty_result"
+    assert "may still have billed" in task.error_message and task.cost_charged is None
+
+
+# --- Errors on the way ----------------------------------------------------------
+
+
+def test_a_rate_limit_waits_as_long_as_retry_after_says_then_sends_again(project, people):
+    task = pending(project, people["owner"], "Dunes #ratelimit")
+    before = timezone.now()
+    lifecycle.submit(task.pk)
+    task.refresh_from_db()
+    assert task.state == Task.State.PENDING and task.error_code == "rate_limit"
+    assert "Sending again in 1 s; nothing was billed" in task.error_message
+    assert (task.next_check_at - before).total_seconds() == pytest.approx(1.0, abs=0.5)
+    assert not SimulatedJob.objects.exists()
+
+
+def test_poll_500s_are_retried_with_backoff_until_the_operation_answers(project, people):
+    task = pending(project, people["owner"], "Cliffs #poll500")
+    lifecycle.submit(task.pk)
+    time.sleep(0.7)
+    for _ in range(2):
+        asked = timezone.now()
+        task = check_now(task)
+        assert task.state in Task.TRACKED_STATES and task.error_code == "outage"
+        assert "Google had an internal error (HTTP 500 INTERNAL)" in task.error_message
+        # Backing off: twice the 10 s cadence.
+        assert (task.next_check_at - asked).total_seconds() >= 20.0
+    assert check_now(task).state == Task.State.ARCHIVING
+
+
+def test_a_malformed_poll_answer_is_read_as_such_and_polled_again(project, people):
+    task = pending(project, people["owner"], "Cliffs #malformed")
+    lifecycle.submit(task.pk)
+    time.sleep(0.7)
+    task = check_now(task)
+    assert task.state in Task.TRACKED_STATES and task.error_code == "bad_answer"
+    assert check_now(task).state == Task.State.ARCHIVING
+
+
+def test_a_lost_submit_answer_is_uncertain_and_never_sent_again(project, people):
+    # The cut answer stalls the test server until the read timeout (2 s under the simulator fixture).
+    task = pending(project, people["owner"], "Glacier #lost")
+    lifecycle.submit(task.pk)
+    task.refresh_from_db()
+    assert task.state == Task.State.UNCERTAIN and "will not send it again on its own" in task.error_message
+    assert lifecycle.submit(task.pk) is False
+    assert SimulatorRequest.objects.filter(method="POST").count() == 1 and SimulatedJob.objects.count() == 1
+
+
+def test_an_unknown_operation_is_not_found(account):
+    with lifecycle.http_client() as http, pytest.raises(ProviderError) as missing:
+        ROUTE.poll(http, account, f"models/{FAST}/operations/nope")
+    assert missing.value.kind == ErrorKind.NOT_FOUND
+
+
+@pytest.mark.parametrize(
+    "status, body, headers, kind, retry_after",
+    [
+        (400, {"error": {"code": 400, "message": "bad aspect", "status": "INVALID_ARGUMENT"}}, {},
+         ErrorKind.VALIDATION, None),
+        (400, {"error": {"code": 400, "message": "x", "status": "INVALID_ARGUMENT",
+                         "details": [{"reason": "API_KEY_INVALID"}]}}, {}, ErrorKind.AUTH, None),
+        (401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}}, {}, ErrorKind.AUTH, None),
+        (403, {"error": {"code": 403, "status": "PERMISSION_DENIED"}}, {}, ErrorKind.AUTH, None),
+        (404, {"error": {"code": 404, "status": "NOT_FOUND"}}, {}, ErrorKind.NOT_FOUND, None),
+        (429, {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED"}}, {"Retry-After": "12"},
+         ErrorKind.RATE_LIMIT, 12.0),
+        (429, {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "details": [
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "37s"}]}}, {},
+         ErrorKind.RATE_LIMIT, 37.0),
+        (429, {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED"}}, {}, ErrorKind.RATE_LIMIT, 60.0),
+        (500, {"error": {"code": 500, "status": "INTERNAL"}}, {}, ErrorKind.OUTAGE, None),
+        (503, {"error": {"code": 503, "status": "UNAVAILABLE"}}, {}, ErrorKind.OUTAGE, None),
+        (502, "<html>Bad Gateway</html>", {}, ErrorKind.OUTAGE, None),
+    ],
+)
+def test_every_google_error_class_maps_to_a_plain_kind(status, body, headers, kind, retry_after):
+    """Classes the simulator has no marker for, answered by a stand-in transport at the HTTP boundary."""
+    content = body if isinstance(body, str) else json.dumps(body)
+    transport = httpx.MockTransport(lambda request: httpx.Response(status, content=content, headers=headers))
+    account = ProviderAccount(route="gemini", base_url="https://generativelanguage.googleapis.com")
+    account.set_api_key("AIza-test")
+    with httpx.Client(transport=transport) as http, pytest.raises(ProviderError) as raised:
+        ROUTE.submit(http, account, VideoRequest(model=FAST, prompt="x"))
+    assert raised.value.kind == kind and raised.value.http_status == status
+    assert raised.value.retry_after == retry_after
+
+
+# --- Downloads ------------------------------------------------------------------
+
+
+def test_the_file_url_is_refused_without_the_key_and_served_with_it(project, people):
+    task = pending(project, people["owner"])
+    lifecycle.submit(task.pk)
+    time.sleep(0.7)
+    uri = check_now(task).video_url
+    simulated_route.rendered_video(SimulatedJob.objects.get())  # so no request waits on the render
+    refused = httpx.get(uri)
+    assert refused.status_code == 403 and refused.json()["error"]["status"] == "PERMISSION_DENIED"
+    url, headers = ROUTE.download_request(project.draft_account, task.provider_task_id, uri)
+    assert headers == {} and url == f"{uri}&key={SIM_KEY}"
+    served = httpx.get(url, follow_redirects=True)
+    assert served.status_code == 200 and served.headers["content-type"] == "video/mp4"
+    assert [r.status_code for r in served.history] == [302]
+    by_header = httpx.get(uri, headers={"x-goog-api-key": SIM_KEY}, follow_redirects=True)
+    assert by_header.status_code == 200 and by_header.content == served.content
+
+
+def test_the_key_is_put_only_on_file_urls_at_the_accounts_own_origin(people, media):
+    google = gemini_project(people, options={}).draft_account
+    google.base_url = ""
+    google.set_api_key("AIza-real-looking")
+    assert google.resolved_base_url == "https://generativelanguage.googleapis.com"
+    own = "https://generativelanguage.googleapis.com/v1beta/files/abc:download?alt=media"
+    assert ROUTE.download_request(google, "op", own) == (own + "&key=AIza-real-looking", {})
+    for foreign in (
+        "https://storage.googleapis.com/bucket/abc.mp4?X-Goog-Signature=1",
+        "http://generativelanguage.googleapis.com/v1beta/files/abc:download",
+        "https://generativelanguage.googleapis.com:8443/v1beta/files/abc:download",
+        "https://generativelanguage.googleapis.com.evil.example/v1beta/files/abc:download",
+    ):
+        assert ROUTE.download_request(google, "op", foreign) == (foreign, {})
+
+
+def test_a_download_cut_halfway_is_resumed_with_range(project, people):
+    # On the test server the cut shows as a stall until the read timeout (2 s under the fixture).
+    task = pending(project, people["owner"], "Harbour lights #truncated")
+    lifecycle.submit(task.pk)
+    # Rendered up front, so the short timeout only ever meets the cut.
+    simulated_route.rendered_video(SimulatedJob.objects.get())
+    task = follow(task)
+    assert task.state == Task.State.DONE, task.error_message
+    signed = list(SimulatorRequest.objects.filter(path__startswith="/simulator/gemini/download/"))
+    assert len(signed) == 2 and header(signed[0], "Range") is None
+    assert header(signed[1], "Range").startswith("bytes=") and signed[1].status == 206
+    original = Path(settings.MEDIA_ROOT) / "simulator" / f"{signed[0].job_id}.mp4"
+    assert Path(task.clip.file.path).read_bytes() == original.read_bytes()
+
+
+def test_an_expired_file_link_fails_the_download_without_a_clip(project, people):
+    task = follow(pending(project, people["owner"], "Harbour lights #expired"))
+    assert task.state == Task.State.FAILED and not hasattr(task, "clip")
+    signed = SimulatorRequest.objects.get(path__startswith="/simulator/gemini/download/")
+    assert signed.status == 403
+
+
+# --- Prices -----------------------------------------------------------------------
+
+
+def test_prices_reuse_route_fours_figures_for_the_same_models_with_audio_only():
+    from importlib import import_module
+
+    cards = import_module("studio.providers.migrations.0002_price_cards").CARDS
+    route_four = {(m, r, a): p for m, r, a, p in cards}
+    assert gemini.PRICES and all(audio for _, _, audio, _ in gemini.PRICES)
+    for model, resolution, audio, price in gemini.PRICES:
+        assert route_four[(model, resolution, audio)] == price
+        assert resolution in ROUTE.capabilities[model].resolutions
