@@ -54,7 +54,8 @@ def make_project(people, *, name="Moonrise", base_url="/simulator/videos-gateway
 
 @pytest.fixture
 def project(people, media):
-    return make_project(people)
+    # Route 4's documented minimum cadence (5 s) rather than its usual 10 s keeps runs short.
+    return make_project(people, poll_interval_s=5.0)
 
 
 @pytest.fixture

@@ -162,6 +162,8 @@ class Capabilities:
     resolutions: tuple[str, ...]
     aspect_ratios: tuple[str, ...]
     audio: bool
+    # Routes that always render sound, asked or not (and bill it).
+    always_audio: bool = False
     negative_prompt: bool = False
     seed: bool = True
     first_frame: bool = False

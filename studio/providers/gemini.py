@@ -125,6 +125,7 @@ _ANY = dict(
     last_frame=True,
     max_references=3,
     images_by_url=False,
+    always_audio=True,
     check=_reference_rule,
 )
 

@@ -101,3 +101,15 @@ def quote(*, route: str, model: str, resolution: str, audio: bool, seconds: int)
     if card is None:
         return None
     return (card.usd_per_second * seconds).quantize(Decimal("0.01"))
+
+
+def price_of(*, route: str, model: str, parameters: dict) -> Decimal | None:
+    """The list price of one clip with these settings, counting sound a route always renders."""
+    caps = get_route(route).capabilities.get(model)
+    return quote(
+        route=route,
+        model=model,
+        resolution=parameters["resolution"],
+        audio=bool(parameters["audio"] or (caps and caps.always_audio)),
+        seconds=parameters["duration_s"],
+    )

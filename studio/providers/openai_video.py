@@ -73,6 +73,7 @@ from .base import (
 )
 
 # Seed 002: "$0.40 / second of generated footage", audio included, any size.
+SOURCE = "Seed 002: $0.40 per second of generated footage, audio included"
 PRICES = [
     ("veo3.1", "720p", True, "0.40"),
     ("veo3.1", "720p", False, "0.40"),

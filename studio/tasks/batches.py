@@ -15,7 +15,7 @@ from django.db import transaction
 
 from studio.prompts.models import PromptVersion
 from studio.providers.base import Tier
-from studio.providers.models import ProviderAccount, quote
+from studio.providers.models import ProviderAccount, price_of
 
 from .lifecycle import SEED_MAX, new_task, problems_with
 from .models import Batch, Task
@@ -92,13 +92,7 @@ def plan(
                 negative_prompt=cell.version.negative_prompt,
             )
             if model and not cell.problems:
-                cell.quote = quote(
-                    route=account.route,
-                    model=model,
-                    resolution=cell.parameters["resolution"],
-                    audio=cell.parameters["audio"],
-                    seconds=cell.parameters["duration_s"],
-                )
+                cell.quote = price_of(route=account.route, model=model, parameters=cell.parameters)
             cells.append(cell)
     return cells
 

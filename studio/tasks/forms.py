@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from studio.images.checks import store_upload
 from studio.images.models import InputImage
 from studio.providers.base import DRAFT_TIERS, Capabilities, Tier
-from studio.providers.models import quote
+from studio.providers.models import price_of
 
 from .lifecycle import SEED_MAX, problems_with
 
@@ -188,18 +188,18 @@ class DraftForm(forms.Form):
 
     def quote_each(self) -> object:
         """The list price of one draft with the current values, or None."""
-        values = {name: self._value(name) for name in ("resolution", "duration_s")}
         try:
-            seconds = int(values["duration_s"] or self.fields["duration_s"].initial)
+            seconds = int(self._value("duration_s") or self.fields["duration_s"].initial)
         except (TypeError, ValueError, KeyError):
             return None
-        return quote(
-            route=self.account.route,
-            model=self.model,
-            resolution=values["resolution"] or self.fields["resolution"].initial,
-            audio=str(self._value("audio")).lower() in {"on", "true", "1"},
-            seconds=seconds,
-        )
+        if not self.model:
+            return None
+        parameters = {
+            "resolution": self._value("resolution") or self.fields["resolution"].initial,
+            "audio": str(self._value("audio")).lower() in {"on", "true", "1"},
+            "duration_s": seconds,
+        }
+        return price_of(route=self.account.route, model=self.model, parameters=parameters)
 
 
 class GridForm(forms.Form):

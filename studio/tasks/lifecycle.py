@@ -33,7 +33,7 @@ from studio.providers.base import (
     VideoRequest,
 )
 from studio.prompts.models import Prompt, PromptVersion
-from studio.providers.models import ProviderAccount, quote
+from studio.providers.models import ProviderAccount, price_of
 
 from .models import Task
 
@@ -145,13 +145,7 @@ def new_task(
     if seed is None:
         # A drawn seed is recorded so the final can be rendered from the same one.
         seed = random.randint(0, SEED_MAX)
-    cost = quote(
-        route=account.route,
-        model=model,
-        resolution=parameters["resolution"],
-        audio=parameters["audio"],
-        seconds=parameters["duration_s"],
-    )
+    cost = price_of(route=account.route, model=model, parameters=parameters)
     fields = dict(
         project=project,
         prompt_version=prompt_version,
