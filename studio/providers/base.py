@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import enum
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -31,6 +32,13 @@ class Tier(enum.StrEnum):
 
 
 DRAFT_TIERS = (Tier.LITE, Tier.FAST)
+
+# Words by which gateways' free-text failure reasons say "the safety filter
+# stopped it" (not billed) rather than "it broke". "rai" only as a word, so
+# "rain" in a prompt echoed back is not a block.
+SAFETY_WORDS = re.compile(
+    r"safety|content.?policy|moderat|\brai\b|blocked|filtered|violat", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)

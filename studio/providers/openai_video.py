@@ -58,6 +58,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from .base import (
+    SAFETY_WORDS,
     Capabilities,
     ErrorKind,
     ProviderError,
@@ -82,7 +83,6 @@ PRICES = [
 ]
 
 SIZES = {"720p": "1280x720", "1080p": "1920x1080"}
-SAFETY_WORDS = re.compile(r"safety|content.?policy|moderat|\brai\b|blocked|violat", re.IGNORECASE)
 
 _ANY = dict(
     durations=(5, 10),

@@ -60,6 +60,7 @@ from decimal import Decimal, InvalidOperation
 import httpx
 
 from .base import (
+    SAFETY_WORDS,
     Capabilities,
     ErrorKind,
     ProviderError,
@@ -92,7 +93,6 @@ RUNNING = {"running", "processing", "in_progress"}
 COMPLETED = {"completed", "succeeded", "success"}
 FAILED = {"failed", "error"}
 
-SAFETY_WORDS = re.compile(r"safety|policy|moderat|blocked|filtered|violat", re.IGNORECASE)
 
 _ANY = {
     "aspect_ratios": ("16:9", "9:16", "1:1"),

@@ -45,6 +45,7 @@ import re
 import httpx
 
 from .base import (
+    SAFETY_WORDS,
     Capabilities,
     ErrorKind,
     ProviderError,
@@ -59,7 +60,6 @@ from .base import (
     register,
 )
 
-SAFETY_WORDS = re.compile(r"safety|policy|moderat|rai|blocked|violat", re.IGNORECASE)
 
 _EIGHT_ONLY = "1080p and 4k need 8 s on this route."
 
