@@ -277,6 +277,15 @@ class Route:
         return self.models.get(tier)
 
 
+def http_client(timeout: httpx.Timeout | None = None) -> httpx.Client:
+    """The one way Dailies talks to providers: explicit timeouts, redirects followed."""
+    return httpx.Client(
+        timeout=timeout or httpx.Timeout(30.0, connect=10.0),
+        follow_redirects=True,
+        headers={"User-Agent": "Dailies/0.1"},
+    )
+
+
 REGISTRY: dict[str, Route] = {}
 
 

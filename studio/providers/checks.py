@@ -5,13 +5,11 @@ from __future__ import annotations
 import httpx
 from django.utils import timezone
 
-from .base import ProviderError
+from .base import ProviderError, http_client
 from .models import ProviderAccount
 
 
 def check_connection(account_id: int) -> None:
-    from studio.tasks.lifecycle import http_client
-
     account = ProviderAccount.objects.get(pk=account_id)
     try:
         with http_client() as http:

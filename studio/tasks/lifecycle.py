@@ -31,6 +31,7 @@ from studio.providers.base import (
     Status,
     Tier,
     VideoRequest,
+    http_client,
 )
 from studio.prompts.models import Prompt, PromptVersion
 from studio.providers.models import ProviderAccount, price_of
@@ -43,17 +44,12 @@ State = Task.State
 # A task still "sending" this long after its submit began had its worker die
 # mid-request: longer than any submit can take (its read timeout plus a margin).
 SUBMIT_GRACE_MARGIN_S = 60
-POLL_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 # A poll in flight holds its task this long; a tracker that dies mid-poll
 # delays the task by this much, never strands it.
 POLL_CLAIM = timedelta(seconds=60)
 ARCHIVE_REQUEUE = timedelta(seconds=30)
 FINAL_SETTINGS = {"resolution": "1080p", "duration_s": 8, "audio": True}
 SEED_MAX = 2**32 - 1
-
-
-def http_client(timeout: httpx.Timeout = POLL_TIMEOUT) -> httpx.Client:
-    return httpx.Client(timeout=timeout, follow_redirects=True, headers={"User-Agent": "Dailies/0.1"})
 
 
 def video_request(task: Task) -> VideoRequest:
