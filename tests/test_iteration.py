@@ -184,3 +184,14 @@ def test_public_image_links_need_the_token_only(client, owner_client, project):
     image = InputImage.objects.get()
     assert client.get(f"/i/{image.public_token}").status_code == 200
     assert client.get("/i/not-the-token").status_code == 404
+
+
+def test_a_grid_across_prompt_versions_is_stored_by_version_id(owner_client, with_prompt):
+    draft(owner_client, with_prompt, form_token="second", prompt="A lighthouse at dawn, waves below")
+    versions = list(PromptVersion.objects.order_by("number"))
+    answer = grid(owner_client, with_prompt, columns="version", column_values="1, 2", rows="", row_values="")
+    assert answer.status_code == 302
+    batch = Batch.objects.get()
+    assert batch.axes[0]["values"] == [v.pk for v in versions] and batch.axes[0]["labels"] == ["v1", "v2"]
+    texts = [t.prompt_version.text for t in batch.tasks.order_by("cell_column")]
+    assert texts == [v.text for v in versions]

@@ -27,7 +27,11 @@ def word_diff(old: str, new: str) -> list[Piece]:
             pieces.append(Piece("same", "".join(after[b1:b2])))
             continue
         if a2 > a1:
-            pieces.append(Piece("removed", "".join(before[a1:a2])))
+            removed = "".join(before[a1:a2])
+            if b2 > b1 and not removed[-1].isspace():
+                # The text's last word has no trailing space; keep it apart from its replacement.
+                removed += " "
+            pieces.append(Piece("removed", removed))
         if b2 > b1:
             pieces.append(Piece("added", "".join(after[b1:b2])))
     return pieces

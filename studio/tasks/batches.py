@@ -50,7 +50,9 @@ class Axis:
     labels: tuple[str, ...]
 
     def as_json(self) -> dict:
-        return {"name": self.name, "label": AXES[self.name], "values": list(self.values), "labels": list(self.labels)}
+        # Versions are stored by id: the batch keeps what it varied, not the objects.
+        values = [getattr(v, "pk", v) for v in self.values]
+        return {"name": self.name, "label": AXES[self.name], "values": values, "labels": list(self.labels)}
 
 
 def distinct_seeds(count: int) -> list[int]:

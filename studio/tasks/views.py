@@ -213,10 +213,12 @@ def promote(request, task_id: int):
     if not request.htmx:
         return redirect(f"{project_url(project)}#task-{final.pk}")
     draft_task.refresh_from_db()
+    # On a grid page the draft's card shows the final; only the project page lists it as a new card.
+    on_grid = "/batches/" in (request.htmx.current_url or "")
     return render(
         request,
         "tasks/card_updates.html",
-        {"editor": "", "card": _card(request, final, project, membership) if created else "",
+        {"editor": "", "card": _card(request, final, project, membership) if created and not on_grid else "",
          "replaced": _card(request, draft_task, project, membership)},
     )
 
