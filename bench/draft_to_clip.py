@@ -80,6 +80,7 @@ def main() -> None:
                 headers={"HX-Request": "true", "X-CSRFToken": csrf(page)},
                 data={"prompt": f"Bench run {run}: tide coming in over black sand, slow pan",
                       "negative_prompt": "", "tier": "fast", "aspect_ratio": "16:9", "duration_s": "4",
+                      "resolution": "720p", "variations": "1",
                       "seed": "", "form_token": token},
             )
             draft_id = int(re.search(r'id="task-(\d+)"', answer.text.split("hx-swap-oob")[1]).group(1))
