@@ -29,8 +29,10 @@ from .models import Clip
 log = logging.getLogger(__name__)
 State = Task.State
 
-# One worker holds a download this long; past it another may take over.
-ARCHIVE_LEASE = timedelta(minutes=10)
+# One worker holds a download this long, renewed while bytes keep coming; a
+# worker killed mid-download delays the clip by at most this much.
+ARCHIVE_LEASE = timedelta(minutes=2)
+RENEW_EVERY_S = 30.0
 RETRY_AFTER = timedelta(seconds=20)
 
 
@@ -56,10 +58,12 @@ def archive(task_id: int) -> bool:
     try:
         with http_client(httpx.Timeout(settings.DOWNLOAD_READ_TIMEOUT_S, connect=10.0)) as http:
             url, headers = route.download_request(task.account, task.provider_task_id, task.video_url)
-            download(http, url, headers, incoming, on_request=lambda: count_request(task_id))
+            renew = _lease_renewer(task_id)
+            download(http, url, headers, incoming, on_request=lambda: count_request(task_id), keep_alive=renew)
             if incoming_audio:
                 url, headers = route.download_request(task.account, task.provider_task_id, task.audio_url)
-                download(http, url, headers, incoming_audio, on_request=lambda: count_request(task_id))
+                download(http, url, headers, incoming_audio, on_request=lambda: count_request(task_id),
+                         keep_alive=renew)
         info = probe(incoming)
         if incoming_audio and not has_audio_stream(incoming_audio):
             raise NotAVideo("the separate audio track is not playable audio")
@@ -91,7 +95,10 @@ def archive(task_id: int) -> bool:
     return clip is not None
 
 
-def download(http: httpx.Client, url: str, headers: dict[str, str], dest: Path, *, on_request, attempts: int = 4) -> int:
+def download(
+    http: httpx.Client, url: str, headers: dict[str, str], dest: Path, *, on_request, keep_alive=None,
+    attempts: int = 4,
+) -> int:
     """Stream `url` into `dest`, resuming with Range after a cut. Never holds the file in memory."""
     expected: int | None = None
     for attempt in range(attempts):
@@ -120,6 +127,8 @@ def download(http: httpx.Client, url: str, headers: dict[str, str], dest: Path, 
                     # chunk that a cut connection then loses.
                     for chunk in response.iter_bytes():
                         handle.write(chunk)
+                        if keep_alive:
+                            keep_alive()
         except httpx.TransportError:
             if attempt == attempts - 1:
                 raise
@@ -132,6 +141,21 @@ def download(http: httpx.Client, url: str, headers: dict[str, str], dest: Path, 
             return size
         time.sleep(min(2**attempt, 8))
     raise DownloadIncomplete(f"got {dest.stat().st_size} of {expected} bytes")
+
+
+def _lease_renewer(task_id: int):
+    """A callable that extends this worker's hold on the download, at most every RENEW_EVERY_S."""
+    last = time.monotonic()
+
+    def renew() -> None:
+        nonlocal last
+        if time.monotonic() - last >= RENEW_EVERY_S:
+            last = time.monotonic()
+            Task.objects.filter(pk=task_id, state=State.ARCHIVING).update(
+                lease_until=timezone.now() + ARCHIVE_LEASE
+            )
+
+    return renew
 
 
 def _store(task: Task, incoming: Path, info, *, audio: Path | None) -> Clip | None:

@@ -26,8 +26,11 @@ class Command(BaseCommand):
              "--bind", bind, "--workers", os.environ.get("WEB_WORKERS", "2"), "--threads", "8",
              "--worker-class", "gthread", "--timeout", "120", "--access-logfile", "-"],
             cwd=settings.BASE_DIR,
+            start_new_session=True,
         )
-        worker = subprocess.Popen([python, manage, "qcluster"], cwd=settings.BASE_DIR)
+        # Each child leads its own process group, so stopping takes its worker
+        # processes too (a cluster's workers outlive their parent otherwise).
+        worker = subprocess.Popen([python, manage, "qcluster"], cwd=settings.BASE_DIR, start_new_session=True)
         children = [web, worker]
         url = f"http://{bind}/"
         self.stdout.write(self.style.SUCCESS(f"\nDailies is running at {url}"))
@@ -46,16 +49,25 @@ class Command(BaseCommand):
                 time.sleep(0.3)
         finally:
             for child in children:
-                if child.poll() is None:
-                    child.send_signal(signal.SIGTERM)
+                _signal_group(child, signal.SIGTERM)
             deadline = time.monotonic() + 15
             for child in children:
                 try:
                     child.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
-                    child.kill()
+                    pass
+                # Whatever is left of the group (a worker mid-task) is stopped now;
+                # the database lets another run pick its task up.
+                _signal_group(child, signal.SIGKILL)
         failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
         if failed and not stopping:
             self.stderr.write("A process stopped unexpectedly; see the log above.")
             sys.exit(1)
         self.stdout.write("Stopped web server and worker.")
+
+
+def _signal_group(child: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(child.pid, signum)
+    except ProcessLookupError:
+        pass
