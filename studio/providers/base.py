@@ -226,6 +226,22 @@ class Capabilities:
         return found
 
 
+# Veo's own limits, which every gateway in front of it passes on; `where` names
+# the route in the message ("this route", "Google's API").
+def veo_eight_second_rules(*resolutions: str, where: str) -> tuple[tuple[str, tuple[int, ...], str], ...]:
+    reason = f"1080p and 4k need 8 s on {where}."
+    return tuple((resolution, (8,), reason) for resolution in resolutions)
+
+
+def veo_reference_rule(where: str) -> Callable[[VideoRequest], dict[str, str]]:
+    def check(request: VideoRequest) -> dict[str, str]:
+        if request.references and (request.duration_s != 8 or request.aspect_ratio != "16:9"):
+            return {"references": f"Reference images need 8 s clips at 16:9 on {where}."}
+        return {}
+
+    return check
+
+
 def _words(values, unit: str = "") -> str:
     items = [f"{v}{unit}" for v in values]
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]

@@ -76,6 +76,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import httpx
 
 from .base import (
+    veo_eight_second_rules,
+    veo_reference_rule,
     Capabilities,
     ErrorKind,
     ProviderError,
@@ -106,14 +108,9 @@ PRICES = [
 LITE = "veo-3.1-lite-generate-preview"
 RATE_LIMIT_WAIT_S = 60.0
 PERSON_GENERATION = {"disallow": "dont_allow"}
-_EIGHT_ONLY = "1080p and 4k need 8 s on Google's API."
-
-
-def _reference_rule(request: VideoRequest) -> dict[str, str]:
-    if request.references and (request.duration_s != 8 or request.aspect_ratio != "16:9"):
-        return {"references": "Reference images need 8 s clips at 16:9 on Google's API."}
-    return {}
-
+WHERE = "Google's API"
+_EIGHT_S_ABOVE_720P = veo_eight_second_rules("1080p", "4k", where=WHERE)
+_EIGHT_S_AT_1080P = veo_eight_second_rules("1080p", where=WHERE)
 
 _ANY = dict(
     durations=(4, 6, 8),
@@ -126,12 +123,9 @@ _ANY = dict(
     max_references=3,
     images_by_url=False,
     always_audio=True,
-    check=_reference_rule,
+    check=veo_reference_rule(WHERE),
 )
 
-
-def _rules(*resolutions: str) -> tuple[tuple[str, tuple[int, ...], str], ...]:
-    return tuple((r, (8,), _EIGHT_ONLY) for r in resolutions)
 
 
 @register
@@ -148,12 +142,12 @@ class Gemini(Route):
     }
     capabilities = {
         "veo-3.1-generate-preview": Capabilities(
-            resolutions=("720p", "1080p", "4k"), rules=_rules("1080p", "4k"), **_ANY
+            resolutions=("720p", "1080p", "4k"), rules=_EIGHT_S_ABOVE_720P, **_ANY
         ),
         "veo-3.1-fast-generate-preview": Capabilities(
-            resolutions=("720p", "1080p", "4k"), rules=_rules("1080p", "4k"), **_ANY
+            resolutions=("720p", "1080p", "4k"), rules=_EIGHT_S_ABOVE_720P, **_ANY
         ),
-        LITE: Capabilities(resolutions=("720p", "1080p"), rules=_rules("1080p"), **_ANY),
+        LITE: Capabilities(resolutions=("720p", "1080p"), rules=_EIGHT_S_AT_1080P, **_ANY),
     }
     min_poll_interval_s = 5.0
     deadline_s = 15 * 60

@@ -45,6 +45,8 @@ import re
 import httpx
 
 from .base import (
+    veo_eight_second_rules,
+    veo_reference_rule,
     SAFETY_WORDS,
     Capabilities,
     ErrorKind,
@@ -61,14 +63,9 @@ from .base import (
 )
 
 
-_EIGHT_ONLY = "1080p and 4k need 8 s on this route."
-
-
-def _reference_rule(request: VideoRequest) -> dict[str, str]:
-    if request.references and (request.duration_s != 8 or request.aspect_ratio != "16:9"):
-        return {"references": "Reference images need 8 s clips at 16:9 on this route."}
-    return {}
-
+WHERE = "this route"
+_EIGHT_S_ABOVE_720P = veo_eight_second_rules("1080p", "4k", where=WHERE)
+_EIGHT_S_AT_1080P = veo_eight_second_rules("1080p", where=WHERE)
 
 _ANY = dict(
     durations=(4, 6, 8),
@@ -77,12 +74,9 @@ _ANY = dict(
     first_frame=True,
     last_frame=True,
     max_references=1,
-    check=_reference_rule,
+    check=veo_reference_rule(WHERE),
 )
 
-
-def _rules(*resolutions: str) -> tuple[tuple[str, tuple[int, ...], str], ...]:
-    return tuple((r, (8,), _EIGHT_ONLY) for r in resolutions)
 
 
 @register
@@ -97,13 +91,13 @@ class VideosGateway(Route):
     }
     capabilities = {
         "veo-3.1-generate-preview": Capabilities(
-            resolutions=("720p", "1080p", "4k"), audio=True, rules=_rules("1080p", "4k"), **_ANY
+            resolutions=("720p", "1080p", "4k"), audio=True, rules=_EIGHT_S_ABOVE_720P, **_ANY
         ),
         "veo-3.1-fast-generate-preview": Capabilities(
-            resolutions=("720p", "1080p", "4k"), audio=True, rules=_rules("1080p", "4k"), **_ANY
+            resolutions=("720p", "1080p", "4k"), audio=True, rules=_EIGHT_S_ABOVE_720P, **_ANY
         ),
         "veo-3.1-lite-generate-preview": Capabilities(
-            resolutions=("720p", "1080p"), audio=True, rules=_rules("1080p"), **_ANY
+            resolutions=("720p", "1080p"), audio=True, rules=_EIGHT_S_AT_1080P, **_ANY
         ),
     }
     min_poll_interval_s = 5.0
