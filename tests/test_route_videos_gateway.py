@@ -155,3 +155,11 @@ def test_validation_refusals_arrive_as_http_200_error_objects_and_read_plainly(s
         ROUTE.submit(http, project.draft_account, VideoRequest(model="veo-3.1-lite-generate-preview",
                                                                  prompt="x", resolution="4k", duration_s=8))
     assert caught.value.kind == "validation" and "4k is not available" in caught.value.message
+
+
+def test_the_key_goes_only_to_the_gateways_own_origin(project):
+    account = project.draft_account
+    base = account.resolved_base_url
+    assert ROUTE.download_request(account, "t", f"{base}/v1/videos/t/content")[1]["Authorization"].startswith("Bearer ")
+    for elsewhere in ("https://cdn.example/v.mp4", base.replace("http://", "https://") + "/v"):
+        assert ROUTE.download_request(account, "t", elsewhere)[1] == {}

@@ -68,11 +68,11 @@ What we assumed where it is silent:
 from __future__ import annotations
 
 import json
-from urllib.parse import urlsplit
 
 import httpx
 
 from .base import (
+    same_origin,
     Capabilities,
     ErrorKind,
     ProviderError,
@@ -193,7 +193,7 @@ class Aggregator(Route):
         if url.startswith("/"):
             url = account.resolved_base_url + url
         # Result links need no key; never hand it to another host.
-        if _origin(url) == _origin(account.resolved_base_url):
+        if same_origin(url, account.resolved_base_url):
             return url, {"Authorization": f"Bearer {account.api_key}"}
         return url, {}
 
@@ -344,7 +344,3 @@ def _message(response: httpx.Response) -> str:
     except ProviderError:
         return ""
 
-
-def _origin(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower()

@@ -13,6 +13,7 @@ import enum
 import json
 import re
 from collections.abc import Callable
+from urllib.parse import urlsplit
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar
@@ -291,6 +292,20 @@ class Route:
 
     def model_for(self, tier: Tier) -> str | None:
         return self.models.get(tier)
+
+
+def same_origin(url: str, base_url: str) -> bool:
+    """Whether `url` is on the account's own scheme, host and port: the only place our key may go.
+
+    Result links often point at a CDN or another host; a key sent there leaks.
+    """
+
+    def origin(address: str) -> tuple[str, str, int | None]:
+        parts = urlsplit(address)
+        scheme = parts.scheme.lower()
+        return scheme, (parts.hostname or "").lower(), parts.port or {"https": 443, "http": 80}.get(scheme)
+
+    return origin(url) == origin(base_url)
 
 
 def http_client(timeout: httpx.Timeout | None = None) -> httpx.Client:

@@ -76,6 +76,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import httpx
 
 from .base import (
+    same_origin,
     veo_eight_second_rules,
     veo_reference_rule,
     Capabilities,
@@ -223,7 +224,7 @@ class Gemini(Route):
 
     def download_request(self, account, provider_task_id: str, url: str) -> tuple[str, dict[str, str]]:
         # The key rides in the URL, never in a header: see the module docstring.
-        if _origin(url) != _origin(account.resolved_base_url):
+        if not same_origin(url, account.resolved_base_url):
             return url, {}
         parts = urlsplit(url)
         query = "&".join(q for q in (parts.query, urlencode({"key": account.api_key})) if q)
@@ -248,12 +249,6 @@ class Gemini(Route):
 def _inline(image) -> dict[str, str]:
     return {"bytesBase64Encoded": image.base64, "mimeType": image.mime_type}
 
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    port = parts.port or {"https": 443, "http": 80}.get(scheme)
-    return scheme, (parts.hostname or "").lower(), port
 
 
 def _google_error(response: httpx.Response, *, model: str | None = None) -> ProviderError:

@@ -53,11 +53,12 @@ What we assumed where it is silent:
 from __future__ import annotations
 
 import re
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import httpx
 
 from .base import (
+    same_origin,
     SAFETY_WORDS,
     Capabilities,
     ErrorKind,
@@ -186,7 +187,7 @@ class OpenAIVideo(Route):
         self, account, provider_task_id: str, url: str
     ) -> tuple[str, dict[str, str]]:
         url = self._absolute(account, url) or url
-        if _origin(url) == _origin(account.resolved_base_url):
+        if same_origin(url, account.resolved_base_url):
             return url, {"Authorization": f"Bearer {account.api_key}"}
         return url, {}
 
@@ -252,11 +253,6 @@ def _refusal(error: dict, *, http_status: int) -> ProviderError:
         http_status=http_status,
     )
 
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
-    return parts.scheme.lower(), (parts.hostname or "").lower(), port
 
 
 def _progress(value) -> int | None:

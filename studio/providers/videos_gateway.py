@@ -45,6 +45,7 @@ import re
 import httpx
 
 from .base import (
+    same_origin,
     veo_eight_second_rules,
     veo_reference_rule,
     SAFETY_WORDS,
@@ -165,6 +166,9 @@ class VideosGateway(Route):
         raise ProviderError(ErrorKind.BAD_ANSWER, f"The provider reported an unknown status {raw!r}")
 
     def download_request(self, account, provider_task_id: str, url: str) -> tuple[str, dict[str, str]]:
+        # The documented /content link is on the gateway itself; a link elsewhere gets no key.
+        if not same_origin(url, account.resolved_base_url):
+            return url, {}
         return url, {"Authorization": f"Bearer {account.api_key}"}
 
     def check_account(self, http: httpx.Client, account) -> None:
