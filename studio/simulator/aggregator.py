@@ -189,9 +189,7 @@ def generate_task(request: HttpRequest) -> JsonResponse:
         origin = request.build_absolute_uri("/").rstrip("/")
         threading.Thread(target=_deliver, args=(job, body["callback_url"], origin), daemon=True).start()
     receipt = {"code": 200, "message": "success", "data": {"taskId": job.id}}
-    response = engine.lost_answer(receipt) if job.has("#lost") else JsonResponse(receipt)
-    response.job_id = job.id
-    return response
+    return engine.receipt(job, receipt)
 
 
 @engine.simulated(ROUTE)

@@ -152,7 +152,14 @@ def poll_fault(job: SimulatedJob) -> HttpResponse | None:
     return None
 
 
-def lost_answer(body: dict) -> HttpResponse:
+def receipt(job: SimulatedJob, body: dict) -> HttpResponse:
+    """A submit's answer, tagged with its job for the request log, or cut off under #lost."""
+    response = _lost_answer(body) if job.has("#lost") else JsonResponse(body)
+    response.job_id = job.id
+    return response
+
+
+def _lost_answer(body: dict) -> HttpResponse:
     """An answer cut off after the job was made: it promises more bytes than it sends."""
     data = json.dumps(body).encode()
     response = HttpResponse(data[: len(data) // 2], content_type="application/json")

@@ -212,9 +212,7 @@ def submit(request: HttpRequest, model: str) -> HttpResponse:
         job_id=secrets.token_hex(12),
     )
     answer = {"name": _operation_name(job)}
-    response = engine.lost_answer(answer) if job.has("#lost") else JsonResponse(answer)
-    response.job_id = job.id
-    return response
+    return engine.receipt(job, answer)
 
 
 @engine.simulated(ROUTE)

@@ -147,9 +147,7 @@ def generations(request: HttpRequest) -> JsonResponse:
         "progress": 0,
         "created_at": int(job.created_at.timestamp()),
     }
-    response = engine.lost_answer(receipt) if job.has("#lost") else JsonResponse(receipt)
-    response.job_id = job.id
-    return response
+    return engine.receipt(job, receipt)
 
 
 def _job(job_id: str) -> SimulatedJob | None:

@@ -133,9 +133,7 @@ def submit(request: HttpRequest) -> JsonResponse:
         "estimated_credits": _credits(job),
         "submitted_at": job.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    response = engine.lost_answer(receipt) if job.has("#lost") else JsonResponse(receipt)
-    response.job_id = job.id
-    return response
+    return engine.receipt(job, receipt)
 
 
 @engine.simulated(ROUTE)

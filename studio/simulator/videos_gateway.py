@@ -105,9 +105,7 @@ def submit(request: HttpRequest) -> JsonResponse:
         "progress": 0,
         "created_at": int(job.created_at.timestamp()),
     }
-    response = engine.lost_answer(receipt) if job.has("#lost") else JsonResponse(receipt)
-    response.job_id = job.id
-    return response
+    return engine.receipt(job, receipt)
 
 
 @engine.simulated(ROUTE)
