@@ -142,13 +142,6 @@ class ProviderError(Exception):
         return f"{self.message.rstrip('.')}. {NEXT_STEP[self.kind]}"
 
 
-class SubmissionUncertain(Exception):
-    """The request may have reached the provider but we have no answer.
-
-    Submitting is not idempotent anywhere, so this is never retried on its own.
-    """
-
-
 @dataclass(frozen=True)
 class Report:
     """One poll answer, in route-neutral words."""

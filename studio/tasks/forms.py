@@ -77,8 +77,6 @@ class DraftForm(forms.Form):
     reference_ids = forms.CharField(widget=forms.HiddenInput, required=False)
     form_token = forms.CharField(widget=forms.HiddenInput, required=False)
 
-    IMAGE_FIELDS = ("first_frame", "last_frame", "references")
-
     def __init__(self, *args, account, project=None, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.account, self.project, self.user = account, project, user

@@ -6,6 +6,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from studio.projects.access import get_project_for_user
@@ -258,6 +259,4 @@ def provider_callback(request, token: str):
 
 
 def project_url(project) -> str:
-    from django.urls import reverse
-
     return reverse("project-detail", args=[project.pk])
