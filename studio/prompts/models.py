@@ -90,3 +90,19 @@ class PromptVersion(models.Model):
             )
             fork.record_version(text=self.text, negative_prompt=self.negative_prompt, author=author)
         return fork
+
+
+def record_words(
+    *, project, prompt: Prompt | None, text: str, negative_prompt: str, user
+) -> PromptVersion:
+    """The prompt version for the editor's words, starting a prompt if the project has none yet."""
+    if prompt is None:
+        prompt = Prompt.objects.create(project=project, title=prompt_title(text), created_by=user)
+    return prompt.record_version(text=text, negative_prompt=negative_prompt, author=user)
+
+
+def prompt_title(text: str) -> str:
+    """A new prompt is named after its first words, so the prompt switcher reads like the prompts."""
+    words = text.split()
+    title = " ".join(words[:8])
+    return title + ("…" if len(words) > 8 else "")

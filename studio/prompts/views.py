@@ -93,6 +93,7 @@ def _diff_context(
         text = word_diff(older.text, newer.text)
         negative = word_diff(older.negative_prompt, newer.negative_prompt)
         context.update(
+            same_version=older.pk == newer.pk,
             text_diff=text,
             negative_diff=negative,
             unchanged=all(piece.op == "same" for piece in text + negative),

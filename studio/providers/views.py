@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from studio.projects.access import get_project_for_user
-from studio.projects.models import Membership
+from studio.tasks.queue import enqueue_account_check
 
 from .forms import ProviderAccountForm, RoutingForm
 from .models import ProviderAccount
@@ -16,7 +16,7 @@ from .models import ProviderAccount
 
 def _owner_project(user, project_id: int):
     project, membership = get_project_for_user(user, project_id)
-    if membership.role != Membership.Role.OWNER:
+    if not membership.is_owner:
         raise PermissionDenied("Only the project owner manages provider accounts.")
     return project, membership
 
@@ -30,7 +30,7 @@ def _get_account_for_owner(user, account_id: int) -> ProviderAccount:
 @login_required
 def account_list(request, project_id: int):
     project, membership = get_project_for_user(request.user, project_id)
-    is_owner = membership.role == Membership.Role.OWNER
+    is_owner = membership.is_owner
     if request.method == "POST":
         if not is_owner:
             raise PermissionDenied("Only the project owner manages provider accounts.")
@@ -88,8 +88,6 @@ def account_edit(request, account_id: int):
 @require_POST
 def account_test(request, account_id: int):
     """Ask a worker to test the connection; the row shows the answer when it comes."""
-    from studio.tasks.queue import enqueue_account_check
-
     account = _get_account_for_owner(request.user, account_id)
     ProviderAccount.objects.filter(pk=account.pk).update(check_requested_at=timezone.now())
     enqueue_account_check(account.pk)
@@ -105,4 +103,4 @@ def account_row(request, account_id: int):
     account = get_object_or_404(ProviderAccount, pk=account_id)
     project, membership = get_project_for_user(request.user, account.project_id)
     return render(request, "providers/accounts.html#account-row", {
-        "account": account, "project": project, "is_owner": membership.role == Membership.Role.OWNER})
+        "account": account, "project": project, "is_owner": membership.is_owner})

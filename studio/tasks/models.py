@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.utils import timezone
 
@@ -52,6 +53,10 @@ class Task(models.Model):
         BLOCKED = "blocked", "Blocked"
 
     LIVE_STATES = (State.PENDING, State.SUBMITTING, State.QUEUED, State.RUNNING, State.ARCHIVING)
+    # Ended without a clip and followed no further: only the user may choose to pay again.
+    SEND_AGAIN_STATES = (State.UNCERTAIN, State.FAILED, State.BLOCKED)
+    # A final in one of these made nothing, so its draft may be promoted again.
+    ENDED_WITHOUT_CLIP = (State.FAILED, State.BLOCKED)
     # States in which the provider holds a job of ours that we must follow.
     TRACKED_STATES = (State.QUEUED, State.RUNNING)
 
@@ -134,9 +139,65 @@ class Task(models.Model):
         return promotions[0] if promotions else None
 
     @property
+    def is_uncertain(self) -> bool:
+        """Sent, but no answer came back: the provider may hold (and bill) this job already."""
+        return self.state == self.State.UNCERTAIN
+
+    @property
+    def can_send_again(self) -> bool:
+        return self.state in self.SEND_AGAIN_STATES
+
+    @property
+    def send_again_label(self) -> str:
+        # "Try again" after a clear failure; "Send again" when the first may still be running.
+        return "Send again" if self.is_uncertain else "Try again"
+
+    @property
+    def has_clip(self) -> bool:
+        """Done with its clip archived: something to play and compare."""
+        if self.state != self.State.DONE:
+            return False
+        try:
+            return self.clip is not None
+        except ObjectDoesNotExist:
+            return False
+
+    @property
+    def can_be_promoted(self) -> bool:
+        """A finished draft: the only task the user may promote to a final."""
+        return self.kind == self.Kind.DRAFT and self.state == self.State.DONE
+
+    @property
+    def can_promote_again(self) -> bool:
+        """A finished draft with no final on its way or done: none yet, or it failed or was blocked."""
+        final = self.final
+        return self.can_be_promoted and (final is None or final.state in self.ENDED_WITHOUT_CLIP)
+
+    @property
+    def can_compare_with_draft(self) -> bool:
+        """A final with its clip, promoted from a draft that has one too."""
+        return (
+            self.kind == self.Kind.FINAL and self.has_clip
+            and self.promoted_from is not None and self.promoted_from.has_clip
+        )
+
+    @property
+    def cost_label(self) -> str:
+        """What this task costs as far as anyone knows; "charged" only if the provider said so."""
+        if self.cost_charged is not None:
+            return f"charged ${self.cost_charged}" if self.cost_charged else "not billed"
+        if self.cost_estimate is None:
+            return "no price card"
+        if self.state in self.ENDED_WITHOUT_CLIP:
+            # Ended with no word on billing (a clear refusal records a zero charge):
+            # the quote is what it may have cost, not a running price.
+            return f"quoted ${self.cost_estimate}"
+        return f"≈ ${self.cost_estimate} list price"
+
+    @property
     def needs_refresh(self) -> bool:
         """Whether its card should keep polling: it, or the final it was promoted to, is still in flight."""
-        final = self.final if self.kind == self.Kind.DRAFT and self.state == self.State.DONE else None
+        final = self.final if self.can_be_promoted else None
         return self.is_live or bool(final and final.is_live)
 
     @property

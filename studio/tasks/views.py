@@ -10,12 +10,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from studio.projects.access import get_project_for_user
-from studio.projects.views import project_page_context
+from studio.prompts.models import record_words
 from studio.providers.base import Tier
 
 from . import batches, forms, lifecycle
 from .forms import DraftForm, GridForm
 from .models import Batch, Task
+from .pages import project_page_context
 from .queue import enqueue_job, kick_tracker
 
 
@@ -25,8 +26,14 @@ def _get_task_for_user(user, task_id: int, *, edit: bool = False):
     return task, project, membership
 
 
+def _on_grid(request) -> bool:
+    # The grid page says so on its cards' requests (?on=grid), as compact cards say ?compact=1.
+    return request.GET.get("on") == "grid"
+
+
 def _card(request, task: Task, project, membership) -> str:
-    context = {"task": task, "project": project, "membership": membership, "compact": bool(request.GET.get("compact"))}
+    context = {"task": task, "project": project, "membership": membership,
+               "compact": bool(request.GET.get("compact")), "on_grid": _on_grid(request)}
     return render_to_string("projects/project.html#task-card", context, request=request)
 
 
@@ -59,7 +66,7 @@ def draft(request, project_id: int):
         return render(request, "projects/project.html", context, status=400)
 
     data = form.cleaned_data
-    version = lifecycle.record_words(
+    version = record_words(
         project=project, prompt=prompt, text=data["prompt"], negative_prompt=data.get("negative_prompt", ""),
         user=request.user,
     )
@@ -190,36 +197,25 @@ def task_card(request, task_id: int):
 @require_POST
 def promote(request, task_id: int):
     draft_task, project, membership = _get_task_for_user(request.user, task_id, edit=True)
-    if draft_task.kind != Task.Kind.DRAFT or draft_task.state != Task.State.DONE:
+    if not draft_task.can_be_promoted:
         messages.error(request, "Only a finished draft can be promoted.")
         return redirect("project-detail", project.pk)
-    if project.final_account is None:
-        messages.error(request, "This project has no provider account for finals yet.")
+    try:
+        final, created = lifecycle.promote(draft=draft_task, user=request.user)
+    except lifecycle.PromotionRefused as refusal:
+        messages.error(request, str(refusal))
         return redirect("project-detail", project.pk)
-    parameters, _notes = lifecycle.final_parameters(draft_task, project.final_account)
-    caps = project.final_account.provider.capabilities[project.final_account.provider.model_for(Tier.QUALITY)]
-    problems = lifecycle.problems_with(
-        account=project.final_account,
-        tier=Tier.QUALITY,
-        parameters=parameters,
-        prompt=draft_task.prompt_version.text,
-        negative_prompt=draft_task.prompt_version.negative_prompt if caps.negative_prompt else "",
-    )
-    if problems:
-        messages.error(request, "The final route cannot render this: " + " ".join(problems.values()))
-        return redirect("project-detail", project.pk)
-    final, created = lifecycle.promote(draft=draft_task, user=request.user)
     if created:
         _send(final)
     if not request.htmx:
         return redirect(f"{project_url(project)}#task-{final.pk}")
     draft_task.refresh_from_db()
     # On a grid page the draft's card shows the final; only the project page lists it as a new card.
-    on_grid = "/batches/" in (request.htmx.current_url or "")
+    new_card = created and not _on_grid(request)
     return render(
         request,
         "tasks/card_updates.html",
-        {"editor": "", "card": _card(request, final, project, membership) if created and not on_grid else "",
+        {"editor": "", "card": _card(request, final, project, membership) if new_card else "",
          "replaced": _card(request, draft_task, project, membership)},
     )
 
@@ -229,7 +225,7 @@ def promote(request, task_id: int):
 def send_again(request, task_id: int):
     """A user's explicit choice to pay for the same settings again."""
     task, project, membership = _get_task_for_user(request.user, task_id, edit=True)
-    if task.state not in (Task.State.UNCERTAIN, Task.State.FAILED, Task.State.BLOCKED):
+    if not task.can_send_again:
         messages.error(request, "Only a failed or uncertain task can be sent again.")
         return redirect("project-detail", project.pk)
     again = lifecycle.new_task(

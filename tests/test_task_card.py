@@ -1,0 +1,251 @@
+"""The task card asks the task what it may offer; promotion answers each page in its own way."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from studio.clips.models import Clip
+from studio.images.models import InputImage
+from studio.projects.models import Membership
+from studio.prompts.models import record_words
+from studio.tasks import lifecycle
+from studio.tasks.models import Batch, Task
+
+from conftest import client_for, draft_form
+
+pytestmark = pytest.mark.django_db
+
+State = Task.State
+SETTINGS = {"duration_s": 4, "aspect_ratio": "16:9", "resolution": "720p", "audio": False}
+
+
+def a_task(project, user, *, state=State.DONE, kind=Task.Kind.DRAFT, promoted_from=None, **fields) -> Task:
+    version = record_words(project=project, prompt=project.prompts.first(), text="A fox in snow",
+                           negative_prompt="", user=user)
+    task = lifecycle.new_task(project=project, prompt_version=version, account=project.draft_account,
+                              tier="quality" if kind == Task.Kind.FINAL else "fast", kind=kind,
+                              parameters=SETTINGS, seed=7, user=user, promoted_from=promoted_from)
+    Task.objects.filter(pk=task.pk).update(state=state, **fields)
+    return Task.objects.get(pk=task.pk)
+
+
+def with_clip(task: Task, media) -> Task:
+    media.mkdir(parents=True, exist_ok=True)
+    (media / f"clip-{task.pk}.mp4").write_bytes(b"not really a video")
+    Clip.objects.create(task=task, file=f"clip-{task.pk}.mp4", duration_s=4, width=1280, height=720,
+                        has_audio=False, bytes=18, sha256="0" * 64)
+    return Task.objects.get(pk=task.pk)
+
+
+# --- What the task may offer --------------------------------------------------
+
+
+@pytest.mark.parametrize("state", list(State))
+def test_only_an_uncertain_failed_or_blocked_task_can_be_sent_again(state):
+    assert Task(state=state).can_send_again == (state in {State.UNCERTAIN, State.FAILED, State.BLOCKED})
+
+
+def test_an_uncertain_task_is_sent_again_and_a_failed_one_tried_again():
+    assert (Task(state=State.UNCERTAIN).is_uncertain, Task(state=State.UNCERTAIN).send_again_label) == (
+        True, "Send again")
+    assert (Task(state=State.FAILED).is_uncertain, Task(state=State.FAILED).send_again_label) == (
+        False, "Try again")
+
+
+@pytest.mark.parametrize("state, charged, estimate, label", [
+    (State.DONE, Decimal("1.20"), Decimal("0.80"), "charged $1.20"),
+    (State.FAILED, Decimal("0"), Decimal("0.80"), "not billed"),
+    (State.FAILED, None, Decimal("0.80"), "quoted $0.80"),
+    (State.BLOCKED, None, Decimal("0.80"), "quoted $0.80"),
+    (State.RUNNING, None, Decimal("0.80"), "≈ $0.80 list price"),
+    (State.DONE, None, Decimal("0.80"), "≈ $0.80 list price"),
+    (State.UNCERTAIN, None, Decimal("0.80"), "≈ $0.80 list price"),
+    (State.DONE, None, None, "no price card"),
+])
+def test_the_cost_label_claims_a_charge_only_when_the_provider_reported_one(state, charged, estimate, label):
+    assert Task(state=state, cost_charged=charged, cost_estimate=estimate).cost_label == label
+
+
+@pytest.mark.parametrize("kind, state, promotable", [
+    (Task.Kind.DRAFT, State.DONE, True),
+    (Task.Kind.DRAFT, State.RUNNING, False),
+    (Task.Kind.DRAFT, State.FAILED, False),
+    (Task.Kind.FINAL, State.DONE, False),
+])
+def test_only_a_finished_draft_can_be_promoted(kind, state, promotable):
+    assert Task(kind=kind, state=state).can_be_promoted is promotable
+
+
+@pytest.mark.parametrize("final_state, again", [
+    (None, True),
+    (State.PENDING, False),
+    (State.RUNNING, False),
+    (State.DONE, False),
+    (State.FAILED, True),
+    (State.BLOCKED, True),
+])
+def test_promote_is_offered_while_no_final_is_on_its_way_or_done(project, people, final_state, again):
+    draft = a_task(project, people["owner"])
+    if final_state:
+        a_task(project, people["owner"], kind=Task.Kind.FINAL, state=final_state, promoted_from=draft)
+    assert draft.can_promote_again is again
+
+
+def test_a_task_has_a_clip_only_when_done_and_archived(project, people, media):
+    draft = a_task(project, people["owner"])
+    assert not draft.has_clip
+    assert with_clip(draft, media).has_clip
+    assert not Task(state=State.RUNNING).has_clip
+
+
+def test_a_final_compares_with_its_draft_only_when_both_have_clips(project, people, media):
+    draft = a_task(project, people["owner"])
+    final = with_clip(a_task(project, people["owner"], kind=Task.Kind.FINAL, promoted_from=draft), media)
+    assert not final.can_compare_with_draft
+    with_clip(draft, media)
+    final = Task.objects.get(pk=final.pk)
+    assert final.can_compare_with_draft and not Task.objects.get(pk=draft.pk).can_compare_with_draft
+
+
+@pytest.mark.parametrize("role, owner", [("owner", True), ("editor", False), ("viewer", False)])
+def test_only_the_owner_membership_is_the_owner(project, people, role, owner):
+    assert Membership.objects.get(project=project, user=people[role]).is_owner is owner
+
+
+# --- The card asks those questions ---------------------------------------------
+
+
+def card(client, task: Task) -> str:
+    return client.get(f"/tasks/{task.pk}/card", HTTP_HX_REQUEST="true").content.decode()
+
+
+def test_a_failed_card_offers_try_again_and_shows_its_quote(project, people, owner_client):
+    task = a_task(project, people["owner"], state=State.FAILED, cost_estimate=Decimal("0.80"),
+                  error_message="The provider refused it.")
+    html = card(owner_client, task)
+    assert "quoted $0.80" in html and ">Try again</button>" in html and "confirm(" not in html
+
+
+def test_an_uncertain_card_asks_before_sending_again(project, people, owner_client):
+    html = card(owner_client, a_task(project, people["owner"], state=State.UNCERTAIN))
+    assert ">Send again</button>" in html and "may bill twice" in html
+
+
+def test_a_finished_draft_card_offers_promote_until_its_final_is_on_its_way(project, people, owner_client):
+    draft = a_task(project, people["owner"])
+    assert "Promote to final" in card(owner_client, draft)
+    final = a_task(project, people["owner"], kind=Task.Kind.FINAL, state=State.RUNNING, promoted_from=draft)
+    html = card(owner_client, draft)
+    assert "Promote to final" not in html and f"Final #{final.pk}: rendering" in html
+    Task.objects.filter(pk=final.pk).update(state=State.FAILED)
+    assert "Promote to final" in card(owner_client, draft)
+
+
+# --- Promotion ----------------------------------------------------------------
+
+
+def test_promoting_a_running_draft_is_refused_and_makes_nothing(project, people, owner_client):
+    draft = a_task(project, people["owner"], state=State.RUNNING)
+    answer = owner_client.post(f"/tasks/{draft.pk}/promote", follow=True)
+    assert "Only a finished draft can be promoted." in answer.content.decode()
+    assert not Task.objects.filter(promoted_from=draft).exists()
+
+
+def test_promote_refuses_a_project_without_a_final_account(project, people):
+    draft = a_task(project, people["owner"])
+    project.final_account = None
+    project.save()
+    draft = Task.objects.select_related("project").get(pk=draft.pk)
+    with pytest.raises(lifecycle.PromotionRefused, match="no provider account for finals"):
+        lifecycle.promote(draft=draft, user=people["owner"])
+    assert not Task.objects.filter(promoted_from=draft).exists()
+
+
+def test_sending_a_done_task_again_is_refused(project, people, owner_client):
+    task = a_task(project, people["owner"])
+    answer = owner_client.post(f"/tasks/{task.pk}/send-again", follow=True)
+    assert "Only a failed or uncertain task can be sent again." in answer.content.decode()
+    assert Task.objects.count() == 1
+
+
+@pytest.fixture
+def grid_of_done_drafts(owner_client, project, people):
+    owner_client.post(f"/projects/{project.pk}/draft", draft_form(form_token="first"))
+    Task.objects.all().delete()
+    version = project.prompts.get().latest_version()
+    answer = owner_client.post(f"/projects/{project.pk}/grids/new", {
+        "version": version.pk, "tier": "fast", "resolution": "720p", "aspect_ratio": "16:9", "duration_s": "4",
+        "seed": "", "columns": "seed", "column_values": "11, 22", "rows": "", "row_values": "", "form_token": "g"})
+    assert answer.status_code == 302
+    batch = Batch.objects.get()
+    batch.tasks.update(state=State.DONE)
+    return batch
+
+
+def test_the_grid_pages_cards_say_they_are_on_the_grid(owner_client, grid_of_done_drafts):
+    page = owner_client.get(f"/batches/{grid_of_done_drafts.pk}/").content.decode()
+    for task in grid_of_done_drafts.tasks.all():
+        assert f'hx-post="/tasks/{task.pk}/promote?compact=1&amp;on=grid"' in page
+    # The same cards on the project page are compact, but not on a grid.
+    page = owner_client.get(f"/projects/{grid_of_done_drafts.project_id}/").content.decode()
+    assert "on=grid" not in page and "promote?compact=1\"" in page
+
+
+def test_promoting_on_the_grid_page_adds_no_new_card(owner_client, grid_of_done_drafts):
+    draft = grid_of_done_drafts.tasks.first()
+    answer = owner_client.post(f"/tasks/{draft.pk}/promote?compact=1&on=grid", HTTP_HX_REQUEST="true")
+    html = answer.content.decode()
+    final = Task.objects.get(promoted_from=draft)
+    assert answer.status_code == 200 and "hx-swap-oob" not in html
+    # The draft's own card shows its final and keeps polling with the grid's signal.
+    assert f"Final #{final.pk}: " in html
+    assert f'hx-get="/tasks/{draft.pk}/card?compact=1&amp;on=grid"' in html
+
+
+def test_promoting_a_grouped_card_on_the_project_page_lists_the_final(owner_client, grid_of_done_drafts):
+    draft = grid_of_done_drafts.tasks.first()
+    # The page it came from no longer matters, only what the card sends.
+    answer = owner_client.post(f"/tasks/{draft.pk}/promote?compact=1", HTTP_HX_REQUEST="true",
+                               HTTP_HX_CURRENT_URL=f"http://testserver/batches/{grid_of_done_drafts.pk}/")
+    final = Task.objects.get(promoted_from=draft)
+    html = answer.content.decode()
+    assert 'hx-swap-oob="afterbegin:#task-list"' in html and f'id="task-{final.pk}"' in html
+
+
+# --- The editor's fields --------------------------------------------------------
+
+
+def png() -> SimpleUploadedFile:
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 180), (200, 80, 40)).save(buffer, "PNG")
+    return SimpleUploadedFile("frame.png", buffer.getvalue(), content_type="image/png")
+
+
+def test_a_recalled_first_frame_shows_under_its_input_with_a_keep_box(owner_client, project):
+    owner_client.post(f"/projects/{project.pk}/draft", {**draft_form(), "first_frame": png()})
+    task, image = Task.objects.get(), InputImage.objects.get()
+    page = owner_client.get(f"/projects/{project.pk}/?from_task={task.pk}").content.decode()
+    start = page.index('<div class="field field-first_frame">')
+    field = page[start:page.index('<div class="field field-last_frame">', start)]
+    assert f'src="/images/{image.pk}/thumbnail"' in field
+    assert f'data-keeps="first_frame_id" value="{image.pk}"' in field
+    assert f'name="first_frame_id" value="{image.pk}"' in page
+
+
+def test_the_tier_select_re_renders_the_editor(owner_client, project):
+    page = owner_client.get(f"/projects/{project.pk}/").content.decode()
+    assert f'<select name="tier" hx-get="/projects/{project.pk}/draft/form" hx-target="#draft-panel"' in page
+
+
+def test_a_field_error_is_announced_beside_its_field(project, people):
+    answer = client_for(people["owner"]).post(f"/projects/{project.pk}/accounts/add",
+                                             {"label": "", "route": "videos-gateway", "api_key": "k"})
+    html = answer.content.decode()
+    assert '<div class="field field-label has-error">' in html
+    assert '<p class="error" role="alert" id="id_label_error">This field is required.</p>' in html
+    assert 'aria-describedby="id_label_error"' in html
