@@ -103,7 +103,7 @@ class InlineQueue:
         self.jobs: list[tuple[str, int]] = []
 
     def __call__(self, kind: str, task_id: int) -> None:
-        from studio.clips.archive import archive
+        from studio.tasks.archive import archive
 
         self.jobs.append((kind, task_id))
         {"submit": lifecycle.submit, "archive": archive}[kind](task_id)

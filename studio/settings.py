@@ -133,12 +133,15 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # Django's own widget templates, which FORM_RENDERER (studio/forms.py) finds through TEMPLATES.
+    "django.forms",
     "django_htmx",
     "template_partials",
     "django_q",
     "studio.projects",
     "studio.prompts",
     "studio.providers",
+    "studio.money",
     "studio.tasks",
     "studio.clips",
     "studio.images",
@@ -158,6 +161,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "studio.urls"
+FORM_RENDERER = "studio.forms.StudioFormRenderer"
 WSGI_APPLICATION = "studio.wsgi.application"
 
 TEMPLATES = [

@@ -11,20 +11,21 @@ import re
 from pathlib import Path
 
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK = 256 * 1024
 
 
-def ranged_file_response(request: HttpRequest, path: Path, *, content_type: str | None = None) -> HttpResponse:
+def ranged_file_response(request: HttpRequest, path: Path, *, content_type: str | None = None) -> HttpResponseBase:
     size = path.stat().st_size
     content_type = content_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     header = request.headers.get("Range", "").strip()
     match = RANGE.match(header) if header else None
     if not match or (not match.group(1) and not match.group(2)):
-        response = FileResponse(path.open("rb"), content_type=content_type)
-        response["Accept-Ranges"] = "bytes"
-        return response
+        whole = FileResponse(path.open("rb"), content_type=content_type)
+        whole["Accept-Ranges"] = "bytes"
+        return whole
 
     first, last = match.groups()
     if first:
@@ -34,9 +35,9 @@ def ranged_file_response(request: HttpRequest, path: Path, *, content_type: str 
         start = max(0, size - int(last))
         end = size - 1
     if start >= size or start > end:
-        response = HttpResponse(status=416)
-        response["Content-Range"] = f"bytes */{size}"
-        return response
+        unsatisfiable = HttpResponse(status=416)
+        unsatisfiable["Content-Range"] = f"bytes */{size}"
+        return unsatisfiable
 
     response = StreamingHttpResponse(_read(path, start, end - start + 1), status=206, content_type=content_type)
     response["Content-Length"] = str(end - start + 1)
@@ -54,4 +55,3 @@ def _read(path: Path, start: int, length: int):
                 return
             length -= len(chunk)
             yield chunk
-

@@ -10,7 +10,7 @@ from studio.prompts.models import Prompt
 from studio.tasks import lifecycle
 from studio.tasks.models import Task
 
-from .conftest import client_for, draft_form
+from conftest import client_for, draft_form
 
 
 def done_task_with_clip(project, user, media, *, seed: int):

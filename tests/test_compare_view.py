@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
+from django.core.management import call_command
 
 from studio.clips.models import Clip
 from studio.prompts.models import Prompt
 from studio.tasks.models import Task
 
-from .conftest import client_for, make_project
+from conftest import client_for, make_project
 
 
 def finished_clip(
@@ -173,3 +176,55 @@ def test_pick_control_renders_for_a_card_with_a_real_form(project, people):
     assert f'hx-post="/clips/{clip.pk}/compare-pick"' in html
     assert 'hx-trigger="compare-changed from:body"' in html
     assert 'name="csrfmiddlewaretoken"' in html
+
+
+# --- The player's scripts ----------------------------------------------------
+
+PLAYER_MODULES = Path(django_settings.BASE_DIR) / "static" / "js" / "compare"
+RELATIVE_IMPORT = re.compile(r'\bfrom\s+"\./([\w-]+\.js)"')
+
+
+def import_map(html: str) -> dict[str, str]:
+    found = re.search(r'<script type="importmap">(.*?)</script>', html, re.DOTALL)
+    assert found, "The compare page has no import map for the player's modules"
+    return json.loads(found.group(1))["imports"]
+
+
+def imported_modules() -> set[str]:
+    return {
+        name for path in PLAYER_MODULES.glob("*.js") for name in RELATIVE_IMPORT.findall(path.read_text())
+    }
+
+
+@pytest.mark.django_db
+def test_player_loads_as_modules_and_ships_no_test_hook(project, people, draft_and_final):
+    draft, final = draft_and_final
+    html = client_for(people["viewer"]).get(compare_url(project, draft.pk, final.pk)).content.decode()
+    assert '<script type="module" src="/static/js/compare/player.js"></script>' in html
+    # Outside production the map sends each module to its own name.
+    expected = {f"/static/js/compare/{name}" for name in imported_modules()}
+    assert import_map(html) == {url: url for url in expected}
+    for path in PLAYER_MODULES.glob("*.js"):
+        source = path.read_text()
+        # Test hooks live in the tests: the player hangs nothing on the window or on its elements.
+        assert not re.search(r"\bdailies\b", source), path.name
+        assert not re.search(r"\b(window|globalThis|self)\.[\w$]+\s*=(?!=)", source), path.name
+
+
+@pytest.mark.django_db
+def test_hashed_static_names_reach_every_module(project, people, draft_and_final, settings, tmp_path):
+    """In production the player's files get hashed names; the import map must hand those to its imports."""
+    settings.STATIC_ROOT = tmp_path / "static"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+    }
+    call_command("collectstatic", interactive=False, verbosity=0)
+    draft, final = draft_and_final
+    html = client_for(people["viewer"]).get(compare_url(project, draft.pk, final.pk)).content.decode()
+    player = re.search(r'<script type="module" src="([^"]+)"', html).group(1)
+    mapped = import_map(html)
+    assert set(mapped) == {f"/static/js/compare/{name}" for name in imported_modules()}
+    for url in (player, *mapped.values()):
+        assert re.fullmatch(r"/static/js/compare/[\w-]+\.[0-9a-f]{12}\.js", url), url
+        assert (settings.STATIC_ROOT / url.removeprefix("/static/")).is_file(), url

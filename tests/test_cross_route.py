@@ -8,7 +8,7 @@ from studio.clips.media import probe
 from studio.providers.models import ProviderAccount
 from studio.tasks.models import Task
 
-from .conftest import draft_form, run_worker
+from conftest import draft_form, run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,7 +7,7 @@ import pytest
 from studio.prompts.models import PromptVersion
 from studio.tasks.models import Task
 
-from .conftest import draft_form
+from conftest import draft_form
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +70,8 @@ def test_a_draft_without_a_seed_gets_one_recorded(owner_client, project):
     task = Task.objects.get()
     assert task.seed is not None and 0 <= task.seed <= 2**32 - 1
     assert task.cost_estimate is not None  # fast 720p silent has a price card
+
+
+def test_the_first_draft_names_its_prompt_after_its_first_eight_words(owner_client, project):
+    post(owner_client, project, prompt="A slow dolly past rain on neon signs, reflections pooling below")
+    assert project.prompts.get().title == "A slow dolly past rain on neon signs,…"

@@ -12,7 +12,7 @@ from studio.images.models import InputImage
 from studio.prompts.models import PromptVersion
 from studio.tasks.models import Batch, Task
 
-from .conftest import client_for, draft_form
+from conftest import client_for, draft_form
 
 pytestmark = pytest.mark.django_db
 

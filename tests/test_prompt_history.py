@@ -10,7 +10,7 @@ from studio.prompts.models import Prompt
 from studio.tasks import lifecycle
 from studio.tasks.models import Task
 
-from .conftest import client_for
+from conftest import client_for
 
 V1 = "A lighthouse at dusk, waves below, slow push in"
 V2 = "A lighthouse at night, waves below, slow push in"

@@ -10,7 +10,7 @@ from studio.providers.checks import check_connection
 from studio.providers.models import ProviderAccount
 from studio.simulator.models import SimulatedJob, SimulatorRequest
 
-from .conftest import client_for
+from conftest import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from studio.simulator.models import SimulatorRequest
 from studio.tasks import lifecycle, tracker
 from studio.tasks.models import Task
 
-from .conftest import InlineQueue, make_project
+from conftest import InlineQueue, make_project
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

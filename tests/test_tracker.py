@@ -11,7 +11,7 @@ from studio.simulator.models import SimulatorRequest
 from studio.tasks import lifecycle, tracker
 from studio.tasks.models import Task, WorkerLease
 
-from .conftest import InlineQueue
+from conftest import InlineQueue
 from .test_submit_once import pending_task
 
 pytestmark = pytest.mark.django_db(transaction=True)

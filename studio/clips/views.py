@@ -13,7 +13,7 @@ from studio.projects.access import get_project_for_user
 from studio.prompts.diff import parameter_diff, word_diff
 
 from .models import Clip
-from .streaming import ranged_file_response
+from studio.streaming import ranged_file_response
 
 # The compare selection lives in the session: per user by nature, per project
 # by key. "projects" is the truth ({"<project id>": [clip ids, oldest first]});

@@ -29,6 +29,8 @@ class Membership(models.Model):
     class Role(models.TextChoices):
         OWNER = "owner", "Owner"
         EDITOR = "editor", "Editor"
+        # Watches, and (with the review features) comments and sets review status; never spends.
+        REVIEWER = "reviewer", "Reviewer"
         VIEWER = "viewer", "Viewer"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
@@ -44,3 +46,8 @@ class Membership(models.Model):
     @property
     def can_edit(self) -> bool:
         return self.role in (self.Role.OWNER, self.Role.EDITOR)
+
+    @property
+    def is_owner(self) -> bool:
+        """Only the owner manages the project's provider accounts and routing."""
+        return self.role == self.Role.OWNER

@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from .models import PriceCard, ProviderAccount
+from .models import ProviderAccount
 
 
 class ProviderAccountForm(forms.ModelForm):
@@ -29,10 +29,3 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     form = ProviderAccountForm
     list_display = ["label", "project", "route", "base_url", "masked_key"]
     list_filter = ["route"]
-
-
-@admin.register(PriceCard)
-class PriceCardAdmin(admin.ModelAdmin):
-    list_display = ["route", "model", "resolution", "audio", "usd_per_second", "source"]
-    list_editable = ["usd_per_second"]
-    list_filter = ["route", "model"]

@@ -13,15 +13,12 @@ import enum
 import json
 import re
 from collections.abc import Callable
-from urllib.parse import urlsplit
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, ClassVar
+from typing import Any, ClassVar, Protocol
+from urllib.parse import urlsplit
 
 import httpx
-
-if TYPE_CHECKING:
-    from .models import ProviderAccount
 
 
 class Tier(enum.StrEnum):
@@ -37,9 +34,7 @@ DRAFT_TIERS = (Tier.LITE, Tier.FAST)
 # Words by which gateways' free-text failure reasons say "the safety filter
 # stopped it" (not billed) rather than "it broke". "rai" only as a word, so
 # "rain" in a prompt echoed back is not a block.
-SAFETY_WORDS = re.compile(
-    r"safety|content.?policy|moderat|\brai\b|blocked|filtered|violat", re.IGNORECASE
-)
+SAFETY_WORDS = re.compile(r"safety|content.?policy|moderat|\brai\b|blocked|filtered|violat", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -208,8 +203,7 @@ class Capabilities:
         ):
             found.setdefault(
                 "first_frame" if request.first_frame else "references",
-                "This route fetches images by URL, and this instance has no public address "
-                "(set DAILIES_PUBLIC_URL).",
+                "This route fetches images by URL, and this instance has no public address (set DAILIES_PUBLIC_URL).",
             )
         for resolution, durations, reason in self.rules:
             if request.resolution == resolution and request.duration_s not in durations:
@@ -241,6 +235,19 @@ def _words(values, unit: str = "") -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
+class Account(Protocol):
+    """What a route reads of a provider account; `models.ProviderAccount` is the one in use."""
+
+    @property
+    def api_key(self) -> str: ...
+
+    @property
+    def resolved_base_url(self) -> str: ...
+
+    @property
+    def options(self) -> dict[str, Any]: ...
+
+
 class Route:
     """Base for route modules. Subclasses set the class attributes and the three calls."""
 
@@ -255,27 +262,25 @@ class Route:
     # How long the provider keeps result URLs alive.
     result_ttl_s: ClassVar[float] = 24 * 3600
 
-    def submit(self, http: httpx.Client, account: ProviderAccount, request: VideoRequest) -> Receipt:
+    def submit(self, http: httpx.Client, account: Account, request: VideoRequest) -> Receipt:
         raise NotImplementedError
 
-    def poll(self, http: httpx.Client, account: ProviderAccount, provider_task_id: str) -> Report:
+    def poll(self, http: httpx.Client, account: Account, provider_task_id: str) -> Report:
         raise NotImplementedError
 
-    def download_request(
-        self, account: ProviderAccount, provider_task_id: str, url: str
-    ) -> tuple[str, dict[str, str]]:
+    def download_request(self, account: Account, provider_task_id: str, url: str) -> tuple[str, dict[str, str]]:
         """URL and headers to fetch a result file (the video, or a separate audio track)."""
         raise NotImplementedError
 
-    def poll_delay(self, *, model: str, elapsed_s: float, account=None) -> float:
+    def poll_delay(self, *, model: str, elapsed_s: float, account: Account | None = None) -> float:
         """Seconds until the next poll, as the route's documentation asks."""
         raise NotImplementedError
 
-    def check_account(self, http: httpx.Client, account: ProviderAccount) -> None:
+    def check_account(self, http: httpx.Client, account: Account) -> None:
         """Raise ProviderError if the account's key or address does not work. Must spend nothing."""
         raise NotImplementedError
 
-    def uses_callbacks(self, account: ProviderAccount) -> bool:
+    def uses_callbacks(self, account: Account) -> bool:
         """Whether this account's tasks are called back (then polls are only a slow safety net)."""
         return False
 
@@ -308,29 +313,6 @@ def http_client(timeout: httpx.Timeout | None = None) -> httpx.Client:
         follow_redirects=True,
         headers={"User-Agent": "Dailies/0.1"},
     )
-
-
-REGISTRY: dict[str, Route] = {}
-
-
-def register(route_class: type[Route]) -> type[Route]:
-    REGISTRY[route_class.slug] = route_class()
-    return route_class
-
-
-def get_route(slug: str) -> Route:
-    from . import routes  # noqa: F401  (importing registers every route)
-
-    try:
-        return REGISTRY[slug]
-    except KeyError:
-        raise LookupError(f"No provider route called {slug!r}.") from None
-
-
-def route_choices() -> list[tuple[str, str]]:
-    from . import routes  # noqa: F401
-
-    return [(slug, route.name) for slug, route in REGISTRY.items()]
 
 
 def read_json(response: httpx.Response) -> dict:
@@ -378,3 +360,88 @@ def error_for_status(response: httpx.Response, message: str) -> ProviderError:
     }.get(kind, f"The provider refused the request (HTTP {code})")
     text = f"{default}: {message}" if message else default
     return ProviderError(kind, text, retry_after=retry_after_seconds(response), http_status=code)
+
+
+# --- Reading poll answers: what most routes share --------------------------------
+
+
+@dataclass(frozen=True)
+class StatusWords:
+    """A route's status strings for each of Dailies' phases (compared case-insensitively)."""
+
+    queued: frozenset[str]
+    running: frozenset[str]
+    succeeded: frozenset[str]
+    failed: frozenset[str]
+
+    def phase(self, raw: str) -> Status | None:
+        word = raw.lower()
+        for status, words in (
+            (Status.QUEUED, self.queued),
+            (Status.RUNNING, self.running),
+            (Status.SUCCEEDED, self.succeeded),
+            (Status.FAILED, self.failed),
+        ):
+            if word in words:
+                return status
+        return None
+
+
+def poll_report(
+    phase: Status | None,
+    *,
+    raw_status: str,
+    progress: int | None = None,
+    video_url: str | None = None,
+    audio_url: str | None = None,
+    charged: Decimal | None = None,
+    reason: str = "",
+    safety: bool | None = None,
+) -> Report:
+    """One poll answer in route-neutral words, read the way every route's documentation implies.
+
+    `reason` is the provider's own failure text; `safety` says whether the
+    safety filter is the cause (by default: whether `reason` speaks of it). A
+    success without a video is a result the filter removed when it is the
+    cause (not billed), else a job that returned nothing, which the lifecycle
+    records as possibly billed.
+    """
+    blocked = bool(SAFETY_WORDS.search(reason)) if safety is None else safety
+    if phase in (Status.QUEUED, Status.RUNNING):
+        return Report(phase, progress=progress, provider_status=raw_status)
+    if phase == Status.SUCCEEDED:
+        if not video_url and blocked:
+            error = ProviderError(ErrorKind.SAFETY, f"The provider's safety filter removed the result: {reason}")
+            return Report(Status.BLOCKED, error=error, provider_status=raw_status)
+        return Report(
+            Status.SUCCEEDED,
+            progress=100,
+            video_url=video_url or None,
+            audio_url=audio_url if video_url else None,
+            charged=charged,
+            provider_status=raw_status,
+        )
+    if phase == Status.FAILED:
+        reason = reason or "no reason given"
+        if blocked:
+            error = ProviderError(ErrorKind.SAFETY, f"Blocked by the provider's safety filter: {reason}")
+            return Report(Status.BLOCKED, error=error, provider_status=raw_status)
+        error = ProviderError(ErrorKind.FAILED, f"The provider could not render it: {reason}")
+        return Report(Status.FAILED, error=error, provider_status=raw_status)
+    raise ProviderError(ErrorKind.BAD_ANSWER, f"The provider reported an unknown status {raw_status!r}")
+
+
+def error_message(body: dict) -> str:
+    """The provider's own words in an error body: `error.message`, a string `error`, `message` or `detail`."""
+    error = body.get("error")
+    if isinstance(error, dict):
+        return str(error.get("message") or error.get("code") or "")
+    return str(error or body.get("message") or body.get("detail") or "")
+
+
+def percent(value: object) -> int | None:
+    """A progress figure (50, 50.0, "50" or "50%") as 0–100, or None when there is none to read."""
+    if value is None or isinstance(value, bool):
+        return None
+    match = re.match(r"\s*(\d+(?:\.\d+)?)", str(value))
+    return max(0, min(100, int(float(match.group(1))))) if match else None

@@ -22,5 +22,4 @@ def check_connection(account_id: int) -> None:
         ok, message = None, "This route has no free way to test a key; draft once to check it."
     else:
         ok, message = True, "Connected: the provider accepted the key. Nothing was spent."
-    ProviderAccount.objects.filter(pk=account_id).update(checked_at=timezone.now(), check_ok=ok,
-                                                         check_message=message)
+    ProviderAccount.objects.filter(pk=account_id).update(checked_at=timezone.now(), check_ok=ok, check_message=message)

@@ -4,7 +4,7 @@ import json
 
 from django import forms
 
-from .base import route_choices
+from .registry import route_choices
 from .models import ProviderAccount
 
 

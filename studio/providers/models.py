@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from decimal import Decimal
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.db import models
 
-from .base import Route, get_route, route_choices
+from .base import Route
+from .registry import get_route, route_choices
 
 
 def _fernet() -> Fernet:
@@ -73,43 +73,3 @@ class ProviderAccount(models.Model):
     @property
     def is_simulator(self) -> bool:
         return self.base_url.startswith("/simulator/")
-
-
-class PriceCard(models.Model):
-    """List price per generated second for one model at one resolution, with or without audio."""
-
-    route = models.CharField(max_length=40, choices=route_choices)
-    model = models.CharField(max_length=80)
-    resolution = models.CharField(max_length=10)
-    audio = models.BooleanField()
-    usd_per_second = models.DecimalField(max_digits=8, decimal_places=4)
-    source = models.CharField(max_length=200, blank=True)
-
-    class Meta:
-        ordering = ["route", "model", "resolution", "audio"]
-        constraints = [
-            models.UniqueConstraint(fields=["route", "model", "resolution", "audio"], name="one_price_per_variant")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.model} {self.resolution}{' + audio' if self.audio else ''}: ${self.usd_per_second}/s"
-
-
-def quote(*, route: str, model: str, resolution: str, audio: bool, seconds: int) -> Decimal | None:
-    """The list price of one clip, or None when no price card covers it."""
-    card = PriceCard.objects.filter(route=route, model=model, resolution=resolution, audio=audio).first()
-    if card is None:
-        return None
-    return (card.usd_per_second * seconds).quantize(Decimal("0.01"))
-
-
-def price_of(*, route: str, model: str, parameters: dict) -> Decimal | None:
-    """The list price of one clip with these settings, counting sound a route always renders."""
-    caps = get_route(route).capabilities.get(model)
-    return quote(
-        route=route,
-        model=model,
-        resolution=parameters["resolution"],
-        audio=bool(parameters["audio"] or (caps and caps.always_audio)),
-        seconds=parameters["duration_s"],
-    )

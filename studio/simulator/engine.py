@@ -12,16 +12,18 @@ import functools
 import json
 import secrets
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeGuard
 
 from django.conf import settings
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from studio.clips.streaming import ranged_file_response
+from studio.streaming import ranged_file_response
 
 from .models import SimulatedJob, SimulatorRequest
 from .render import render_clip
@@ -58,44 +60,84 @@ SIZES = {
 }
 
 
-def simulated(route: str):
-    """Mark a view as part of one simulated route: no CSRF, every request logged."""
+@dataclass(frozen=True)
+class Wire:
+    """What one simulated route says in its own way; everything else here is shared.
 
-    def wrap(view):
-        @csrf_exempt
-        @functools.wraps(view)
-        def logged(request: HttpRequest, *args, **kwargs):
-            entry = SimulatorRequest.objects.create(
-                route=route,
-                method=request.method,
-                path=request.get_full_path(),
-                headers=_loggable_headers(request),
-                body=request.body.decode("utf-8", "replace")[:20000],
-                job_id=kwargs.get("job_id", ""),
-            )
-            response = view(request, *args, **kwargs)
-            SimulatorRequest.objects.filter(pk=entry.pk).update(
-                status=response.status_code, job_id=getattr(response, "job_id", entry.job_id)
-            )
-            return response
+    `key_headers` and `key_params` name where the route carries its key, so
+    the request log masks them; `rate_limit` builds the route's 429 answer in
+    its own error envelope (the engine adds Retry-After).
+    """
 
-        return logged
+    route: str
+    key_headers: tuple[str, ...]
+    rate_limit: Callable[[], HttpResponse]
+    key_params: tuple[str, ...] = ()
 
-    return wrap
+    def simulated(self, *, download: bool = False):
+        """Mark a view as part of this route: no CSRF, every request logged (downloads tagged as such)."""
+
+        def wrap(view):
+            @csrf_exempt
+            @functools.wraps(view)
+            def logged(request: HttpRequest, *args, **kwargs):
+                entry = SimulatorRequest.objects.create(
+                    route=self.route,
+                    method=request.method or "",
+                    path=self._loggable_path(request),
+                    headers=self._loggable_headers(request),
+                    body=request.body.decode("utf-8", "replace")[:20000],
+                    job_id=kwargs.get("job_id", ""),
+                    download=download,
+                )
+                response = view(request, *args, **kwargs)
+                SimulatorRequest.objects.filter(pk=entry.pk).update(
+                    status=response.status_code, job_id=getattr(response, _JOB_TAG, entry.job_id)
+                )
+                return response
+
+            return logged
+
+        return wrap
+
+    def job(self, job_id: str) -> SimulatedJob | None:
+        return SimulatedJob.objects.filter(pk=job_id, route=self.route).first()
+
+    def rate_limited(self, prompt: str) -> HttpResponse | None:
+        """The route's 429 when the prompt asks for one (#ratelimit); no job is made."""
+        if "#ratelimit" not in faults_in(prompt):
+            return None
+        response = self.rate_limit()
+        response["Retry-After"] = "1"
+        return response
+
+    def _loggable_headers(self, request: HttpRequest) -> dict[str, str]:
+        # Keys are masked even here: the log is shown to tests and demos.
+        secret = {"authorization", *self.key_headers}
+        return {name: _masked(value) if name.lower() in secret else value for name, value in request.headers.items()}
+
+    def _loggable_path(self, request: HttpRequest) -> str:
+        if not any(name in request.GET for name in self.key_params):
+            return request.get_full_path()
+        query = request.GET.copy()
+        for name in self.key_params:
+            if name in query:
+                # The last value, as `request.GET[name]` reads it (a str; the stubs allow a list).
+                query[name] = _masked(str(query[name]))
+        return f"{request.path}?{query.urlencode()}"
 
 
-def _loggable_headers(request: HttpRequest) -> dict[str, str]:
-    # Keys are masked even here: the log is shown to tests and demos.
-    masked = {}
-    for name, value in request.headers.items():
-        if name.lower() in {"authorization", "x-api-key", "x-goog-api-key"}:
-            value = value[:12] + "…" if len(value) > 12 else "…"
-        masked[name] = value
-    return masked
+def _masked(value: str) -> str:
+    return value[:12] + "…" if len(value) > 12 else "…"
 
 
 def key_is_valid(key: str) -> bool:
     return key.startswith(KEY_PREFIX) and len(key) > len(KEY_PREFIX)
+
+
+def has_video(job: SimulatedJob | None) -> TypeGuard[SimulatedJob]:
+    """Whether the job ended with a video to download (not #empty, not removed by #filtered)."""
+    return job is not None and moment(job).phase == "done" and not job.has("#empty") and not job.has("#filtered")
 
 
 def json_body(request: HttpRequest) -> dict | None:
@@ -111,8 +153,9 @@ def faults_in(prompt: str) -> set[str]:
     return {fault for fault in FAULTS if fault in words}
 
 
-def new_job(*, route: str, model: str, request: dict, prompt: str, quality: bool,
-            job_id: str | None = None) -> SimulatedJob:
+def new_job(
+    *, route: str, model: str, request: dict, prompt: str, quality: bool, job_id: str | None = None
+) -> SimulatedJob:
     timing = settings.SIMULATOR
     faults = faults_in(prompt)
     fail_reason = ""
@@ -132,14 +175,12 @@ def new_job(*, route: str, model: str, request: dict, prompt: str, quality: bool
 
 def status_polls(job: SimulatedJob) -> int:
     """How many status requests this job has had, the current one included."""
-    return SimulatorRequest.objects.filter(job_id=job.id, method="GET").exclude(path__contains="/content").exclude(
-        path__contains="/download").count()
+    return SimulatorRequest.objects.filter(job_id=job.id, method="GET", download=False).count()
 
 
 def downloads(job: SimulatedJob) -> int:
     """How many download requests this job has had, the current one included."""
-    return SimulatorRequest.objects.filter(job_id=job.id, method="GET").filter(
-        Q(path__contains="/content") | Q(path__contains="/download")).count()
+    return SimulatorRequest.objects.filter(job_id=job.id, method="GET", download=True).count()
 
 
 def poll_fault(job: SimulatedJob) -> HttpResponse | None:
@@ -155,7 +196,16 @@ def poll_fault(job: SimulatedJob) -> HttpResponse | None:
 def receipt(job: SimulatedJob, body: dict) -> HttpResponse:
     """A submit's answer, tagged with its job for the request log, or cut off under #lost."""
     response = _lost_answer(body) if job.has("#lost") else JsonResponse(body)
-    response.job_id = job.id
+    return tag(response, job.id)
+
+
+# The attribute on a response that names its job for the request log (read by `Wire.simulated`).
+_JOB_TAG = "job_id"
+
+
+def tag(response: HttpResponse, job_id: str) -> HttpResponse:
+    """Tag an answer with its job, so the request log files it under that job."""
+    setattr(response, _JOB_TAG, job_id)
     return response
 
 
@@ -167,7 +217,7 @@ def _lost_answer(body: dict) -> HttpResponse:
     return response
 
 
-def video_response(request: HttpRequest, job: SimulatedJob, path: Path) -> HttpResponse:
+def video_response(request: HttpRequest, job: SimulatedJob, path: Path) -> HttpResponseBase:
     """The video with Range support, or the download fault this job asks for."""
     if job.has("#expired"):
         return JsonResponse({"error": {"message": "The signed URL has expired", "code": 403}}, status=403)
@@ -210,8 +260,17 @@ def moment(job: SimulatedJob) -> Moment:
     return Moment("running", min(99, int(100 * elapsed / span)))
 
 
-def video_path(job: SimulatedJob, *, resolution: str, aspect_ratio: str, duration_s: float, audio: bool,
-               tier_label: str, prompt: str, seed: int | None) -> Path:
+def video_path(
+    job: SimulatedJob,
+    *,
+    resolution: str,
+    aspect_ratio: str,
+    duration_s: float,
+    audio: bool,
+    tier_label: str,
+    prompt: str,
+    seed: int | None,
+) -> Path:
     """The job's MP4, rendered on first request and kept."""
     path = Path(settings.MEDIA_ROOT) / "simulator" / f"{job.id}.mp4"
     if not path.exists():

@@ -35,6 +35,8 @@ class SimulatorRequest(models.Model):
     body = models.TextField(blank=True)
     status = models.PositiveSmallIntegerField(default=0)
     job_id = models.CharField(max_length=60, blank=True, db_index=True)
+    # A file download rather than a status poll: the faults count each apart.
+    download = models.BooleanField(default=False)
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:

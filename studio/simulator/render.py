@@ -95,9 +95,7 @@ def _check_arguments(*, width: int, height: int, duration_s: float, fps: int) ->
             raise ValueError(f"{name} must be a positive whole number of pixels, got {value!r}")
         if value % 2:
             # yuv420p stores colour at half resolution, so both sides must halve cleanly.
-            raise ValueError(
-                f"{name} must be an even number of pixels for H.264 (yuv420p), got {value}"
-            )
+            raise ValueError(f"{name} must be an even number of pixels for H.264 (yuv420p), got {value}")
     if not math.isfinite(duration_s) or duration_s <= 0:
         raise ValueError(f"duration_s must be a positive number of seconds, got {duration_s!r}")
     if not isinstance(fps, int) or fps <= 0:
@@ -200,9 +198,7 @@ def _monospaced_width(text: str, *, size: int) -> int:
     return sum(cell if ch.isdigit() else math.ceil(font.getlength(ch)) for ch in text)
 
 
-def _draw_monospaced(
-    draw: ImageDraw.ImageDraw, origin: tuple[int, int], text: str, *, size: int
-) -> None:
+def _draw_monospaced(draw: ImageDraw.ImageDraw, origin: tuple[int, int], text: str, *, size: int) -> None:
     # The bundled font has proportional digits; fixed cells stop the timecode
     # from jittering sideways as it counts, which would make it hard to read.
     font = _font(size)
@@ -233,9 +229,7 @@ def _seed_colour(seed: int, *, value: float, saturation: float = 0.6) -> tuple[i
     return round(r * 255), round(g * 255), round(b * 255)
 
 
-def _draw_static(
-    *, layout: _Layout, title_lines: list[str], seed: int, duration_s: float
-) -> Image.Image:
+def _draw_static(*, layout: _Layout, title_lines: list[str], seed: int, duration_s: float) -> Image.Image:
     image = Image.new("RGB", (layout.width, layout.height))
     draw = ImageDraw.Draw(image)
 
@@ -301,9 +295,7 @@ def _draw_title(draw: ImageDraw.ImageDraw, *, layout: _Layout, lines: list[str])
         y += _line_height(size)
 
 
-def _ellipsize(
-    text: str, *, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, max_width: int
-) -> str:
+def _ellipsize(text: str, *, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, max_width: int) -> str:
     if font.getlength(text) <= max_width:
         return text
     while text and font.getlength(text + "…") > max_width:

@@ -1,17 +1,7 @@
-"""Each simulated route lives under its own prefix, so their paths never collide."""
+"""Each route's simulator under its own prefix, so their paths never collide; mounted from the route table."""
 
 from django.urls import include, path
 
-from . import videos_gateway
-from . import aggregator
-from . import gemini
-from . import tasks_api
-from . import openai_video
+from studio.providers.registry import ROUTES, simulator_of
 
-urlpatterns = [
-    path("videos-gateway/", include(videos_gateway)),
-    path("aggregator/", include(aggregator)),
-    path("gemini/", include(gemini)),
-    path("tasks-api/", include(tasks_api)),
-    path("openai-video/", include(openai_video)),
-]
+urlpatterns = [path(f"{slug}/", include(simulator_of(slug))) for slug in ROUTES]

@@ -19,12 +19,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from studio.providers.base import ErrorKind, ProviderError, error_for_status
-from studio.tasks.lifecycle import count_request, finish_task, http_client
-from studio.tasks.models import Task
+from studio.clips.media import NotAVideo, has_audio_stream, make_poster, probe, sha256_of
+from studio.clips.models import Clip
+from studio.providers.base import ErrorKind, ProviderError, error_for_status, http_client
 
-from .media import NotAVideo, has_audio_stream, make_poster, probe, sha256_of
-from .models import Clip
+from .lifecycle import count_request, finish_task
+from .models import Task
 
 log = logging.getLogger(__name__)
 State = Task.State

@@ -15,7 +15,8 @@ from django.db import transaction
 
 from studio.prompts.models import PromptVersion
 from studio.providers.base import Tier
-from studio.providers.models import ProviderAccount, price_of
+from studio.money.prices import price_of
+from studio.providers.models import ProviderAccount
 
 from .lifecycle import SEED_MAX, new_task, problems_with
 from .models import Batch, Task

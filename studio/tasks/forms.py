@@ -4,11 +4,13 @@ import secrets
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms import BoundField
+from django.urls import reverse
 
 from studio.images.checks import store_upload
 from studio.images.models import InputImage
 from studio.providers.base import DRAFT_TIERS, Capabilities, Tier
-from studio.providers.models import price_of
+from studio.money.prices import price_of
 
 from .lifecycle import SEED_MAX, problems_with
 
@@ -26,6 +28,24 @@ class MultipleImageField(forms.FileField):
     def clean(self, data, initial=None):
         files = data if isinstance(data, (list, tuple)) else ([data] if data else [])
         return [super(MultipleImageField, self).clean(f, initial) for f in files]
+
+
+# Each image input of the editor, and the hidden field with the ids of the images it already holds.
+KEPT_IN = {"first_frame": "first_frame_id", "last_frame": "last_frame_id", "references": "reference_ids"}
+
+
+class ImageSlot(BoundField):
+    """An image input shown with thumbnails of the images it already holds."""
+
+    template_name = "projects/_image_field.html"
+
+    @property
+    def kept_images(self) -> list[InputImage]:
+        return self.form.kept_images()[self.name]
+
+    @property
+    def kept_in(self) -> str:
+        return KEPT_IN[self.name]
 
 
 class DraftForm(forms.Form):
@@ -65,12 +85,18 @@ class DraftForm(forms.Form):
             "max_value": f"Draft 1 to {MAX_VARIATIONS} variations at a time.",
         },
     )
-    first_frame = forms.FileField(required=False, label="First frame", widget=forms.ClearableFileInput(
-        attrs={"accept": "image/jpeg,image/png,image/webp"}))
-    last_frame = forms.FileField(required=False, label="Last frame", widget=forms.ClearableFileInput(
-        attrs={"accept": "image/jpeg,image/png,image/webp"}))
-    references = MultipleImageField(required=False, label="Reference images", widget=MultipleFileInput(
-        attrs={"accept": "image/jpeg,image/png,image/webp"}))
+    first_frame = forms.FileField(
+        required=False, label="First frame", bound_field_class=ImageSlot,
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
+    )
+    last_frame = forms.FileField(
+        required=False, label="Last frame", bound_field_class=ImageSlot,
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
+    )
+    references = MultipleImageField(
+        required=False, label="Reference images", bound_field_class=ImageSlot,
+        widget=MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
+    )
     # Images already uploaded (kept across edits, or recalled from a clip).
     first_frame_id = forms.IntegerField(widget=forms.HiddenInput, required=False)
     last_frame_id = forms.IntegerField(widget=forms.HiddenInput, required=False)
@@ -109,7 +135,14 @@ class DraftForm(forms.Form):
                     del self.fields[name]
             if "references" in self.fields:
                 self.fields["references"].help_text = f"Up to {caps.max_references}; JPG, PNG or WebP, 10 MB each."
+        if project is not None:
+            # Changing tier re-renders the editor, so only that model's options are offered.
+            self.fields["tier"].widget.attrs.update({
+                "hx-get": reverse("draft-form", args=[project.pk]), "hx-target": "#draft-panel",
+                "hx-swap": "outerHTML", "hx-include": "closest form", "hx-trigger": "change",
+            })
         self.fields["form_token"].initial = secrets.token_urlsafe(16)
+        self._kept_images: dict[str, list[InputImage]] | None = None
 
     def _value(self, name: str):
         if self.is_bound:
@@ -118,6 +151,8 @@ class DraftForm(forms.Form):
 
     def kept_images(self) -> dict[str, list[InputImage]]:
         """Images already attached (by id), for thumbnails in the editor."""
+        if self._kept_images is not None:
+            return self._kept_images
         ids = {
             "first_frame": [self._value("first_frame_id")],
             "last_frame": [self._value("last_frame_id")],
@@ -128,6 +163,8 @@ class DraftForm(forms.Form):
             wanted = [int(v) for v in values if v and str(v).isdigit()]
             images = InputImage.objects.filter(pk__in=wanted, project=self.project) if self.project else []
             found[name] = sorted(images, key=lambda i: wanted.index(i.pk))
+        # Asked once per image input when the editor renders; the ids cannot change after binding.
+        self._kept_images = found
         return found
 
     def clean(self):
@@ -244,6 +281,16 @@ class GridForm(forms.Form):
         self.fields["form_token"].initial = secrets.token_urlsafe(16)
         self.axes: list = []
         self.cells: list = []
+
+    AXIS_FIELDS = ("columns", "column_values", "rows", "row_values")
+
+    def cell_fields(self) -> list[BoundField]:
+        """What every cell starts from: all but the axes."""
+        return [field for field in self.visible_fields() if field.name not in self.AXIS_FIELDS]
+
+    def axis_fields(self) -> list[BoundField]:
+        """What varies across the columns and down the rows."""
+        return [self[name] for name in self.AXIS_FIELDS]
 
     def hint(self, axis: str) -> str:
         return {

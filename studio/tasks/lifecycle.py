@@ -33,8 +33,9 @@ from studio.providers.base import (
     VideoRequest,
     http_client,
 )
-from studio.prompts.models import Prompt, PromptVersion
-from studio.providers.models import ProviderAccount, price_of
+from studio.prompts.models import PromptVersion
+from studio.money.prices import price_of
+from studio.providers.models import ProviderAccount
 
 from .models import Task
 
@@ -53,17 +54,27 @@ SEED_MAX = 2**32 - 1
 
 
 def video_request(task: Task) -> VideoRequest:
-    caps = task.account.provider.capabilities.get(task.model)
     return build_request(
         account=task.account,
         model=task.model,
         prompt=task.prompt_version.text,
-        # A route without negative prompts gets none (a promotion says so on the card).
-        negative_prompt=task.prompt_version.negative_prompt if caps and caps.negative_prompt else "",
+        negative_prompt=negative_prompt_sent(
+            account=task.account, model=task.model, version=task.prompt_version
+        ),
         parameters=task.parameters,
         seed=task.seed,
         callback_url=callback_url(task),
     )
+
+
+def negative_prompt_sent(*, account, model: str, version: PromptVersion) -> str:
+    """The version's negative prompt as the route receives it.
+
+    A route without negative prompts gets none rather than refusing the task
+    (a promotion says so on the card, see `final_parameters`).
+    """
+    caps = account.provider.capabilities.get(model)
+    return version.negative_prompt if caps and caps.negative_prompt else ""
 
 
 def build_request(
@@ -187,13 +198,6 @@ def problems_with(
     return route.capabilities[model].problems(request)
 
 
-def record_words(*, project, prompt: Prompt | None, text: str, negative_prompt: str, user) -> PromptVersion:
-    """The prompt version for the editor's words, starting a prompt if the project has none yet."""
-    if prompt is None:
-        prompt = Prompt.objects.create(project=project, title=prompt_title(text), created_by=user)
-    return prompt.record_version(text=text, negative_prompt=negative_prompt, author=user)
-
-
 def start_draft(
     *,
     project,
@@ -215,12 +219,6 @@ def start_draft(
         user=user,
         form_token=form_token,
     )
-
-
-def prompt_title(text: str) -> str:
-    words = text.split()
-    title = " ".join(words[:8])
-    return title + ("…" if len(words) > 8 else "")
 
 
 RESOLUTION_ORDER = ("720p", "1080p", "4k")
@@ -269,19 +267,40 @@ def final_parameters(draft: Task, account: ProviderAccount) -> tuple[dict, list[
     return wanted, notes
 
 
+class PromotionRefused(Exception):
+    """Why a draft cannot be promoted, in words for the user; nothing was created or spent."""
+
+
 def promote(*, draft: Task, user) -> tuple[Task, bool]:
     """The final render of a draft: same prompt version, seed and aspect ratio, where the route allows.
 
     Returns (final, created). A draft with a final already on its way or done
-    returns that one, so a second click is not a second bill.
+    returns that one, so a second click is not a second bill. Raises
+    PromotionRefused, before anything is created, when the project has no final
+    account or the final route would refuse the settings. The draft need not be
+    done yet: the page offers Promote only then (`Task.can_be_promoted`), but
+    a final may be queued behind its draft.
     """
     account = draft.project.final_account
+    if account is None:
+        raise PromotionRefused("This project has no provider account for finals yet.")
     parameters, notes = final_parameters(draft, account)
+    version = draft.prompt_version
+    model = account.provider.model_for(Tier.QUALITY)
+    problems = problems_with(
+        account=account,
+        tier=Tier.QUALITY,
+        parameters=parameters,
+        prompt=version.text,
+        negative_prompt=negative_prompt_sent(account=account, model=model, version=version),
+    )
+    if problems:
+        raise PromotionRefused("The final route cannot render this: " + " ".join(problems.values()))
     with transaction.atomic():
         # Serialises concurrent promotions of one draft (row lock on PostgreSQL,
         # the write lock on SQLite).
         Task.objects.select_for_update().filter(pk=draft.pk).update(lease_until=F("lease_until"))
-        existing = draft.promotions.exclude(state__in=[State.FAILED, State.BLOCKED]).first()
+        existing = draft.promotions.exclude(state__in=Task.ENDED_WITHOUT_CLIP).first()
         if existing:
             return existing, False
         final = new_task(

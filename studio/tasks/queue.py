@@ -11,7 +11,10 @@ import logging
 
 from django_q.tasks import async_task
 
+from studio.providers.checks import check_connection
+
 from . import lifecycle, tracker
+from .archive import archive
 
 log = logging.getLogger(__name__)
 
@@ -22,14 +25,12 @@ def submit_task(task_id: int) -> None:
 
 
 def archive_task(task_id: int) -> None:
-    from studio.clips.archive import archive
-
     archive(task_id)
 
 
 def track() -> None:
     """Run the tracker for a while, then hand over to a fresh message if work remains."""
-    if tracker.run():
+    if tracker.run(enqueue=enqueue_job):
         kick_tracker()
 
 
@@ -47,8 +48,6 @@ def enqueue_job(kind: str, task_id: int) -> None:
 
 
 def check_account(account_id: int) -> None:
-    from studio.providers.checks import check_connection
-
     check_connection(account_id)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -56,15 +57,12 @@ def has_live_work() -> bool:
     return Task.objects.filter(state__in=Task.LIVE_STATES).exists()
 
 
-def run(*, run_for_s: float = RUN_FOR_S, enqueue=None) -> bool:
+def run(*, enqueue: Callable[[str, int], None], run_for_s: float = RUN_FOR_S) -> bool:
     """Follow tasks for up to `run_for_s` seconds. Returns whether work remains.
 
-    `enqueue(kind, task_id)` hands submits and archives to other workers; the
-    default sends them through django-q2.
+    `enqueue(kind, task_id)` hands submits and archives to other workers
+    (django-q2's queue, from `queue.track`; an inline runner in tests).
     """
-    from .queue import enqueue_job
-
-    enqueue = enqueue or enqueue_job
     holder = uuid.uuid4().hex
     if not take_lease(holder):
         return has_live_work()

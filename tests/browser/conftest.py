@@ -29,7 +29,7 @@ from studio.providers.models import ProviderAccount
 from studio.tasks import lifecycle
 from studio.tasks.models import Task
 
-from ..conftest import client_for, draft_form, make_project, run_worker
+from conftest import client_for, draft_form, make_project, run_worker
 
 # Playwright's sync API keeps an event loop running in this thread, and Django
 # refuses ORM calls from a thread with a running loop. The test thread only

@@ -12,17 +12,16 @@ import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from importlib import import_module
 
 import pytest
-from django.apps import apps
 from django.db import connection
 from playwright.sync_api import expect
 
+from studio.money.prices import load_price_cards
 from studio.tasks import lifecycle, tracker
 from studio.tasks.models import Batch, Task
 
-from ..conftest import InlineQueue, client_for
+from conftest import InlineQueue, client_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -59,9 +58,8 @@ class BackgroundWorker:
 
 @pytest.fixture(autouse=True)
 def price_cards(clips):
-    """The list prices the quotes read. A data migration adds them, and emptying the database
-    after each transactional test takes them away again."""
-    import_module("studio.providers.migrations.0002_price_cards").add_cards(apps, None)
+    """The list prices the quotes read: the module's database snapshot is put back without them."""
+    load_price_cards()
 
 
 @pytest.fixture

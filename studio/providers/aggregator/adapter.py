@@ -52,7 +52,7 @@ What we assumed where it is silent:
   result removed by the safety filter (not billed). A `resultJson` that is
   already an object is read too; one that is not JSON is a bad answer.
 - Unknown task ids are not documented; we read HTTP 404 as "not found".
-- No charges are reported and no prices are published: `PRICES` is empty.
+- No charges are reported and no prices are published: `prices.json` has no card.
 - Result URLs need no key. We send ours only to the base URL's own origin,
   never to another host (a CDN).
 - Cadence: async mode waits 90 s, then polls every 5 s. In callback mode
@@ -71,8 +71,7 @@ import json
 
 import httpx
 
-from .base import (
-    same_origin,
+from studio.providers.base import (
     Capabilities,
     ErrorKind,
     ProviderError,
@@ -80,16 +79,21 @@ from .base import (
     Report,
     Route,
     Status,
+    StatusWords,
     Tier,
     VideoRequest,
     error_for_status,
+    poll_report,
     read_json,
-    register,
+    same_origin,
 )
 
-# No prices are published in seed 003.
-PRICES: list[tuple[str, str, bool, str]] = []
-
+STATUSES = StatusWords(
+    queued=frozenset({"pending"}),
+    running=frozenset({"processing"}),
+    succeeded=frozenset({"success"}),
+    failed=frozenset({"failed"}),
+)
 FAST = "veo-3-1/fast"
 QUALITY = "veo-3-1/quality"
 # Not documented by the route: Veo 3.1's own 8 s clips at 720p (assumed).
@@ -131,7 +135,6 @@ _VEO = dict(
 )
 
 
-@register
 class Aggregator(Route):
     slug = "aggregator"
     name = "generateTask aggregator (seed 003)"
@@ -271,35 +274,26 @@ def report_from(data) -> Report:
         raise ProviderError(ErrorKind.BAD_ANSWER, "The provider's status answer carries no data")
     state = str(data.get("state") or "")
     fail_code = str(data.get("failCode") or "")
-    fail_message = str(data.get("failMsg") or "")
-    if state == "pending":
-        return Report(Status.QUEUED, provider_status=state)
-    if state == "processing":
-        return Report(Status.RUNNING, provider_status=state)
-    if state == "success":
-        urls = _result_urls(data.get("resultJson"))
-        if not urls and fail_code == "CONTENT_VIOLATION":
-            error = ProviderError(
-                ErrorKind.SAFETY, f"The result was removed by the provider's safety filter: {fail_message or fail_code}"
-            )
-            return Report(Status.BLOCKED, error=error, provider_status=state)
-        return Report(Status.SUCCEEDED, progress=100, video_url=urls[0] if urls else None, provider_status=state)
-    if state == "failed":
-        reason = fail_message or "no reason given"
-        if fail_code == "CONTENT_VIOLATION":
-            error = ProviderError(ErrorKind.SAFETY, f"Blocked by the provider's safety filter: {reason}")
-            return Report(Status.BLOCKED, error=error, provider_status=state)
-        if fail_code == "INVALID_IMAGE_URL":
-            error = ProviderError(
-                ErrorKind.VALIDATION,
-                f"The provider could not fetch an input image (it takes public JPG, PNG or WebP links "
-                f"of at most 10 MB): {reason}",
-            )
-            return Report(Status.FAILED, error=error, provider_status=state)
-        label = f" ({fail_code})" if fail_code else ""
-        error = ProviderError(ErrorKind.FAILED, f"The provider could not render it{label}: {reason}")
+    reason = str(data.get("failMsg") or "")
+    phase = STATUSES.phase(state)
+    if phase == Status.FAILED and fail_code == "INVALID_IMAGE_URL":
+        error = ProviderError(
+            ErrorKind.VALIDATION,
+            f"The provider could not fetch an input image (it takes public JPG, PNG or WebP links "
+            f"of at most 10 MB): {reason or 'no reason given'}",
+        )
         return Report(Status.FAILED, error=error, provider_status=state)
-    raise ProviderError(ErrorKind.BAD_ANSWER, f"The provider reported an unknown state {state!r}")
+    urls = _result_urls(data.get("resultJson")) if phase == Status.SUCCEEDED else []
+    if phase == Status.FAILED and fail_code and fail_code != "CONTENT_VIOLATION":
+        reason = f"{reason or 'no reason given'} ({fail_code})"
+    return poll_report(
+        phase,
+        raw_status=state,
+        video_url=urls[0] if urls else None,
+        reason=reason or fail_code,
+        # The seed names the cause by failCode, not in words.
+        safety=fail_code == "CONTENT_VIOLATION",
+    )
 
 
 def _result_urls(raw) -> list[str]:
@@ -343,4 +337,3 @@ def _message(response: httpx.Response) -> str:
         return str(read_json(response).get("message") or "")
     except ProviderError:
         return ""
-

@@ -34,13 +34,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import httpx
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from . import engine
-from .models import SimulatedJob, SimulatorRequest
+from studio.simulator import engine
+from studio.simulator.models import SimulatedJob, SimulatorRequest
 
 ROUTE = "aggregator"
 MODEL = "veo-3-1"
@@ -50,8 +50,7 @@ MODES = ("quality", "fast")
 ASPECTS = ("16:9", "9:16", "auto")
 # generationType → (fewest, most) image_urls.
 IMAGE_COUNTS = {"TEXT_2_VIDEO": (0, 0), "FIRST_AND_LAST_FRAMES_2_VIDEO": (1, 2), "REFERENCE_2_VIDEO": (1, 3)}
-PHASES = {"submitted": "pending", "queued": "pending", "running": "processing", "done": "success",
-          "failed": "failed"}
+PHASES = {"submitted": "pending", "queued": "pending", "running": "processing", "done": "success", "failed": "failed"}
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 IMAGE_TIMEOUT = httpx.Timeout(5.0)
 INVALID_IMAGE = "INVALID_IMAGE_URL"
@@ -74,6 +73,7 @@ class Delivery:
 
 
 DELIVERIES: list[Delivery] = []
+WIRE = engine.Wire(route=ROUTE, key_headers=("authorization",), rate_limit=lambda: _answer(429, "Rate limit exceeded"))
 
 
 def _answer(status: int, message: str, data=None) -> JsonResponse:
@@ -158,9 +158,9 @@ def image_problem(url: str) -> str | None:
     return None
 
 
-@engine.simulated(ROUTE)
+@WIRE.simulated()
 @require_POST
-def generate_task(request: HttpRequest) -> JsonResponse:
+def generate_task(request: HttpRequest) -> HttpResponse:
     if not _authorized(request):
         return _unauthorized()
     body = engine.json_body(request)
@@ -169,10 +169,8 @@ def generate_task(request: HttpRequest) -> JsonResponse:
     if refusal := validate(body):
         return _answer(400, refusal)
     given = body["input"]
-    if "#ratelimit" in engine.faults_in(given["prompt"]):
-        response = _answer(429, "Rate limit exceeded")
-        response["Retry-After"] = "1"
-        return response
+    if limited := WIRE.rate_limited(given["prompt"]):
+        return limited
     job = engine.new_job(
         route=ROUTE,
         model=f"{MODEL}/{given['mode']}",
@@ -192,15 +190,15 @@ def generate_task(request: HttpRequest) -> JsonResponse:
     return engine.receipt(job, receipt)
 
 
-@engine.simulated(ROUTE)
+@WIRE.simulated()
 @require_GET
-def status_task(request: HttpRequest) -> JsonResponse:
+def status_task(request: HttpRequest) -> HttpResponse:
     if not _authorized(request):
         return _unauthorized()
     task_id = request.GET.get("taskId", "")
     if not task_id:
         return _answer(400, "taskId is required")
-    job = SimulatedJob.objects.filter(pk=task_id, route=ROUTE).first()
+    job = WIRE.job(task_id)
     if job is None:
         return _answer(404, f"Task {task_id} not found")
     # The id is in the query, not the path, so tag this request in the log
@@ -208,22 +206,22 @@ def status_task(request: HttpRequest) -> JsonResponse:
     SimulatorRequest.objects.filter(route=ROUTE, method="GET", path=request.get_full_path(), job_id="").update(
         job_id=job.id
     )
+    response: HttpResponse
     if job.has("#poll500") and engine.status_polls(job) <= 2:
         response = _answer(500, "Internal server error")
     elif fault := engine.poll_fault(job):
         response = fault
     else:
         response = _answer(200, "success", status_data(job, origin=request.build_absolute_uri("/").rstrip("/")))
-    response.job_id = job.id
-    return response
+    return engine.tag(response, job.id)
 
 
-@engine.simulated(ROUTE)
+@WIRE.simulated(download=True)
 @require_GET
 def download(request: HttpRequest, job_id: str):
     # Result links are served without a key, as from a CDN.
-    job = SimulatedJob.objects.filter(pk=job_id, route=ROUTE).first()
-    if job is None or engine.moment(job).phase != "done" or job.has("#empty") or job.has("#filtered"):
+    job = WIRE.job(job_id)
+    if not engine.has_video(job):
         return _answer(404, "No video for this task")
     return engine.video_response(request, job, render(job))
 
@@ -259,8 +257,9 @@ def status_data(job: SimulatedJob, *, origin: str) -> dict:
         "costTime": None,
     }
     if now.phase in ("done", "failed"):
-        data["costTime"] = int(job.render_seconds * 1000)
-        data["completeTime"] = created_ms + data["costTime"]
+        cost_ms = int(job.render_seconds * 1000)
+        data["costTime"] = cost_ms
+        data["completeTime"] = created_ms + cost_ms
     if now.phase == "done":
         urls = [] if job.has("#empty") or job.has("#filtered") else [origin + download_path(job)]
         data["resultJson"] = json.dumps({"resultUrls": urls})

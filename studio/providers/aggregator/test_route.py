@@ -20,25 +20,24 @@ from django.test import Client
 from django.utils import timezone
 from PIL import Image
 
-from studio.clips.archive import archive
+from conftest import make_project, run_worker
 from studio.clips.models import Clip
 from studio.prompts.models import Prompt
-from studio.providers.aggregator import FAST, QUALITY, Aggregator, report_from
+from studio.providers.aggregator import simulator as simulated
+from studio.providers.aggregator.adapter import FAST, QUALITY, Aggregator, report_from
 from studio.providers.base import (
     ErrorKind,
     ImageInput,
     ProviderError,
     Status,
     VideoRequest,
-    get_route,
 )
-from studio.simulator import aggregator as simulated
+from studio.providers.registry import get_route
 from studio.simulator import engine
 from studio.simulator.models import SimulatedJob, SimulatorRequest
 from studio.tasks import lifecycle, tracker, views
+from studio.tasks.archive import archive
 from studio.tasks.models import Task
-
-from .conftest import make_project, run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -99,8 +98,13 @@ def pending_task(project, user, text="Waves on basalt at dawn", *, tier="fast", 
     prompt = Prompt.objects.create(project=project, title="t")
     version = prompt.record_version(text=text, negative_prompt="", author=user)
     return lifecycle.new_task(
-        project=project, prompt_version=version, account=project.draft_account, tier=tier, kind="draft",
-        user=user, seed=11,
+        project=project,
+        prompt_version=version,
+        account=project.draft_account,
+        tier=tier,
+        kind="draft",
+        user=user,
+        seed=11,
         parameters={"duration_s": 8, "aspect_ratio": aspect, "resolution": "720p", "audio": True},
     )
 
@@ -215,14 +219,21 @@ def test_references_are_refused_on_quality_and_at_9_16_in_the_routes_words(image
 
 def test_text_to_video_sends_the_exact_body_with_a_bearer_key(async_project):
     account = async_project.draft_account
-    receipt = send(account, VideoRequest(model=FAST, prompt="A kite over dunes", duration_s=8,
-                                         aspect_ratio="9:16", audio=True, seed=7))
+    receipt = send(
+        account,
+        VideoRequest(model=FAST, prompt="A kite over dunes", duration_s=8, aspect_ratio="9:16", audio=True, seed=7),
+    )
     body, entry = last_submit()
     assert body == {
         "request_type": "async",
         "provider": "auto",
-        "input": {"generationType": "TEXT_2_VIDEO", "mode": "fast", "prompt": "A kite over dunes",
-                  "aspect_ratio": "9:16", "seed": 7},
+        "input": {
+            "generationType": "TEXT_2_VIDEO",
+            "mode": "fast",
+            "prompt": "A kite over dunes",
+            "aspect_ratio": "9:16",
+            "seed": 7,
+        },
     }
     assert entry.path == SUBMIT_PATH and entry.status == 200
     assert entry.headers["Authorization"].startswith("Bearer sim-")
@@ -231,35 +242,60 @@ def test_text_to_video_sends_the_exact_body_with_a_bearer_key(async_project):
 
 
 def test_a_first_frame_goes_as_one_image_url(async_project, image_host):
-    send(async_project.draft_account, VideoRequest(model=QUALITY, prompt="Door opens", duration_s=8,
-                                                   first_frame=image(image_host, "first.png")))
+    send(
+        async_project.draft_account,
+        VideoRequest(model=QUALITY, prompt="Door opens", duration_s=8, first_frame=image(image_host, "first.png")),
+    )
     body, _ = last_submit()
-    assert body["input"] == {"generationType": "FIRST_AND_LAST_FRAMES_2_VIDEO", "mode": "quality",
-                             "prompt": "Door opens", "aspect_ratio": "16:9",
-                             "image_urls": [f"{image_host}/first.png"]}
+    assert body["input"] == {
+        "generationType": "FIRST_AND_LAST_FRAMES_2_VIDEO",
+        "mode": "quality",
+        "prompt": "Door opens",
+        "aspect_ratio": "16:9",
+        "image_urls": [f"{image_host}/first.png"],
+    }
 
 
 def test_first_and_last_frames_go_as_two_image_urls_in_order(async_project, image_host):
-    send(async_project.draft_account, VideoRequest(model=FAST, prompt="Day to night", duration_s=8, seed=3,
-                                                   first_frame=image(image_host, "first.png"),
-                                                   last_frame=image(image_host, "last.png")))
+    send(
+        async_project.draft_account,
+        VideoRequest(
+            model=FAST,
+            prompt="Day to night",
+            duration_s=8,
+            seed=3,
+            first_frame=image(image_host, "first.png"),
+            last_frame=image(image_host, "last.png"),
+        ),
+    )
     body, _ = last_submit()
-    assert body["input"] == {"generationType": "FIRST_AND_LAST_FRAMES_2_VIDEO", "mode": "fast",
-                             "prompt": "Day to night", "aspect_ratio": "16:9", "seed": 3,
-                             "image_urls": [f"{image_host}/first.png", f"{image_host}/last.png"]}
+    assert body["input"] == {
+        "generationType": "FIRST_AND_LAST_FRAMES_2_VIDEO",
+        "mode": "fast",
+        "prompt": "Day to night",
+        "aspect_ratio": "16:9",
+        "seed": 3,
+        "image_urls": [f"{image_host}/first.png", f"{image_host}/last.png"],
+    }
 
 
 def test_reference_images_go_as_reference_to_video_with_the_accounts_provider(simulator, people, image_host):
     project = aggregator_project(people, request_type="async", provider="official")
     refs = tuple(image(image_host, f"ref{n}.png") for n in (1, 2, 3))
-    receipt = send(project.draft_account, VideoRequest(model=FAST, prompt="Same fox, new forest",
-                                                       duration_s=8, references=refs))
+    receipt = send(
+        project.draft_account, VideoRequest(model=FAST, prompt="Same fox, new forest", duration_s=8, references=refs)
+    )
     body, _ = last_submit()
     assert body == {
         "request_type": "async",
         "provider": "official",
-        "input": {"generationType": "REFERENCE_2_VIDEO", "mode": "fast", "prompt": "Same fox, new forest",
-                  "aspect_ratio": "16:9", "image_urls": [r.url for r in refs]},
+        "input": {
+            "generationType": "REFERENCE_2_VIDEO",
+            "mode": "fast",
+            "prompt": "Same fox, new forest",
+            "aspect_ratio": "16:9",
+            "image_urls": [r.url for r in refs],
+        },
     }
     assert SimulatedJob.objects.get(pk=receipt.provider_task_id).fail_reason == ""  # all three fetched
 
@@ -295,20 +331,32 @@ def test_an_unknown_provider_option_is_refused_before_anything_is_sent(simulator
         ({"input": {"mode": "lite"}}, "mode must be"),
         ({"input": {"aspect_ratio": "1:1"}}, "aspect_ratio must be"),
         ({"input": {"generationType": "FIRST_AND_LAST_FRAMES_2_VIDEO"}}, "requires image_urls (max 2)"),
-        ({"input": {"generationType": "FIRST_AND_LAST_FRAMES_2_VIDEO", "image_urls": ["http://x/1.png"] * 3}},
-         "max 2"),
+        ({"input": {"generationType": "FIRST_AND_LAST_FRAMES_2_VIDEO", "image_urls": ["http://x/1.png"] * 3}}, "max 2"),
         ({"input": {"generationType": "REFERENCE_2_VIDEO", "image_urls": ["http://x/1.png"] * 4}}, "max 3"),
-        ({"input": {"generationType": "REFERENCE_2_VIDEO", "mode": "quality", "image_urls": ["http://x/1.png"]}},
-         "only supports fast mode"),
-        ({"input": {"generationType": "REFERENCE_2_VIDEO", "aspect_ratio": "9:16",
-                    "image_urls": ["http://x/1.png"]}}, "aspect_ratio 16:9"),
+        (
+            {"input": {"generationType": "REFERENCE_2_VIDEO", "mode": "quality", "image_urls": ["http://x/1.png"]}},
+            "only supports fast mode",
+        ),
+        (
+            {
+                "input": {
+                    "generationType": "REFERENCE_2_VIDEO",
+                    "aspect_ratio": "9:16",
+                    "image_urls": ["http://x/1.png"],
+                }
+            },
+            "aspect_ratio 16:9",
+        ),
         ({"input": {"image_urls": ["http://x/1.png"]}}, "TEXT_2_VIDEO takes no image_urls"),
         ({"input": {"seed": -1}}, "seed must be"),
     ],
 )
 def test_the_simulator_refuses_what_the_seed_does_not_allow_with_400(simulator, change, words):
-    body = {"request_type": "async", "provider": "auto",
-            "input": {"generationType": "TEXT_2_VIDEO", "mode": "fast", "prompt": "p", "aspect_ratio": "16:9"}}
+    body = {
+        "request_type": "async",
+        "provider": "auto",
+        "input": {"generationType": "TEXT_2_VIDEO", "mode": "fast", "prompt": "p", "aspect_ratio": "16:9"},
+    }
     body.update({k: v for k, v in change.items() if k != "input"})
     body["input"].update(change.get("input", {}))
     answer = httpx.post(f"{simulator.url}{SUBMIT_PATH}", json=body, headers={"Authorization": f"Bearer {KEY}"})
@@ -354,7 +402,9 @@ def test_the_key_is_sent_to_the_base_urls_host_only(async_project):
     own = f"{account.resolved_base_url}/download/task_1.mp4"
     assert route.download_request(account, "task_1", own)[1] == {"Authorization": f"Bearer {KEY}"}
     assert route.download_request(account, "task_1", "https://cdn.example.net/task_1.mp4") == (
-        "https://cdn.example.net/task_1.mp4", {})
+        "https://cdn.example.net/task_1.mp4",
+        {},
+    )
 
 
 # --- Async mode: every terminal state ------------------------------------------
@@ -368,8 +418,11 @@ def test_an_async_task_is_polled_archived_and_resumes_a_cut_download(async_proje
     assert (task.next_check_at - task.submitted_at).total_seconds() == pytest.approx(90, abs=0.5)
     wait_until_ended(task.provider_task_id)
 
-    answer = httpx.get(f"{async_project.draft_account.resolved_base_url}/api/v1/statusTask/veo-3-1",
-                       params={"taskId": task.provider_task_id}, headers={"Authorization": f"Bearer {KEY}"}).json()
+    answer = httpx.get(
+        f"{async_project.draft_account.resolved_base_url}/api/v1/statusTask/veo-3-1",
+        params={"taskId": task.provider_task_id},
+        headers={"Authorization": f"Bearer {KEY}"},
+    ).json()
     assert answer["code"] == 200 and answer["data"]["state"] == "success"
     assert isinstance(answer["data"]["resultJson"], str)  # a JSON string, parsed by the adapter
     (url,) = json.loads(answer["data"]["resultJson"])["resultUrls"]
@@ -408,7 +461,7 @@ def test_a_result_removed_by_the_filter_ends_blocked(async_project, people):
     task = submitted(async_project, people["owner"], "A storm #filtered")
     assert poll_now(task) == Task.State.BLOCKED
     task.refresh_from_db()
-    assert "removed by the provider's safety filter" in task.error_message and task.cost_charged == 0
+    assert "safety filter removed the result" in task.error_message and task.cost_charged == 0
 
 
 def test_success_without_result_urls_ends_as_returned_nothing(async_project, people):
@@ -420,9 +473,16 @@ def test_success_without_result_urls_ends_as_returned_nothing(async_project, peo
 
 
 def test_an_image_the_provider_cannot_fetch_is_explained_in_plain_words(async_project, people, image_host):
-    receipt = send(async_project.draft_account, VideoRequest(
-        model=FAST, prompt="Day to night", duration_s=8,
-        first_frame=image(image_host, "first.png"), last_frame=image(image_host, "page.html")))
+    receipt = send(
+        async_project.draft_account,
+        VideoRequest(
+            model=FAST,
+            prompt="Day to night",
+            duration_s=8,
+            first_frame=image(image_host, "first.png"),
+            last_frame=image(image_host, "page.html"),
+        ),
+    )
     wait_until_ended(receipt.provider_task_id)
     with lifecycle.http_client() as http:
         report = route.poll(http, async_project.draft_account, receipt.provider_task_id)
@@ -431,8 +491,9 @@ def test_an_image_the_provider_cannot_fetch_is_explained_in_plain_words(async_pr
     assert "image_urls[1]" in report.error.message and "not a JPG, PNG or WebP" in report.error.message
 
     task = pending_task(async_project, people["owner"])
-    Task.objects.filter(pk=task.pk).update(state=Task.State.QUEUED, provider_task_id=receipt.provider_task_id,
-                                           submitted_at=timezone.now())
+    Task.objects.filter(pk=task.pk).update(
+        state=Task.State.QUEUED, provider_task_id=receipt.provider_task_id, submitted_at=timezone.now()
+    )
     assert poll_now(task) == Task.State.FAILED
     task.refresh_from_db()
     assert task.error_message.startswith("The provider could not fetch an input image")
@@ -440,8 +501,10 @@ def test_an_image_the_provider_cannot_fetch_is_explained_in_plain_words(async_pr
 
 
 def test_a_missing_image_url_fails_the_same_way(async_project, image_host):
-    receipt = send(async_project.draft_account, VideoRequest(model=QUALITY, prompt="p", duration_s=8,
-                                                             first_frame=image(image_host, "gone.png")))
+    receipt = send(
+        async_project.draft_account,
+        VideoRequest(model=QUALITY, prompt="p", duration_s=8, first_frame=image(image_host, "gone.png")),
+    )
     wait_until_ended(receipt.provider_task_id)
     with lifecycle.http_client() as http:
         report = route.poll(http, async_project.draft_account, receipt.provider_task_id)
@@ -464,8 +527,11 @@ def test_a_rate_limited_submit_waits_as_long_as_retry_after_says(async_project, 
 def test_answers_the_simulator_does_not_give_are_read_as_documented():
     def client(status, body, headers=None):
         content = body if isinstance(body, bytes) else json.dumps(body).encode()
-        return httpx.Client(transport=httpx.MockTransport(
-            lambda request: httpx.Response(status, content=content, headers=headers or {})))
+        return httpx.Client(
+            transport=httpx.MockTransport(
+                lambda request: httpx.Response(status, content=content, headers=headers or {})
+            )
+        )
 
     account = type("Account", (), {"api_key": "k", "options": {}, "resolved_base_url": "https://agg.example"})()
     request = VideoRequest(model=FAST, prompt="p", duration_s=8)
@@ -498,7 +564,7 @@ def test_result_json_is_read_as_a_string_or_an_object_and_nothing_else():
     assert report_from({"state": "pending"}).status == Status.QUEUED
     assert report_from({"state": "processing"}).status == Status.RUNNING
     other = report_from({"state": "failed", "failCode": "TIMEOUT", "failMsg": "render took too long"})
-    assert other.status == Status.FAILED and "(TIMEOUT): render took too long" in other.error.message
+    assert other.status == Status.FAILED and "render took too long (TIMEOUT)" in other.error.message
 
 
 def test_poll_500s_are_retried_with_backoff_then_the_task_carries_on(async_project, people):
@@ -548,7 +614,8 @@ def test_the_schedule_waits_before_the_first_poll_then_never_polls_faster_than_5
 
 
 def test_async_polls_over_http_wait_the_configured_initial_wait_then_at_least_5_s(
-        simulator, people, settings, monkeypatch):
+    simulator, people, settings, monkeypatch
+):
     settings.SIMULATOR = {"draft_seconds": 0.4, "final_seconds": 0.4}  # #slow: 8 s
     project = aggregator_project(people, request_type="async", first_poll_s=5.5)
     account = project.draft_account
@@ -575,7 +642,8 @@ def test_async_polls_over_http_wait_the_configured_initial_wait_then_at_least_5_
 
 
 def test_a_callback_task_completes_via_the_webhook_and_repeated_deliveries_change_nothing(
-        callback_project, people, monkeypatch):
+    callback_project, people, monkeypatch
+):
     queued = []
     monkeypatch.setattr(views, "enqueue_job", lambda kind, pk: queued.append((kind, pk)))
     task = pending_task(callback_project, people["owner"], "Swallows over a barn")
@@ -622,8 +690,9 @@ def test_a_callback_before_the_receipt_is_recorded_gets_409_and_the_retry_lands(
     task.refresh_from_db()
     assert task.state == Task.State.SUBMITTING
 
-    Task.objects.filter(pk=task.pk).update(state=Task.State.QUEUED, provider_task_id=receipt.provider_task_id,
-                                           submitted_at=timezone.now())
+    Task.objects.filter(pk=task.pk).update(
+        state=Task.State.QUEUED, provider_task_id=receipt.provider_task_id, submitted_at=timezone.now()
+    )
     wait_for(lambda: any(d.status == 200 for d in deliveries_for(receipt.provider_task_id)))
     task.refresh_from_db()
     assert task.state == Task.State.ARCHIVING
@@ -663,6 +732,6 @@ def test_a_callback_that_is_not_json_is_400(callback_project, people):
 def test_the_route_uses_callbacks_unless_the_account_asks_for_async(simulator, people):
     assert route.uses_callbacks(aggregator_project(people).draft_account)
     assert not route.uses_callbacks(aggregator_project(people, request_type="async").draft_account)
-    assert route.parse_callback(json.dumps(
-        {"code": 200, "message": "success", "data": {"taskId": "task_9", "state": "processing"}}
-    ).encode()) == ("task_9", report_from({"state": "processing"}))
+    assert route.parse_callback(
+        json.dumps({"code": 200, "message": "success", "data": {"taskId": "task_9", "state": "processing"}}).encode()
+    ) == ("task_9", report_from({"state": "processing"}))

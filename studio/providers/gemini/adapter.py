@@ -61,9 +61,9 @@ What we assumed where it is silent:
 - Reference images are offered on all three models with the same rules; the
   documentation states no difference.
 
-Prices: Google's list prices are not in PROVIDERS.md. `PRICES` reuses the
-figures the repository already carries for the same model ids on route 4
-(migration 0002: "Google Gemini API list price (third-party report, 2026)"),
+Prices: Google's list prices are not in PROVIDERS.md. `prices.json` reuses the
+figures route 4 carries for the same model ids ("Google Gemini API list price
+(third-party report, 2026)"),
 with audio only, since this route always renders audio; silent 4k has no
 figure and none is invented.
 """
@@ -75,10 +75,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from .base import (
-    same_origin,
-    veo_eight_second_rules,
-    veo_reference_rule,
+from studio.providers.base import (
     Capabilities,
     ErrorKind,
     ProviderError,
@@ -89,22 +86,11 @@ from .base import (
     Tier,
     VideoRequest,
     read_json,
-    register,
     retry_after_seconds,
+    same_origin,
+    veo_eight_second_rules,
+    veo_reference_rule,
 )
-
-SOURCE = "Google Gemini API list price (third-party report, 2026), as on route 4's cards"
-PRICES = [
-    # model, resolution, audio, USD per second
-    ("veo-3.1-generate-preview", "720p", True, "0.40"),
-    ("veo-3.1-generate-preview", "1080p", True, "0.40"),
-    ("veo-3.1-generate-preview", "4k", True, "0.60"),
-    ("veo-3.1-fast-generate-preview", "720p", True, "0.15"),
-    ("veo-3.1-fast-generate-preview", "1080p", True, "0.15"),
-    ("veo-3.1-fast-generate-preview", "4k", True, "0.35"),
-    ("veo-3.1-lite-generate-preview", "720p", True, "0.05"),
-    ("veo-3.1-lite-generate-preview", "1080p", True, "0.08"),
-]
 
 LITE = "veo-3.1-lite-generate-preview"
 RATE_LIMIT_WAIT_S = 60.0
@@ -128,8 +114,6 @@ _ANY = dict(
 )
 
 
-
-@register
 class Gemini(Route):
     """Google's Gemini API. Audio is always generated, even for a draft asked silent."""
 
@@ -192,9 +176,7 @@ class Gemini(Route):
         return Receipt(provider_task_id=name)
 
     def poll(self, http: httpx.Client, account, provider_task_id: str) -> Report:
-        response = http.get(
-            f"{account.resolved_base_url}/v1beta/{provider_task_id}", headers=self._headers(account)
-        )
+        response = http.get(f"{account.resolved_base_url}/v1beta/{provider_task_id}", headers=self._headers(account))
         if response.status_code >= 400:
             raise _google_error(response)
         answer = read_json(response)
@@ -248,7 +230,6 @@ class Gemini(Route):
 
 def _inline(image) -> dict[str, str]:
     return {"bytesBase64Encoded": image.base64, "mimeType": image.mime_type}
-
 
 
 def _google_error(response: httpx.Response, *, model: str | None = None) -> ProviderError:

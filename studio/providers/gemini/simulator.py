@@ -23,15 +23,17 @@ import base64
 import binascii
 import secrets
 from pathlib import Path
+from typing import TypeGuard
 
 from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http.response import HttpResponseBase
 from django.urls import path, re_path
 from django.views.decorators.http import require_GET, require_POST
 
-from . import engine
-from .models import SimulatedJob
+from studio.simulator import engine
+from studio.simulator.models import SimulatedJob
 
 ROUTE = "gemini"
 LITE = "veo-3.1-lite-generate-preview"
@@ -47,7 +49,13 @@ PERSONS = ("allow_all", "allow_adult", "dont_allow")
 MIME_TYPES = ("image/png", "image/jpeg", "image/webp")
 INSTANCE_FIELDS = ("prompt", "image", "lastFrame", "referenceImages")
 PARAMETER_FIELDS = (
-    "aspectRatio", "resolution", "durationSeconds", "negativePrompt", "personGeneration", "sampleCount", "seed",
+    "aspectRatio",
+    "resolution",
+    "durationSeconds",
+    "negativePrompt",
+    "personGeneration",
+    "sampleCount",
+    "seed",
 )
 MAX_REFERENCES = 3
 RESPONSE_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse"
@@ -59,6 +67,18 @@ RAI_REASONS = {
 }
 FAILED_MARKER = "#failed"
 SIGNER = signing.Signer(salt="simulator-gemini-file")
+
+
+def _rate_limit() -> JsonResponse:
+    return google_error(
+        429,
+        "Resource has been exhausted (e.g. check quota).",
+        "RESOURCE_EXHAUSTED",
+        details=[{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1s"}],
+    )
+
+
+WIRE = engine.Wire(route=ROUTE, key_headers=("x-goog-api-key",), key_params=("key",), rate_limit=_rate_limit)
 
 
 def google_error(code: int, message: str, status: str, *, details: list | None = None) -> JsonResponse:
@@ -86,11 +106,13 @@ def _key_refusal(request: HttpRequest) -> JsonResponse | None:
             400,
             "API key not valid. Please pass a valid API key.",
             "INVALID_ARGUMENT",
-            details=[{
-                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                "reason": "API_KEY_INVALID",
-                "domain": "googleapis.com",
-            }],
+            details=[
+                {
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": "API_KEY_INVALID",
+                    "domain": "googleapis.com",
+                }
+            ],
         )
     return None
 
@@ -117,12 +139,15 @@ def validate(body: dict, model: str) -> JsonResponse | None:
     parameters = body.get("parameters", {})
     if not isinstance(parameters, dict):
         return _refuse("parameters must be an object.")
-    for where, given, known in (("instances[0]", instance, INSTANCE_FIELDS), ("parameters", parameters,
-                                                                             PARAMETER_FIELDS)):
+    for where, given, known in (
+        ("instances[0]", instance, INSTANCE_FIELDS),
+        ("parameters", parameters, PARAMETER_FIELDS),
+    ):
         for name in given:
             if name not in known:
-                return _refuse(f'Invalid JSON payload received. Unknown name "{name}" at \'{where}\': '
-                               "Cannot find field.")
+                return _refuse(
+                    f"Invalid JSON payload received. Unknown name \"{name}\" at '{where}': Cannot find field."
+                )
     if set(body) - {"instances", "parameters"}:
         return _refuse("Only instances and parameters may be sent.")
 
@@ -179,7 +204,7 @@ def _prompt(body: dict) -> str:
     return instance.get("prompt") or ""
 
 
-@engine.simulated(ROUTE)
+@WIRE.simulated()
 @require_POST
 def submit(request: HttpRequest, model: str) -> HttpResponse:
     if refusal := _key_refusal(request):
@@ -198,24 +223,21 @@ def submit(request: HttpRequest, model: str) -> HttpResponse:
     if refusal := validate(body, model):
         return refusal
     prompt = _prompt(body)
-    if "#ratelimit" in engine.faults_in(prompt):
-        response = google_error(
-            429,
-            "Resource has been exhausted (e.g. check quota).",
-            "RESOURCE_EXHAUSTED",
-            details=[{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1s"}],
-        )
-        response["Retry-After"] = "1"
-        return response
+    if limited := WIRE.rate_limited(prompt):
+        return limited
     job = engine.new_job(
-        route=ROUTE, model=model, request=body, prompt=prompt, quality=MODELS[model] == "quality",
+        route=ROUTE,
+        model=model,
+        request=body,
+        prompt=prompt,
+        quality=MODELS[model] == "quality",
         job_id=secrets.token_hex(12),
     )
     answer = {"name": _operation_name(job)}
     return engine.receipt(job, answer)
 
 
-@engine.simulated(ROUTE)
+@WIRE.simulated()
 @require_GET
 def operation(request: HttpRequest, model: str, job_id: str) -> HttpResponse:
     if refusal := _key_refusal(request):
@@ -251,26 +273,26 @@ def operation(request: HttpRequest, model: str, job_id: str) -> HttpResponse:
     return JsonResponse(answer)
 
 
-@engine.simulated(ROUTE)
+@WIRE.simulated(download=True)
 @require_GET
 def file_download(request: HttpRequest, file_id: str) -> HttpResponse:
     """The file URL Google hands out: needs the key, then redirects to a signed location."""
     if refusal := _key_refusal(request):
         return refusal
-    job = SimulatedJob.objects.filter(pk=file_id, route=ROUTE).first()
-    if job is None or not _has_video(job):
+    job = WIRE.job(file_id)
+    if not _has_video(job):
         return google_error(404, "Requested entity was not found.", "NOT_FOUND")
     prefix = request.path[: -len(f"v1beta/files/{file_id}:download")]
     return HttpResponseRedirect(f"{prefix}download/{job.id}?signature={SIGNER.signature(job.id)}")
 
 
-@engine.simulated(ROUTE)
+@WIRE.simulated(download=True)
 @require_GET
-def signed_download(request: HttpRequest, job_id: str) -> HttpResponse:
+def signed_download(request: HttpRequest, job_id: str) -> HttpResponseBase:
     if not secrets.compare_digest(request.GET.get("signature", ""), SIGNER.signature(job_id)):
         return google_error(403, "The signature of this link does not match.", "PERMISSION_DENIED")
-    job = SimulatedJob.objects.filter(pk=job_id, route=ROUTE).first()
-    if job is None or not _has_video(job):
+    job = WIRE.job(job_id)
+    if not _has_video(job):
         return google_error(404, "Requested entity was not found.", "NOT_FOUND")
     if job.has("#expired"):
         return google_error(403, "This signed link has expired.", "PERMISSION_DENIED")
@@ -300,10 +322,8 @@ def _failed(job: SimulatedJob) -> bool:
     return FAILED_MARKER in _prompt(job.request).lower().split()
 
 
-def _has_video(job: SimulatedJob) -> bool:
-    if engine.moment(job).phase != "done" or _failed(job):
-        return False
-    return not any(job.has(marker) for marker in ("#empty", *RAI_REASONS))
+def _has_video(job: SimulatedJob | None) -> TypeGuard[SimulatedJob]:
+    return job is not None and engine.has_video(job) and not _failed(job)
 
 
 urlpatterns = [

@@ -4,30 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('providers', '0002_price_cards'),
+        ("providers", "0002_price_cards"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='provideraccount',
-            name='check_message',
+            model_name="provideraccount",
+            name="check_message",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='provideraccount',
-            name='check_ok',
+            model_name="provideraccount",
+            name="check_ok",
             field=models.BooleanField(null=True),
         ),
         migrations.AddField(
-            model_name='provideraccount',
-            name='check_requested_at',
+            model_name="provideraccount",
+            name="check_requested_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='provideraccount',
-            name='checked_at',
+            model_name="provideraccount",
+            name="checked_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

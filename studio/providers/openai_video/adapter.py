@@ -14,7 +14,7 @@ What its documentation states:
   `error {code, message}` on failure.
 - Price: $0.40 per second of generated footage on veo3.1; audio adds no
   separate line item on this tier; failures are not billed. No price is
-  published for veo3.1-fast, so PRICES leaves it out.
+  published for veo3.1-fast, so `prices.json` has no card for it.
 
 What we assumed where it is silent:
 - Sizes map our 720p → `1280x720` and 1080p → `1920x1080`. Only these two
@@ -52,13 +52,11 @@ What we assumed where it is silent:
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urljoin
 
 import httpx
 
-from .base import (
-    same_origin,
+from studio.providers.base import (
     SAFETY_WORDS,
     Capabilities,
     ErrorKind,
@@ -66,24 +64,23 @@ from .base import (
     Receipt,
     Report,
     Route,
-    Status,
+    StatusWords,
     Tier,
     VideoRequest,
     error_for_status,
+    percent,
+    poll_report,
     read_json,
-    register,
+    same_origin,
 )
 
-# Seed 002: "$0.40 / second of generated footage", audio included, any size.
-SOURCE = "Seed 002: $0.40 per second of generated footage, audio included"
-PRICES = [
-    ("veo3.1", "720p", True, "0.40"),
-    ("veo3.1", "720p", False, "0.40"),
-    ("veo3.1", "1080p", True, "0.40"),
-    ("veo3.1", "1080p", False, "0.40"),
-]
-
 SIZES = {"720p": "1280x720", "1080p": "1920x1080"}
+STATUSES = StatusWords(
+    queued=frozenset({"queued", "pending"}),
+    running=frozenset({"in_progress", "processing"}),
+    succeeded=frozenset({"completed"}),
+    failed=frozenset({"failed"}),
+)
 
 _ANY = dict(
     durations=(5, 10),
@@ -95,7 +92,6 @@ _ANY = dict(
 )
 
 
-@register
 class OpenAIVideo(Route):
     slug = "openai-video"
     name = "OpenAI Video protocol (seed 002)"
@@ -135,9 +131,7 @@ class OpenAIVideo(Route):
         if not task_id:
             if isinstance(answer.get("error"), dict):
                 raise _refusal(answer["error"], http_status=response.status_code)
-            raise ProviderError(
-                ErrorKind.BAD_ANSWER, "The provider accepted the request but sent no task id"
-            )
+            raise ProviderError(ErrorKind.BAD_ANSWER, "The provider accepted the request but sent no task id")
         return Receipt(provider_task_id=str(task_id))
 
     def poll(self, http: httpx.Client, account, provider_task_id: str) -> Report:
@@ -147,45 +141,17 @@ class OpenAIVideo(Route):
         )
         answer = _answer(response)
         raw = str(answer.get("status", ""))
-        status = raw.lower()
-        progress = _progress(answer.get("progress"))
         error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
-        reason = " ".join(str(error.get(k) or "") for k in ("code", "message")).strip()
-        if status in {"queued", "pending"}:
-            return Report(Status.QUEUED, progress=progress, provider_status=raw)
-        if status in {"in_progress", "processing"}:
-            return Report(Status.RUNNING, progress=progress, provider_status=raw)
-        if status == "completed":
-            video = self._absolute(account, answer.get("result_url"))
-            if not video and SAFETY_WORDS.search(reason):
-                blocked = ProviderError(
-                    ErrorKind.SAFETY, f"The provider's safety filter removed the result: {reason}"
-                )
-                return Report(Status.BLOCKED, error=blocked, provider_status=raw)
-            audio = self._absolute(account, answer.get("audio_url")) if video else None
-            return Report(
-                Status.SUCCEEDED,
-                progress=100,
-                video_url=video,
-                audio_url=audio,
-                provider_status=raw,
-            )
-        if status == "failed":
-            reason = reason or "no reason given"
-            if SAFETY_WORDS.search(reason):
-                blocked = ProviderError(
-                    ErrorKind.SAFETY, f"Blocked by the provider's safety filter: {reason}"
-                )
-                return Report(Status.BLOCKED, error=blocked, provider_status=raw)
-            failed = ProviderError(ErrorKind.FAILED, f"The provider could not render it: {reason}")
-            return Report(Status.FAILED, error=failed, provider_status=raw)
-        raise ProviderError(
-            ErrorKind.BAD_ANSWER, f"The provider reported an unknown status {raw!r}"
+        return poll_report(
+            STATUSES.phase(raw),
+            raw_status=raw,
+            progress=percent(answer.get("progress")),
+            video_url=self._absolute(account, answer.get("result_url")),
+            audio_url=self._absolute(account, answer.get("audio_url")),
+            reason=" ".join(str(error.get(k) or "") for k in ("code", "message")).strip(),
         )
 
-    def download_request(
-        self, account, provider_task_id: str, url: str
-    ) -> tuple[str, dict[str, str]]:
+    def download_request(self, account, provider_task_id: str, url: str) -> tuple[str, dict[str, str]]:
         url = self._absolute(account, url) or url
         if same_origin(url, account.resolved_base_url):
             return url, {"Authorization": f"Bearer {account.api_key}"}
@@ -252,9 +218,3 @@ def _refusal(error: dict, *, http_status: int) -> ProviderError:
         f"The provider refused the settings: {message}",
         http_status=http_status,
     )
-
-
-
-def _progress(value) -> int | None:
-    match = re.match(r"\s*(\d+(?:\.\d+)?)", str(value)) if value is not None else None
-    return max(0, min(100, int(float(match.group(1))))) if match else None

@@ -25,10 +25,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 from django.views.decorators.http import require_GET, require_POST
 
-from studio.clips.streaming import ranged_file_response
-
-from . import engine
-from .models import SimulatedJob
+from studio.simulator import engine
+from studio.simulator.models import SimulatedJob
+from studio.streaming import ranged_file_response
 
 ROUTE = "openai-video"
 MODELS = {"veo3.1": "quality", "veo3.1-fast": "fast"}
@@ -44,6 +43,13 @@ PHASES = {
 }
 NO_CREDIT_PREFIX = "sim-no-credit"
 FAILED_MARKER = "#failed"
+WIRE = engine.Wire(
+    route=ROUTE,
+    key_headers=("authorization",),
+    rate_limit=lambda: engine.error_json(
+        429, "Rate limit reached for requests", type_="requests", code="rate_limit_exceeded"
+    ),
+)
 DATA_URI = re.compile(r"^data:image/(png|jpeg|webp);base64,(.+)$", re.DOTALL)
 
 
@@ -54,9 +60,7 @@ def _key(request: HttpRequest) -> str | None:
 
 
 def _unauthorized() -> JsonResponse:
-    return engine.error_json(
-        401, "Incorrect API key provided", type_="invalid_request_error", code="invalid_api_key"
-    )
+    return engine.error_json(401, "Incorrect API key provided", type_="invalid_request_error", code="invalid_api_key")
 
 
 def _refuse(message: str, code: str = "invalid_value") -> JsonResponse:
@@ -66,14 +70,10 @@ def _refuse(message: str, code: str = "invalid_value") -> JsonResponse:
 def validate(body: dict) -> JsonResponse | None:
     unknown = sorted(set(body) - FIELDS)
     if unknown:
-        return _refuse(
-            f"Unrecognized request argument supplied: {', '.join(unknown)}", "unknown_parameter"
-        )
+        return _refuse(f"Unrecognized request argument supplied: {', '.join(unknown)}", "unknown_parameter")
     model = body.get("model")
     if model not in MODELS:
-        return _refuse(
-            f"The model {model!r} does not exist or you do not have access to it", "model_not_found"
-        )
+        return _refuse(f"The model {model!r} does not exist or you do not have access to it", "model_not_found")
     prompt = body.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         return _refuse("prompt is required", "missing_required_parameter")
@@ -88,9 +88,7 @@ def validate(body: dict) -> JsonResponse | None:
     if audio and model == "veo3.1-fast":
         return _refuse("veo3.1-fast does not generate audio")
     if "source_image" in body and not _is_image(body["source_image"]):
-        return _refuse(
-            "source_image must be an http(s) URL or a base64 data URI of a PNG, JPEG or WebP image"
-        )
+        return _refuse("source_image must be an http(s) URL or a base64 data URI of a PNG, JPEG or WebP image")
     return None
 
 
@@ -108,9 +106,9 @@ def _is_image(value) -> bool:
         return False
 
 
-@engine.simulated(ROUTE)
+@WIRE.simulated()
 @require_POST
-def generations(request: HttpRequest) -> JsonResponse:
+def generations(request: HttpRequest) -> HttpResponse:
     key = _key(request)
     if key is None:
         return _unauthorized()
@@ -126,12 +124,8 @@ def generations(request: HttpRequest) -> JsonResponse:
         return _refuse("We could not parse the JSON body of your request", "invalid_json")
     if refusal := validate(body):
         return refusal
-    if "#ratelimit" in engine.faults_in(body["prompt"]):
-        response = engine.error_json(
-            429, "Rate limit reached for requests", type_="requests", code="rate_limit_exceeded"
-        )
-        response["Retry-After"] = "1"
-        return response
+    if limited := WIRE.rate_limited(body["prompt"]):
+        return limited
     job = engine.new_job(
         route=ROUTE,
         model=body["model"],
@@ -150,10 +144,6 @@ def generations(request: HttpRequest) -> JsonResponse:
     return engine.receipt(job, receipt)
 
 
-def _job(job_id: str) -> SimulatedJob | None:
-    return SimulatedJob.objects.filter(pk=job_id, route=ROUTE).first()
-
-
 def _moment(job: SimulatedJob) -> engine.Moment:
     now = engine.moment(job)
     if now.phase == "done" and FAILED_MARKER in job.request["prompt"].lower().split():
@@ -162,17 +152,15 @@ def _moment(job: SimulatedJob) -> engine.Moment:
 
 
 def _not_found(job_id: str) -> JsonResponse:
-    return engine.error_json(
-        404, f"No task found with id {job_id!r}", type_="invalid_request_error", code="not_found"
-    )
+    return engine.error_json(404, f"No task found with id {job_id!r}", type_="invalid_request_error", code="not_found")
 
 
-@engine.simulated(ROUTE)
+@WIRE.simulated()
 @require_GET
-def task(request: HttpRequest, job_id: str) -> JsonResponse | HttpResponse:
+def task(request: HttpRequest, job_id: str) -> HttpResponse:
     if _key(request) is None:
         return _unauthorized()
-    job = _job(job_id)
+    job = WIRE.job(job_id)
     if job is None:
         return _not_found(job_id)
     if fault := engine.poll_fault(job):
@@ -228,13 +216,13 @@ def _finished_video(job: SimulatedJob) -> Path:
 def _downloadable(request: HttpRequest, job_id: str) -> SimulatedJob | JsonResponse:
     if _key(request) is None:
         return _unauthorized()
-    job = _job(job_id)
-    if job is None or _moment(job).phase != "done" or job.has("#empty") or job.has("#filtered"):
+    job = WIRE.job(job_id)
+    if not engine.has_video(job) or _moment(job).phase != "done":
         return _not_found(job_id)
     return job
 
 
-@engine.simulated(ROUTE)
+@WIRE.simulated(download=True)
 @require_GET
 def video_file(request: HttpRequest, job_id: str):
     job = _downloadable(request, job_id)
@@ -243,7 +231,7 @@ def video_file(request: HttpRequest, job_id: str):
     return engine.video_response(request, job, _finished_video(job))
 
 
-@engine.simulated(ROUTE)
+@WIRE.simulated(download=True)
 @require_GET
 def audio_file(request: HttpRequest, job_id: str):
     job = _downloadable(request, job_id)
@@ -252,12 +240,8 @@ def audio_file(request: HttpRequest, job_id: str):
     if job.request.get("audio") is not True:
         return _not_found(job_id)
     if job.has("#expired"):
-        return JsonResponse(
-            {"error": {"message": "The signed URL has expired", "code": 403}}, status=403
-        )
-    return ranged_file_response(
-        request, audio_track(_finished_video(job)), content_type="audio/mp4"
-    )
+        return JsonResponse({"error": {"message": "The signed URL has expired", "code": 403}}, status=403)
+    return ranged_file_response(request, audio_track(_finished_video(job)), content_type="audio/mp4")
 
 
 def audio_track(video: Path) -> Path:

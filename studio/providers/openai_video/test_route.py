@@ -14,6 +14,7 @@ import pytest
 from django.utils import timezone
 from PIL import Image
 
+from conftest import make_project, run_worker
 from studio.clips.media import has_audio_stream
 from studio.prompts.models import Prompt
 from studio.providers.base import (
@@ -23,13 +24,11 @@ from studio.providers.base import (
     Status,
     Tier,
     VideoRequest,
-    get_route,
 )
+from studio.providers.registry import get_route, price_data
 from studio.simulator.models import SimulatedJob, SimulatorRequest
 from studio.tasks import lifecycle
 from studio.tasks.models import Task
-
-from .conftest import make_project, run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,9 +38,7 @@ AUTH = {"Authorization": "Bearer sim-contract"}
 
 
 def route2_project(people, *, key="sim-route2-key", poll_interval_s=2.0, name="Rainfall"):
-    project = make_project(
-        people, name=name, base_url=BASE, key=key, poll_interval_s=poll_interval_s
-    )
+    project = make_project(people, name=name, base_url=BASE, key=key, poll_interval_s=poll_interval_s)
     project.draft_account.route = "openai-video"
     project.draft_account.save()
     return project
@@ -93,17 +90,11 @@ def the_submit() -> SimulatorRequest:
 
 
 def polls_of(job_id: str) -> list[SimulatorRequest]:
-    return list(
-        SimulatorRequest.objects.filter(method="GET", job_id=job_id).exclude(
-            path__contains="/download/"
-        )
-    )
+    return list(SimulatorRequest.objects.filter(method="GET", job_id=job_id).exclude(path__contains="/download/"))
 
 
 def downloads_of(job_id: str) -> list[SimulatorRequest]:
-    return list(
-        SimulatorRequest.objects.filter(method="GET", job_id=job_id, path__contains="/download/")
-    )
+    return list(SimulatorRequest.objects.filter(method="GET", job_id=job_id, path__contains="/download/"))
 
 
 @pytest.fixture
@@ -158,12 +149,9 @@ def test_the_form_refuses_what_the_seed_does_not_offer():
 
 
 def test_the_price_is_forty_cents_a_second_on_veo31_with_or_without_audio():
-    from studio.providers import openai_video
-
-    assert sorted(openai_video.PRICES) == sorted(
-        ("veo3.1", resolution, audio, "0.40")
-        for resolution in ("720p", "1080p")
-        for audio in (True, False)
+    cards = price_data("openai-video")["cards"]
+    assert sorted((c["model"], c["resolution"], c["audio"], c["usd_per_second"]) for c in cards) == sorted(
+        ("veo3.1", resolution, audio, "0.40") for resolution in ("720p", "1080p") for audio in (True, False)
     )
 
 
@@ -190,9 +178,7 @@ def test_text_to_video_sends_the_documented_body_with_a_bearer_key(simulator, pe
         "size": "1920x1080",
         "audio": True,
     }
-    assert (
-        sent.headers["Authorization"] == "Bearer sim-r…"
-    )  # the log masks all but the scheme and 5 chars
+    assert sent.headers["Authorization"] == "Bearer sim-r…"  # the log masks all but the scheme and 5 chars
     assert sent.headers["Content-Type"] == "application/json"
     assert receipt.provider_task_id == sent.job_id and receipt.provider_task_id.startswith("vtask_")
     assert receipt.estimated_cost is None
@@ -220,9 +206,7 @@ def test_a_first_frame_goes_as_a_data_uri_in_source_image(simulator, people, htt
 
 def test_polls_use_the_documented_path_and_key(simulator, people, http):
     owner = account(people)
-    receipt = ROUTE.submit(
-        http, owner, VideoRequest(model="veo3.1-fast", prompt="Fog", duration_s=5)
-    )
+    receipt = ROUTE.submit(http, owner, VideoRequest(model="veo3.1-fast", prompt="Fog", duration_s=5))
     report = ROUTE.poll(http, owner, receipt.provider_task_id)
     assert report.status in (Status.QUEUED, Status.RUNNING) and isinstance(report.progress, int)
     (poll,) = polls_of(receipt.provider_task_id)
@@ -253,9 +237,7 @@ def test_a_simulated_job_walks_queued_in_progress_completed_with_integer_progres
             break
         time.sleep(0.05)
     assert seen == ["queued", "in_progress", "completed"]
-    assert answer["error"] is None and answer["result_url"].endswith(
-        f"/tasks/{task_id}/download/video.mp4"
-    )
+    assert answer["error"] is None and answer["result_url"].endswith(f"/tasks/{task_id}/download/video.mp4")
     audio = raw.get(answer["audio_url"], headers=AUTH)
     assert audio.status_code == 200 and audio.headers["content-type"] == "audio/mp4"
     with av.open(io.BytesIO(audio.content)) as track:
@@ -274,9 +256,7 @@ def test_a_simulated_job_walks_queued_in_progress_completed_with_integer_progres
         ({"source_image": "data:image/png;base64,???"}, "source_image must be"),
     ],
 )
-def test_the_simulator_refuses_what_the_seed_does_not_allow_with_openai_style_400s(
-    raw, change, words
-):
+def test_the_simulator_refuses_what_the_seed_does_not_allow_with_openai_style_400s(raw, change, words):
     body = {
         "model": "veo3.1",
         "prompt": "Rain",
@@ -296,13 +276,8 @@ def test_the_simulator_refuses_what_the_seed_does_not_allow_with_openai_style_40
 
 def test_a_refused_setting_is_a_validation_error_in_the_providers_words(simulator, people, http):
     with pytest.raises(ProviderError) as refused:
-        ROUTE.submit(
-            http, account(people), VideoRequest(model="veo3.1-fast", prompt="x", duration_s=8)
-        )
-    assert (
-        refused.value.kind == ErrorKind.VALIDATION
-        and "duration_seconds must be 5 or 10" in refused.value.message
-    )
+        ROUTE.submit(http, account(people), VideoRequest(model="veo3.1-fast", prompt="x", duration_s=8))
+    assert refused.value.kind == ErrorKind.VALIDATION and "duration_seconds must be 5 or 10" in refused.value.message
 
 
 @pytest.mark.parametrize(
@@ -336,9 +311,7 @@ def test_openai_style_error_answers_the_simulator_does_not_give_are_read_in_plai
     people, status, body, headers, kind
 ):
     # The simulator never answers these; a stand-in transport at the HTTP boundary does.
-    transport = httpx.MockTransport(
-        lambda request: httpx.Response(status, json=body, headers=headers)
-    )
+    transport = httpx.MockTransport(lambda request: httpx.Response(status, json=body, headers=headers))
     with httpx.Client(transport=transport) as http, pytest.raises(ProviderError) as refused:
         ROUTE.submit(http, account(people), VideoRequest(model="veo3.1", prompt="x", duration_s=5))
     assert refused.value.kind == kind
@@ -352,9 +325,7 @@ def test_a_wrong_key_is_refused_and_nothing_is_billed(simulator, people):
     lifecycle.submit(task.pk)
     task.refresh_from_db()
     assert (task.state, task.error_code, task.cost_charged) == (Task.State.FAILED, "auth", 0)
-    assert (
-        "rejected the API key" in task.error_message and "Nothing was billed" in task.error_message
-    )
+    assert "rejected the API key" in task.error_message and "Nothing was billed" in task.error_message
 
 
 def test_an_empty_wallet_says_to_top_up(simulator, people, http):
@@ -382,15 +353,9 @@ def test_a_lost_submit_answer_is_uncertain_and_never_sent_again(simulator, peopl
     task = new_task(route2_project(people), people["owner"], prompt="Harbour lights #lost")
     lifecycle.submit(task.pk)
     task.refresh_from_db()
-    assert (
-        task.state == Task.State.UNCERTAIN
-        and "will not send it again on its own" in task.error_message
-    )
+    assert task.state == Task.State.UNCERTAIN and "will not send it again on its own" in task.error_message
     assert lifecycle.submit(task.pk) is False
-    assert (
-        SimulatorRequest.objects.filter(method="POST").count() == 1
-        and SimulatedJob.objects.count() == 1
-    )
+    assert SimulatorRequest.objects.filter(method="POST").count() == 1 and SimulatedJob.objects.count() == 1
 
 
 def poll_now(task: Task) -> str:
@@ -400,13 +365,9 @@ def poll_now(task: Task) -> str:
         return lifecycle.apply_report(claimed, lifecycle.fetch_report(claimed, http))
 
 
-@pytest.mark.parametrize(
-    "marker, kind, failing_polls", [("#poll500", "outage", 2), ("#malformed", "bad_answer", 1)]
-)
+@pytest.mark.parametrize("marker, kind, failing_polls", [("#poll500", "outage", 2), ("#malformed", "bad_answer", 1)])
 def test_a_poll_that_breaks_is_retried_with_backoff(simulator, people, marker, kind, failing_polls):
-    task = new_task(
-        route2_project(people, poll_interval_s=None), people["owner"], prompt=f"Dunes {marker}"
-    )
+    task = new_task(route2_project(people, poll_interval_s=None), people["owner"], prompt=f"Dunes {marker}")
     lifecycle.submit(task.pk)
     for _ in range(failing_polls):
         asked = timezone.now()
@@ -419,9 +380,7 @@ def test_a_poll_that_breaks_is_retried_with_backoff(simulator, people, marker, k
     assert poll_now(task) == Task.State.ARCHIVING
 
 
-def test_a_job_that_never_finishes_times_out_after_thirty_minutes_without_resubmitting(
-    simulator, people
-):
+def test_a_job_that_never_finishes_times_out_after_thirty_minutes_without_resubmitting(simulator, people):
     task = new_task(route2_project(people), people["owner"], prompt="Slow tide #never")
     lifecycle.submit(task.pk)
     Task.objects.filter(pk=task.pk).update(submitted_at=timezone.now() - timedelta(minutes=31))
@@ -442,9 +401,7 @@ def test_a_draft_is_archived_as_a_silent_720p_clip(simulator, people):
     assert (clip.width, clip.height, clip.has_audio) == (1280, 720, False)
     assert clip.duration_s == pytest.approx(5.0, abs=0.1) and not clip.audio_file
     (video,) = downloads_of(task.provider_task_id)
-    assert video.path.endswith("/download/video.mp4") and video.headers["Authorization"].startswith(
-        "Bearer sim-"
-    )
+    assert video.path.endswith("/download/video.mp4") and video.headers["Authorization"].startswith("Bearer sim-")
 
 
 def test_a_final_with_audio_keeps_the_separate_audio_track(simulator, people):
@@ -481,9 +438,7 @@ def probe_has_video(path: Path) -> bool:
         ("#failed", Task.State.FAILED, "failed", "could not render it"),
     ],
 )
-def test_a_job_the_provider_refused_ends_unbilled_in_plain_words(
-    simulator, people, marker, state, kind, words
-):
+def test_a_job_the_provider_refused_ends_unbilled_in_plain_words(simulator, people, marker, state, kind, words):
     task = new_task(route2_project(people), people["owner"], prompt=f"A street fight {marker}")
     (task,) = run_worker(task.pk)
     assert (task.state, task.error_code, task.cost_charged) == (state, kind, 0)
@@ -515,11 +470,7 @@ def test_a_download_cut_halfway_is_resumed_with_range(simulator, people, setting
     assert task.state == Task.State.DONE, task.error_message
     first, resumed, audio = downloads_of(task.provider_task_id)
     assert first.path.endswith("/video.mp4") and "Range" not in first.headers
-    assert (
-        resumed.path == first.path
-        and resumed.headers["Range"].startswith("bytes=")
-        and resumed.status == 206
-    )
+    assert resumed.path == first.path and resumed.headers["Range"].startswith("bytes=") and resumed.status == 206
     assert audio.path.endswith("/audio.m4a")
     # The resumed clip is byte for byte what the provider rendered.
     rendered = Path(settings.MEDIA_ROOT) / "simulator" / f"{task.provider_task_id}.mp4"

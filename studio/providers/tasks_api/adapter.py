@@ -18,7 +18,7 @@ What its documentation states:
 - Errors: 400 validation (duration > 8, unsupported resolution), 401 / 402 /
   403 auth / wallet / scope, 451 prompt blocked by upstream safety, 5xx
   upstream. None of them is billed.
-- Pricing is "per second (live rate)" with no figure: `PRICES` is empty, and
+- Pricing is "per second (live rate)" with no figure: `prices.json` has no card, and
   the receipt's `estimated_credits` is the only quote this route gives.
 
 What we assumed where it is silent:
@@ -54,29 +54,26 @@ What we assumed where it is silent:
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal, InvalidOperation
 
 import httpx
 
-from .base import (
-    SAFETY_WORDS,
+from studio.providers.base import (
     Capabilities,
     ErrorKind,
     ProviderError,
     Receipt,
     Report,
     Route,
-    Status,
+    StatusWords,
     Tier,
     VideoRequest,
     error_for_status,
+    error_message,
+    percent,
+    poll_report,
     read_json,
-    register,
 )
-
-# The seeds publish no rate ("per second, live rate"), so no price card.
-PRICES: list[tuple[str, str, bool, str]] = []
 
 DEFAULT_POLL_PATH = "/v1/tasks/{task_id}"
 
@@ -88,10 +85,12 @@ CADENCE = {
 BACKOFF = 1.5
 MAX_POLL_INTERVAL_S = 30.0
 
-QUEUED = {"queued", "pending", "submitted"}
-RUNNING = {"running", "processing", "in_progress"}
-COMPLETED = {"completed", "succeeded", "success"}
-FAILED = {"failed", "error"}
+STATUSES = StatusWords(
+    queued=frozenset({"queued", "pending", "submitted"}),
+    running=frozenset({"running", "processing", "in_progress"}),
+    succeeded=frozenset({"completed", "succeeded", "success"}),
+    failed=frozenset({"failed", "error"}),
+)
 
 
 _ANY = {
@@ -104,7 +103,6 @@ _ANY = {
 }
 
 
-@register
 class TasksApi(Route):
     slug = "tasks-api"
     name = "Tasks API (seeds 000/001)"
@@ -140,9 +138,7 @@ class TasksApi(Route):
             body["seed"] = request.seed
         if request.first_frame:
             body["image_init"] = request.first_frame.url
-        response = http.post(
-            f"{account.resolved_base_url}/v1/tasks/submit", json=body, headers=self._headers(account)
-        )
+        response = http.post(f"{account.resolved_base_url}/v1/tasks/submit", json=body, headers=self._headers(account))
         answer = self._answer(response)
         task_id = answer.get("task_id")
         if not task_id:
@@ -153,31 +149,18 @@ class TasksApi(Route):
         response = http.get(self._task_url(account, provider_task_id), headers=self._headers(account))
         answer = self._answer(response)
         raw = str(answer.get("status", ""))
-        status = raw.lower()
-        progress = _percent(answer.get("progress"))
-        if status in QUEUED:
-            return Report(Status.QUEUED, progress=progress, provider_status=raw)
-        if status in RUNNING:
-            return Report(Status.RUNNING, progress=progress, provider_status=raw)
-        if status in COMPLETED:
-            result = answer.get("result") if isinstance(answer.get("result"), dict) else {}
-            url = result.get("video_url")
-            reason = _error_message(answer)
-            if not url and SAFETY_WORDS.search(reason):
-                error = ProviderError(ErrorKind.SAFETY, f"Blocked by the provider's safety filter: {reason}")
-                return Report(Status.BLOCKED, error=error, provider_status=raw)
-            if url and url.startswith("/"):
-                url = account.resolved_base_url + url
-            return Report(Status.SUCCEEDED, progress=100, video_url=url or None,
-                          charged=_dollars(answer.get("credits")), provider_status=raw)
-        if status in FAILED:
-            reason = _error_message(answer) or "no reason given"
-            if SAFETY_WORDS.search(reason):
-                error = ProviderError(ErrorKind.SAFETY, f"Blocked by the provider's safety filter: {reason}")
-                return Report(Status.BLOCKED, error=error, provider_status=raw)
-            error = ProviderError(ErrorKind.FAILED, f"The provider could not render it: {reason}")
-            return Report(Status.FAILED, error=error, provider_status=raw)
-        raise ProviderError(ErrorKind.BAD_ANSWER, f"The provider reported an unknown status {raw!r}")
+        result = answer.get("result") if isinstance(answer.get("result"), dict) else {}
+        url = result.get("video_url")
+        if url and url.startswith("/"):
+            url = account.resolved_base_url + url
+        return poll_report(
+            STATUSES.phase(raw),
+            raw_status=raw,
+            progress=percent(answer.get("progress")),
+            video_url=url,
+            charged=_dollars(answer.get("credits")),
+            reason=error_message(answer),
+        )
 
     def download_request(self, account, provider_task_id: str, url: str) -> tuple[str, dict[str, str]]:
         # Pre-signed: the link carries its own permission, and our key stays with us.
@@ -205,7 +188,7 @@ class TasksApi(Route):
 
     def _error(self, response: httpx.Response) -> ProviderError:
         try:
-            message = _error_message(read_json(response))
+            message = error_message(read_json(response))
         except ProviderError:
             message = ""
         if response.status_code == 403:
@@ -213,20 +196,6 @@ class TasksApi(Route):
             text = "The API key is not allowed to do this (scope)"
             return ProviderError(ErrorKind.AUTH, f"{text}: {message}" if message else text, http_status=403)
         return error_for_status(response, message)
-
-
-def _error_message(body: dict) -> str:
-    error = body.get("error")
-    if isinstance(error, dict):
-        return str(error.get("message") or error.get("code") or "")
-    return str(error or body.get("message") or body.get("detail") or "")
-
-
-def _percent(value) -> int | None:
-    # Not in the seeds; read only when it is a plain number.
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return max(0, min(100, int(value)))
 
 
 def _dollars(value) -> Decimal | None:

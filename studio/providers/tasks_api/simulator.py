@@ -28,28 +28,56 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from . import engine
-from .models import SimulatedJob
+from studio.simulator import engine
+from studio.simulator.models import SimulatedJob
 
 ROUTE = "tasks-api"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one model of the seeds takes, and what it costs."""
+
+    durations: range
+    resolutions: tuple[str, ...]
+    default: str  # the resolution when none is asked for
+    usd_per_second: Decimal
+    quality: bool
+
+
 MODELS = {
-    "veo-3.1": {"durations": range(1, 9), "resolutions": ("720p", "1080p"), "default": "1080p",
-                "usd_per_second": Decimal("0.11"), "quality": True},
-    "veo-3.1-fast": {"durations": range(1, 6), "resolutions": ("720p",), "default": "720p",
-                     "usd_per_second": Decimal("0.045"), "quality": False},
+    "veo-3.1": Limits(
+        durations=range(1, 9),
+        resolutions=("720p", "1080p"),
+        default="1080p",
+        usd_per_second=Decimal("0.11"),
+        quality=True,
+    ),
+    "veo-3.1-fast": Limits(
+        durations=range(1, 6),
+        resolutions=("720p",),
+        default="720p",
+        usd_per_second=Decimal("0.045"),
+        quality=False,
+    ),
 }
 ASPECTS = ("16:9", "9:16", "1:1")
-PHASES = {"submitted": "queued", "queued": "queued", "running": "running", "done": "completed",
-          "failed": "failed"}
+PHASES = {"submitted": "queued", "queued": "queued", "running": "running", "done": "completed", "failed": "failed"}
 FAILED_MARKER = "#failed"
+WIRE = engine.Wire(
+    route=ROUTE,
+    key_headers=("x-api-key",),
+    rate_limit=lambda: _error(429, "rate_limited", "Too many requests; retry later"),
+)
 LINK_TTL_S = 24 * 3600
 
 
@@ -81,13 +109,11 @@ def validate(body: dict) -> JsonResponse | None:
     if not isinstance(prompt, str) or not prompt.strip():
         return _error(400, "invalid_request", "prompt is required")
     duration = body.get("duration_seconds")
-    low, high = limits["durations"][0], limits["durations"][-1]
-    if not _is_int(duration) or duration not in limits["durations"]:
-        return _error(400, "invalid_duration",
-                      f"duration_seconds must be an integer from {low} to {high} for {model}")
-    if body.get("resolution", limits["default"]) not in limits["resolutions"]:
-        return _error(400, "unsupported_resolution",
-                      f"resolution must be {' or '.join(limits['resolutions'])} for {model}")
+    low, high = limits.durations[0], limits.durations[-1]
+    if not _is_int(duration) or duration not in limits.durations:
+        return _error(400, "invalid_duration", f"duration_seconds must be an integer from {low} to {high} for {model}")
+    if body.get("resolution", limits.default) not in limits.resolutions:
+        return _error(400, "unsupported_resolution", f"resolution must be {' or '.join(limits.resolutions)} for {model}")
     if body.get("aspect_ratio", "16:9") not in ASPECTS:
         return _error(400, "invalid_aspect_ratio", "aspect_ratio must be 16:9, 9:16 or 1:1")
     if "seed" in body and not _is_int(body["seed"]):
@@ -99,30 +125,30 @@ def validate(body: dict) -> JsonResponse | None:
 
 
 def _credits(job: SimulatedJob) -> float:
-    rate = MODELS[job.model]["usd_per_second"]
+    rate = MODELS[job.model].usd_per_second
     return float((rate * job.request["duration_seconds"]).quantize(Decimal("0.01")))
 
 
-@engine.simulated(ROUTE)
+@WIRE.simulated()
 @require_POST
-def submit(request: HttpRequest) -> JsonResponse:
+def submit(request: HttpRequest) -> HttpResponse:
     if refusal := _key_refusal(request):
         return refusal
     body = engine.json_body(request)
     if body is None:
         return _error(400, "invalid_json", "Body must be a JSON object")
-    faults = engine.faults_in(str(body.get("prompt", "")))
-    if "#ratelimit" in faults:
-        response = _error(429, "rate_limited", "Too many requests; retry later")
-        response["Retry-After"] = "1"
-        return response
+    if limited := WIRE.rate_limited(str(body.get("prompt", ""))):
+        return limited
     if refusal := validate(body):
         return refusal
-    if engine.BLOCK_MARKER in faults:
+    if engine.BLOCK_MARKER in engine.faults_in(body["prompt"]):
         return _error(451, "content_blocked", "Prompt blocked by upstream safety")
     job = engine.new_job(
-        route=ROUTE, model=body["model"], request=body, prompt=body["prompt"],
-        quality=MODELS[body["model"]]["quality"],
+        route=ROUTE,
+        model=body["model"],
+        request=body,
+        prompt=body["prompt"],
+        quality=MODELS[body["model"]].quality,
     )
     if FAILED_MARKER in body["prompt"].lower().split():
         job.fail_reason = "Upstream generation failed: the model returned an internal error"
@@ -136,12 +162,12 @@ def submit(request: HttpRequest) -> JsonResponse:
     return engine.receipt(job, receipt)
 
 
-@engine.simulated(ROUTE)
+@WIRE.simulated()
 @require_GET
-def status(request: HttpRequest, job_id: str) -> JsonResponse:
+def status(request: HttpRequest, job_id: str) -> HttpResponse:
     if refusal := _key_refusal(request):
         return refusal
-    job = SimulatedJob.objects.filter(pk=job_id, route=ROUTE).first()
+    job = WIRE.job(job_id)
     if job is None:
         return _error(404, "not_found", f"Task {job_id} not found")
     if fault := engine.poll_fault(job):
@@ -154,12 +180,14 @@ def status(request: HttpRequest, job_id: str) -> JsonResponse:
         if job.has("#filtered"):
             answer["credits"] = 0
             answer["result"] = None
-            answer["error"] = {"code": "content_filtered",
-                               "message": "The generated video was removed by the upstream safety filter"}
+            answer["error"] = {
+                "code": "content_filtered",
+                "message": "The generated video was removed by the upstream safety filter",
+            }
         else:
             answer["result"] = {
                 "duration_seconds": body["duration_seconds"],
-                "resolution": body.get("resolution", MODELS[job.model]["default"]),
+                "resolution": body.get("resolution", MODELS[job.model].default),
             }
             if not job.has("#empty"):
                 # Rendered before "completed" is said, as a provider's file is ready by then:
@@ -181,7 +209,7 @@ def _signature(job_id: str, expires: int) -> str:
     return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()[:32]
 
 
-@engine.simulated(ROUTE)
+@WIRE.simulated(download=True)
 @require_GET
 def download(request: HttpRequest, job_id: str):
     # Pre-signed: no key is asked for, the signature and expiry are the permission.
@@ -193,8 +221,8 @@ def download(request: HttpRequest, job_id: str):
         return _error(403, "signature_mismatch", "The request signature does not match")
     if time.time() > expires:
         return _error(403, "expired", "The signed URL has expired")
-    job = SimulatedJob.objects.filter(pk=job_id, route=ROUTE).first()
-    if job is None or engine.moment(job).phase != "done" or job.has("#empty") or job.has("#filtered"):
+    job = WIRE.job(job_id)
+    if not engine.has_video(job):
         return _error(404, "not_found", "No video for this task")
     return engine.video_response(request, job, _video(job))
 
@@ -203,11 +231,11 @@ def _video(job: SimulatedJob) -> Path:
     body = job.request
     return engine.video_path(
         job,
-        resolution=body.get("resolution", MODELS[job.model]["default"]),
+        resolution=body.get("resolution", MODELS[job.model].default),
         aspect_ratio=body.get("aspect_ratio", "16:9"),
         duration_s=body["duration_seconds"],
         audio=False,
-        tier_label="QUALITY tier" if MODELS[job.model]["quality"] else "FAST tier",
+        tier_label="QUALITY tier" if MODELS[job.model].quality else "FAST tier",
         prompt=body["prompt"],
         seed=body.get("seed"),
     )

@@ -13,6 +13,7 @@ import pytest
 from django.utils import timezone
 from PIL import Image
 
+from conftest import make_project, run_worker
 from studio.clips.media import probe
 from studio.prompts.models import Prompt
 from studio.providers.base import (
@@ -22,14 +23,11 @@ from studio.providers.base import (
     Status,
     Tier,
     VideoRequest,
-    get_route,
 )
-from studio.providers.tasks_api import PRICES
+from studio.providers.registry import get_route, price_data
 from studio.simulator.models import SimulatorRequest
 from studio.tasks import lifecycle
 from studio.tasks.models import Task
-
-from .conftest import make_project, run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,16 +49,29 @@ def account(simulator, people):
     return tasks_project(people).draft_account
 
 
-def task_for(project, people, *, prompt="Tide coming in over black sand", tier=Tier.FAST, duration_s=4,
-             resolution="720p", aspect_ratio="16:9", seed=7) -> Task:
+def task_for(
+    project,
+    people,
+    *,
+    prompt="Tide coming in over black sand",
+    tier=Tier.FAST,
+    duration_s=4,
+    resolution="720p",
+    aspect_ratio="16:9",
+    seed=7,
+) -> Task:
     version = Prompt.objects.create(project=project, title="t").record_version(
         text=prompt, negative_prompt="", author=people["owner"]
     )
     return lifecycle.new_task(
-        project=project, prompt_version=version, account=project.draft_account, tier=tier, kind="draft",
-        user=people["owner"], seed=seed,
-        parameters={"duration_s": duration_s, "aspect_ratio": aspect_ratio, "resolution": resolution,
-                    "audio": False},
+        project=project,
+        prompt_version=version,
+        account=project.draft_account,
+        tier=tier,
+        kind="draft",
+        user=people["owner"],
+        seed=seed,
+        parameters={"duration_s": duration_s, "aspect_ratio": aspect_ratio, "resolution": resolution, "audio": False},
     )
 
 
@@ -69,9 +80,11 @@ def sent(method="POST") -> list[SimulatorRequest]:
 
 
 def status_polls(task: Task) -> list[SimulatorRequest]:
-    return list(SimulatorRequest.objects.filter(
-        method="GET", job_id=task.provider_task_id, path__startswith="/simulator/tasks-api/v1/"
-    ))
+    return list(
+        SimulatorRequest.objects.filter(
+            method="GET", job_id=task.provider_task_id, path__startswith="/simulator/tasks-api/v1/"
+        )
+    )
 
 
 def downloads(task: Task) -> list[SimulatorRequest]:
@@ -120,22 +133,35 @@ def test_a_first_frame_without_a_public_url_is_refused_before_any_spend():
 
 
 def test_no_price_is_invented_because_the_seeds_publish_none():
-    assert PRICES == []
+    assert price_data("tasks-api")["cards"] == []
 
 
 # --- Contract: exactly what goes over the wire ---------------------------------------
 
 
 def test_text_to_video_sends_the_seeds_body_and_header_and_reads_the_receipt(account):
-    request = VideoRequest(model="veo-3.1", prompt="Drone shot along a river", duration_s=5, resolution="1080p",
-                           aspect_ratio="9:16", seed=42, negative_prompt="ignored", audio=False)
+    request = VideoRequest(
+        model="veo-3.1",
+        prompt="Drone shot along a river",
+        duration_s=5,
+        resolution="1080p",
+        aspect_ratio="9:16",
+        seed=42,
+        negative_prompt="ignored",
+        audio=False,
+    )
     with httpx.Client() as http:
         receipt = ROUTE.submit(http, account, request)
     (entry,) = sent()
     assert entry.path == "/simulator/tasks-api/v1/tasks/submit"
-    assert json.loads(entry.body) == {"model": "veo-3.1", "prompt": "Drone shot along a river",
-                                      "duration_seconds": 5, "resolution": "1080p", "aspect_ratio": "9:16",
-                                      "seed": 42}
+    assert json.loads(entry.body) == {
+        "model": "veo-3.1",
+        "prompt": "Drone shot along a river",
+        "duration_seconds": 5,
+        "resolution": "1080p",
+        "aspect_ratio": "9:16",
+        "seed": 42,
+    }
     assert entry.headers["X-Api-Key"].startswith("sim-tasks-k") and KEY not in str(entry.headers)
     assert entry.headers["Content-Type"] == "application/json"
     assert "Authorization" not in entry.headers
@@ -151,8 +177,14 @@ def test_a_first_frame_goes_as_the_image_init_url(account):
     with httpx.Client() as http:
         ROUTE.submit(http, account, request)
     body = json.loads(sent()[0].body)
-    assert body == {"model": "veo-3.1-fast", "prompt": "Slow zoom into ramen", "duration_seconds": 4,
-                    "resolution": "720p", "aspect_ratio": "16:9", "image_init": first}
+    assert body == {
+        "model": "veo-3.1-fast",
+        "prompt": "Slow zoom into ramen",
+        "duration_seconds": 4,
+        "resolution": "720p",
+        "aspect_ratio": "16:9",
+        "image_init": first,
+    }
 
 
 def test_polls_go_to_the_assumed_path_with_the_same_header(simulator, people):
@@ -194,8 +226,9 @@ def test_a_fast_draft_is_archived_with_its_charge_and_quote(simulator, people):
 
 def test_a_quality_render_at_1080p_is_archived_and_polled_every_2_s(simulator, people):
     project = tasks_project(people)
-    (task,) = run_worker(task_for(project, people, tier=Tier.QUALITY, duration_s=2, resolution="1080p",
-                                  aspect_ratio="9:16").pk)
+    (task,) = run_worker(
+        task_for(project, people, tier=Tier.QUALITY, duration_s=2, resolution="1080p", aspect_ratio="9:16").pk
+    )
     assert task.state == Task.State.DONE, task.error_message
     info = probe(task.clip.file.path)
     assert (info.width, info.height) == (1080, 1920)
@@ -294,8 +327,11 @@ def test_validation_is_400_in_plain_words_and_makes_no_job(account, change, word
 
 
 def test_the_simulator_refuses_a_seed_that_is_not_an_integer(simulator):
-    answer = httpx.post(f"{simulator.url}/simulator/tasks-api/v1/tasks/submit", headers={"x-api-key": KEY},
-                        json={"model": "veo-3.1", "prompt": "x", "duration_seconds": 4, "seed": "7"})
+    answer = httpx.post(
+        f"{simulator.url}/simulator/tasks-api/v1/tasks/submit",
+        headers={"x-api-key": KEY},
+        json={"model": "veo-3.1", "prompt": "x", "duration_seconds": 4, "seed": "7"},
+    )
     assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid_seed"
 
 
@@ -362,8 +398,9 @@ def test_a_job_that_never_finishes_times_out_after_30_minutes_without_resubmitti
     project = tasks_project(people)
     task = task_for(project, people, prompt="Glacier #never")
     lifecycle.submit(task.pk)
-    Task.objects.filter(pk=task.pk).update(submitted_at=timezone.now() - timedelta(minutes=31),
-                                           next_check_at=timezone.now())
+    Task.objects.filter(pk=task.pk).update(
+        submitted_at=timezone.now() - timedelta(minutes=31), next_check_at=timezone.now()
+    )
     (claimed,) = lifecycle.claim_due_checks()
     with lifecycle.http_client() as http:
         assert lifecycle.apply_report(claimed, lifecycle.fetch_report(claimed, http)) == Task.State.FAILED

@@ -44,10 +44,7 @@ import re
 
 import httpx
 
-from .base import (
-    same_origin,
-    veo_eight_second_rules,
-    veo_reference_rule,
+from studio.providers.base import (
     SAFETY_WORDS,
     Capabilities,
     ErrorKind,
@@ -55,15 +52,25 @@ from .base import (
     Receipt,
     Report,
     Route,
-    Status,
+    StatusWords,
     Tier,
     VideoRequest,
     error_for_status,
+    error_message,
+    percent,
+    poll_report,
     read_json,
-    register,
+    same_origin,
+    veo_eight_second_rules,
+    veo_reference_rule,
 )
 
-
+STATUSES = StatusWords(
+    queued=frozenset({"submitted", "queued", "pending"}),
+    running=frozenset({"in_progress"}),
+    succeeded=frozenset({"success", "completed"}),
+    failed=frozenset({"failure", "failed"}),
+)
 WHERE = "this route"
 _EIGHT_S_ABOVE_720P = veo_eight_second_rules("1080p", "4k", where=WHERE)
 _EIGHT_S_AT_1080P = veo_eight_second_rules("1080p", where=WHERE)
@@ -79,8 +86,6 @@ _ANY = dict(
 )
 
 
-
-@register
 class VideosGateway(Route):
     slug = "videos-gateway"
     name = "/v1/videos gateway (seed 004)"
@@ -136,34 +141,19 @@ class VideosGateway(Route):
         return Receipt(provider_task_id=str(task_id))
 
     def poll(self, http: httpx.Client, account, provider_task_id: str) -> Report:
-        response = http.get(
-            f"{account.resolved_base_url}/v1/videos/{provider_task_id}", headers=self._headers(account)
-        )
+        response = http.get(f"{account.resolved_base_url}/v1/videos/{provider_task_id}", headers=self._headers(account))
         answer = self._answer(response)
         raw = str(answer.get("status", ""))
-        status = raw.upper()
-        progress = _percent(answer.get("progress"))
-        if status in {"SUBMITTED", "QUEUED", "PENDING"}:
-            return Report(Status.QUEUED, progress=progress, provider_status=raw)
-        if status == "IN_PROGRESS":
-            return Report(Status.RUNNING, progress=progress, provider_status=raw)
-        if status in {"SUCCESS", "COMPLETED"}:
-            url = answer.get("result_url")
-            reason = str(answer.get("fail_reason") or "")
-            if not url and SAFETY_WORDS.search(reason):
-                error = ProviderError(ErrorKind.SAFETY, f"Blocked by the provider's safety filter: {reason}")
-                return Report(Status.BLOCKED, error=error, provider_status=raw)
-            if url and url.startswith("/"):
-                url = account.resolved_base_url + url
-            return Report(Status.SUCCEEDED, progress=100, video_url=url, provider_status=raw)
-        if status in {"FAILURE", "FAILED"}:
-            reason = str(answer.get("fail_reason") or answer.get("error") or "no reason given")
-            if SAFETY_WORDS.search(reason):
-                error = ProviderError(ErrorKind.SAFETY, f"Blocked by the provider's safety filter: {reason}")
-                return Report(Status.BLOCKED, error=error, provider_status=raw)
-            error = ProviderError(ErrorKind.FAILED, f"The provider could not render it: {reason}")
-            return Report(Status.FAILED, error=error, provider_status=raw)
-        raise ProviderError(ErrorKind.BAD_ANSWER, f"The provider reported an unknown status {raw!r}")
+        url = answer.get("result_url")
+        if url and url.startswith("/"):
+            url = account.resolved_base_url + url
+        return poll_report(
+            STATUSES.phase(raw),
+            raw_status=raw,
+            progress=percent(answer.get("progress")),
+            video_url=url,
+            reason=str(answer.get("fail_reason") or answer.get("error") or ""),
+        )
 
     def download_request(self, account, provider_task_id: str, url: str) -> tuple[str, dict[str, str]]:
         # The documented /content link is on the gateway itself; a link elsewhere gets no key.
@@ -187,7 +177,7 @@ class VideosGateway(Route):
         """The JSON body, or the error it carries (HTTP 200 error objects included)."""
         if response.status_code >= 400:
             try:
-                message = _error_message(read_json(response))
+                message = error_message(read_json(response))
             except ProviderError:
                 message = ""
             raise error_for_status(response, message)
@@ -195,13 +185,6 @@ class VideosGateway(Route):
         if isinstance(answer.get("error"), dict):
             raise _business_error(answer["error"])
         return answer
-
-
-def _error_message(body: dict) -> str:
-    error = body.get("error")
-    if isinstance(error, dict):
-        return str(error.get("message") or "")
-    return str(error or body.get("message") or "")
 
 
 def _business_error(error: dict) -> ProviderError:
@@ -216,10 +199,3 @@ def _business_error(error: dict) -> ProviderError:
     if SAFETY_WORDS.search(label):
         return ProviderError(ErrorKind.SAFETY, f"Blocked by the provider's safety filter: {message}")
     return ProviderError(ErrorKind.VALIDATION, f"The provider refused the settings: {message}")
-
-
-def _percent(value) -> int | None:
-    if value is None:
-        return None
-    match = re.match(r"\s*(\d+(?:\.\d+)?)", str(value))
-    return max(0, min(100, int(float(match.group(1))))) if match else None

@@ -6,12 +6,12 @@ object, as the seed documents; a missing or wrong key answers 401.
 
 from __future__ import annotations
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 from django.views.decorators.http import require_GET, require_POST
 
-from . import engine
-from .models import SimulatedJob
+from studio.simulator import engine
+from studio.simulator.models import SimulatedJob
 
 ROUTE = "videos-gateway"
 MODELS = {
@@ -23,8 +23,18 @@ RESOLUTIONS = ("720p", "1080p", "4k")
 DURATIONS = (4, 6, 8)
 ASPECTS = ("16:9", "9:16")
 PERSONS = ("allow_all", "allow_adult", "disallow")
-PHASES = {"submitted": "SUBMITTED", "queued": "QUEUED", "running": "IN_PROGRESS", "done": "SUCCESS",
-          "failed": "FAILURE"}
+WIRE = engine.Wire(
+    route=ROUTE,
+    key_headers=("authorization",),
+    rate_limit=lambda: engine.error_json(429, "Rate limit exceeded", type_="rate_limit_error", code="rate_limited"),
+)
+PHASES = {
+    "submitted": "SUBMITTED",
+    "queued": "QUEUED",
+    "running": "IN_PROGRESS",
+    "done": "SUCCESS",
+    "failed": "FAILURE",
+}
 
 
 def _authorized(request: HttpRequest) -> bool:
@@ -75,9 +85,9 @@ def validate(body: dict) -> JsonResponse | None:
     return None
 
 
-@engine.simulated(ROUTE)
+@WIRE.simulated()
 @require_POST
-def submit(request: HttpRequest) -> JsonResponse:
+def submit(request: HttpRequest) -> HttpResponse:
     if not _authorized(request):
         return _unauthorized()
     body = engine.json_body(request)
@@ -85,10 +95,8 @@ def submit(request: HttpRequest) -> JsonResponse:
         return engine.error_json(400, "Body must be a JSON object", type_="invalid_request_error", code="bad_json")
     if refusal := validate(body):
         return refusal
-    if "#ratelimit" in engine.faults_in(body.get("prompt", "")):
-        response = engine.error_json(429, "Rate limit exceeded", type_="rate_limit_error", code="rate_limited")
-        response["Retry-After"] = "1"
-        return response
+    if limited := WIRE.rate_limited(body.get("prompt", "")):
+        return limited
     job = engine.new_job(
         route=ROUTE,
         model=body["model"],
@@ -108,12 +116,12 @@ def submit(request: HttpRequest) -> JsonResponse:
     return engine.receipt(job, receipt)
 
 
-@engine.simulated(ROUTE)
+@WIRE.simulated()
 @require_GET
-def status(request: HttpRequest, job_id: str) -> JsonResponse:
+def status(request: HttpRequest, job_id: str) -> HttpResponse:
     if not _authorized(request):
         return _unauthorized()
-    job = SimulatedJob.objects.filter(pk=job_id, route=ROUTE).first()
+    job = WIRE.job(job_id)
     if job is None:
         return engine.error_json(404, f"Task {job_id} not found", type_="invalid_request_error", code="not_found")
     if fault := engine.poll_fault(job):
@@ -156,13 +164,13 @@ def _video(job: SimulatedJob):
     )
 
 
-@engine.simulated(ROUTE)
+@WIRE.simulated(download=True)
 @require_GET
 def content(request: HttpRequest, job_id: str):
     if not _authorized(request):
         return _unauthorized()
-    job = SimulatedJob.objects.filter(pk=job_id, route=ROUTE).first()
-    if job is None or engine.moment(job).phase != "done" or job.has("#empty") or job.has("#filtered"):
+    job = WIRE.job(job_id)
+    if not engine.has_video(job):
         return engine.error_json(404, "No video for this task", type_="invalid_request_error", code="not_found")
     return engine.video_response(request, job, _video(job))
 

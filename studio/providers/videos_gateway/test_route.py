@@ -10,15 +10,14 @@ import pytest
 from django.utils import timezone
 from PIL import Image
 
+from conftest import run_worker
 from studio.clips.media import probe
 from studio.providers.base import ImageInput, VideoRequest
-from studio.providers.base import get_route
+from studio.providers.registry import get_route
 from studio.simulator.models import SimulatorRequest
 from studio.tasks import lifecycle
 from studio.tasks.models import Task
-
-from .conftest import run_worker
-from .test_submit_once import pending_task
+from tests.test_submit_once import pending_task
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROUTE = get_route("videos-gateway")
@@ -38,27 +37,60 @@ def sent(project, request: VideoRequest) -> tuple[dict, dict]:
 
 
 def test_text_to_video_sends_exactly_the_documented_fields(simulator, project):
-    body, headers = sent(project, VideoRequest(model="veo-3.1-fast-generate-preview", prompt="Dunes", duration_s=6,
-                                               aspect_ratio="9:16", resolution="720p", seed=5,
-                                               negative_prompt="text"))
-    assert body == {"model": "veo-3.1-fast-generate-preview", "prompt": "Dunes", "resolution": "720p",
-                    "duration": 6, "aspect_ratio": "9:16", "generate_audio": False, "negative_prompt": "text",
-                    "seed": 5}
+    body, headers = sent(
+        project,
+        VideoRequest(
+            model="veo-3.1-fast-generate-preview",
+            prompt="Dunes",
+            duration_s=6,
+            aspect_ratio="9:16",
+            resolution="720p",
+            seed=5,
+            negative_prompt="text",
+        ),
+    )
+    assert body == {
+        "model": "veo-3.1-fast-generate-preview",
+        "prompt": "Dunes",
+        "resolution": "720p",
+        "duration": 6,
+        "aspect_ratio": "9:16",
+        "generate_audio": False,
+        "negative_prompt": "text",
+        "seed": 5,
+    }
     assert headers["Authorization"].startswith("Bearer sim-") and headers["Content-Type"] == "application/json"
 
 
 def test_first_and_last_frames_go_as_data_uris(simulator, project):
     first, last = tiny_png(), tiny_png((200, 10, 10))
-    body, _ = sent(project, VideoRequest(model="veo-3.1-generate-preview", prompt="Morph", duration_s=8,
-                                         resolution="1080p", first_frame=first, last_frame=last))
+    body, _ = sent(
+        project,
+        VideoRequest(
+            model="veo-3.1-generate-preview",
+            prompt="Morph",
+            duration_s=8,
+            resolution="1080p",
+            first_frame=first,
+            last_frame=last,
+        ),
+    )
     assert body["image"] == first.data_uri and body["lastFrameImage"] == last.data_uri
     assert body["image"].startswith("data:image/png;base64,")
 
 
 def test_a_reference_image_goes_as_input_reference(simulator, project):
     reference = tiny_png()
-    body, _ = sent(project, VideoRequest(model="veo-3.1-generate-preview", prompt="Same mug", duration_s=8,
-                                         resolution="720p", references=(reference,)))
+    body, _ = sent(
+        project,
+        VideoRequest(
+            model="veo-3.1-generate-preview",
+            prompt="Same mug",
+            duration_s=8,
+            resolution="720p",
+            references=(reference,),
+        ),
+    )
     assert body["input_reference"] == reference.data_uri and "image" not in body
 
 
@@ -102,8 +134,11 @@ def test_an_expired_link_ends_in_plain_words(simulator, project, people):
 def test_five_hundreds_on_polls_are_retried_with_backoff(simulator, project, people):
     task = run_prompt(project, people, "Flaky #poll500")
     assert task.state == "done", task.error_message
-    polls = SimulatorRequest.objects.filter(job_id=task.provider_task_id, method="GET").exclude(
-        path__endswith="/content").order_by("at")
+    polls = (
+        SimulatorRequest.objects.filter(job_id=task.provider_task_id, method="GET")
+        .exclude(path__endswith="/content")
+        .order_by("at")
+    )
     assert [p.status for p in polls][:3] == [500, 500, 200]
     gaps = [(b.at - a.at).total_seconds() for a, b in zip(polls, polls[1:])]
     assert all(gap >= 2 * ROUTE.min_poll_interval_s - 0.2 for gap in gaps[:2]), gaps
@@ -152,8 +187,11 @@ def test_validation_refusals_arrive_as_http_200_error_objects_and_read_plainly(s
     from studio.providers.base import ProviderError
 
     with lifecycle.http_client() as http, pytest.raises(ProviderError) as caught:
-        ROUTE.submit(http, project.draft_account, VideoRequest(model="veo-3.1-lite-generate-preview",
-                                                                 prompt="x", resolution="4k", duration_s=8))
+        ROUTE.submit(
+            http,
+            project.draft_account,
+            VideoRequest(model="veo-3.1-lite-generate-preview", prompt="x", resolution="4k", duration_s=8),
+        )
     assert caught.value.kind == "validation" and "4k is not available" in caught.value.message
 
 

@@ -10,8 +10,15 @@ import pytest
 pytestmark = pytest.mark.django_db(transaction=True)
 
 AUTH = {"Authorization": "Bearer sim-contract"}
-BODY = {"model": "veo-3.1-lite-generate-preview", "prompt": "Rain on a tin roof", "duration": 4,
-        "resolution": "720p", "aspect_ratio": "9:16", "generate_audio": True, "seed": 99}
+BODY = {
+    "model": "veo-3.1-lite-generate-preview",
+    "prompt": "Rain on a tin roof",
+    "duration": 4,
+    "resolution": "720p",
+    "aspect_ratio": "9:16",
+    "generate_audio": True,
+    "seed": 99,
+}
 
 
 @pytest.fixture

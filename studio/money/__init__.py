@@ -1,0 +1,1 @@
+"""Money: price cards, quotes and totals (and, next, budgets and their reservations)."""
