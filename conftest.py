@@ -1,21 +1,36 @@
-"""Shared fixtures: a project with an owner, an editor, a viewer and an outsider,
-wired to the simulator served over real HTTP by `live_server`."""
+"""Shared fixtures: the people (an owner, an editor, a reviewer, a viewer and an outsider), a project
+they belong to, wired to the simulator served over real HTTP by `live_server`, and the helpers tests
+call with arguments, as factory fixtures.
+
+The factories (`make_people`, `make_project`, `client_for`, `draft_form`, `pending_task`,
+`run_worker`) are session-scoped so module-scoped fixtures can use them too; they return a function
+that touches the database only when called. Test modules take them as arguments and import nothing
+from here.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.test import Client
 
 from studio.projects.models import Membership, Project
+from studio.prompts.models import Prompt
+from studio.providers.base import Tier
 from studio.providers.models import ProviderAccount
 from studio.tasks import lifecycle, tracker
 from studio.tasks.models import Task
 
-SIM_KEY = "sim-test-key"
+_SIM_KEY = "sim-test-key"
+# Everyone a project fixture knows; all but the outsider are members, in this role.
+_MEMBERS = ("owner", "editor", "reviewer", "viewer")
+_PEOPLE = (*_MEMBERS, "outsider")
 
 
 @pytest.fixture(autouse=True)
@@ -24,36 +39,75 @@ def fast_passwords(settings):
 
 
 @pytest.fixture
-def media(settings, tmp_path):
+def media(settings, tmp_path) -> Path:
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture(scope="session")
+def sim_key() -> str:
+    """The API key the simulator accepts; `make_project` gives it to the project's account."""
+    return _SIM_KEY
+
+
+# --- People and projects -------------------------------------------------------
+
+
+def _make_people() -> dict[str, User]:
+    users = get_user_model().objects
+    return {role: users.create_user(username=role, password="pw-" + role) for role in _PEOPLE}
+
+
+@pytest.fixture(scope="session")
+def make_people() -> Callable[[], dict[str, User]]:
+    """`make_people()`: users named owner, editor, reviewer, viewer and outsider (password "pw-<name>")."""
+    return _make_people
+
+
 @pytest.fixture
-def people(db):
-    User = get_user_model()
-    return {
-        role: User.objects.create_user(username=role, password="pw-" + role)
-        for role in ("owner", "editor", "viewer", "outsider")
-    }
+def people(db, make_people) -> dict[str, User]:
+    """Role name → user: owner, editor, reviewer, viewer, outsider."""
+    return make_people()
 
 
-def make_project(people, *, name="Moonrise", base_url="/simulator/videos-gateway", key=SIM_KEY,
-                 poll_interval_s=None) -> Project:
+def _make_project(
+    people: dict[str, User],
+    *,
+    name: str = "Moonrise",
+    route: str = "videos-gateway",
+    base_url: str | None = None,
+    key: str = _SIM_KEY,
+    poll_interval_s: float | None = None,
+    options: dict | None = None,
+) -> Project:
     project = Project.objects.create(name=name)
-    account = ProviderAccount(project=project, label="Simulator", route="videos-gateway", base_url=base_url,
-                              poll_interval_s=poll_interval_s)
+    account = ProviderAccount(
+        project=project,
+        label="Simulator",
+        route=route,
+        base_url=f"/simulator/{route}" if base_url is None else base_url,
+        poll_interval_s=poll_interval_s,
+        options=options or {},
+    )
     account.set_api_key(key)
     account.save()
     project.draft_account = project.final_account = account
     project.save()
-    for role in ("owner", "editor", "viewer"):
+    for role in _MEMBERS:
         Membership.objects.create(project=project, user=people[role], role=role)
     return project
 
 
+@pytest.fixture(scope="session")
+def make_project() -> Callable[..., Project]:
+    """`make_project(people, *, name, route, base_url, key, poll_interval_s, options)`: a project whose
+    drafts and finals go to one simulator account (base_url defaults to /simulator/<route>), with
+    people's owner, editor, reviewer and viewer as members in those roles."""
+    return _make_project
+
+
 @pytest.fixture
-def project(people, media):
+def project(people, media, make_project) -> Project:
     # Route 4's documented minimum cadence (5 s) rather than its usual 10 s keeps runs short.
     return make_project(people, poll_interval_s=5.0)
 
@@ -69,18 +123,48 @@ def simulator(live_server, settings, media):
     return live_server
 
 
-def client_for(user) -> Client:
+# --- Logged-in clients -----------------------------------------------------------
+
+
+def _client_for(user: User) -> Client:
     client = Client()
     client.force_login(user)
     return client
 
 
+@pytest.fixture(scope="session")
+def client_for() -> Callable[[User], Client]:
+    """`client_for(user)`: a test Client logged in as that user."""
+    return _client_for
+
+
+class _Clients(dict):
+    """Role name → a Client logged in as that person, made on first use."""
+
+    def __init__(self, people: dict[str, User]) -> None:
+        super().__init__()
+        self.people = people
+
+    def __missing__(self, role: str) -> Client:
+        client = self[role] = _client_for(self.people[role])
+        return client
+
+
 @pytest.fixture
-def owner_client(people):
-    return client_for(people["owner"])
+def clients(people) -> dict[str, Client]:
+    """`clients["reviewer"]`: a Client logged in as that one of `people`, the same one all test long."""
+    return _Clients(people)
 
 
-def draft_form(**overrides) -> dict:
+@pytest.fixture
+def owner_client(clients) -> Client:
+    return clients["owner"]
+
+
+# --- Forms, tasks and the worker -------------------------------------------------
+
+
+def _draft_form(**overrides: str) -> dict[str, str]:
     data = {
         "prompt": "A lighthouse at dusk, waves below, slow push in",
         "negative_prompt": "",
@@ -96,7 +180,35 @@ def draft_form(**overrides) -> dict:
     return data
 
 
-class InlineQueue:
+@pytest.fixture(scope="session")
+def draft_form() -> Callable[..., dict[str, str]]:
+    """`draft_form(**overrides)`: the draft form's fields for a 4 s 720p fast draft, as posted."""
+    return _draft_form
+
+
+def _pending_task(project: Project, user: User) -> Task:
+    prompt = Prompt.objects.create(project=project, title="t")
+    version = prompt.record_version(text="Waves on basalt", negative_prompt="", author=user)
+    assert project.draft_account is not None
+    return lifecycle.new_task(
+        project=project,
+        prompt_version=version,
+        account=project.draft_account,
+        tier=Tier.FAST,
+        kind="draft",
+        user=user,
+        seed=1,
+        parameters={"duration_s": 4, "aspect_ratio": "16:9", "resolution": "720p", "audio": False},
+    )
+
+
+@pytest.fixture(scope="session")
+def pending_task() -> Callable[[Project, User], Task]:
+    """`pending_task(project, user)`: a new prompt and a pending 4 s fast draft of it, not yet sent."""
+    return _pending_task
+
+
+class _InlineQueue:
     """Stands in for django-q2's queue in tests: runs each job at once, in order."""
 
     def __init__(self) -> None:
@@ -109,9 +221,14 @@ class InlineQueue:
         {"submit": lifecycle.submit, "archive": archive}[kind](task_id)
 
 
-def run_worker(*task_ids: int, timeout: float = 60.0) -> list[Task]:
-    """Do what the cluster does until every task is terminal: submit, track, archive."""
-    queue = InlineQueue()
+@pytest.fixture
+def inline_queue() -> _InlineQueue:
+    """A queue to hand the tracker as `enqueue`: it runs each job at once and lists them in `.jobs`."""
+    return _InlineQueue()
+
+
+def _run_worker(*task_ids: int, timeout: float = 60.0) -> list[Task]:
+    queue = _InlineQueue()
     deadline = time.monotonic() + timeout
     with ThreadPoolExecutor(4) as pool, lifecycle.http_client() as http:
         while time.monotonic() < deadline:
@@ -123,6 +240,13 @@ def run_worker(*task_ids: int, timeout: float = 60.0) -> list[Task]:
                 return sorted(tasks, key=lambda t: task_ids.index(t.pk))
             time.sleep(0.1)
     raise AssertionError(f"tasks {task_ids} still live after {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def run_worker() -> Callable[..., list[Task]]:
+    """`run_worker(*task_ids, timeout=60.0)`: do what the cluster does until every task is terminal
+    (submit, track, archive); the tasks, in the order asked for."""
+    return _run_worker
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,4 +1,5 @@
-"""Every view checks membership: 404 to outsiders, 403 to viewers who try to change things, CSRF on unsafe requests."""
+"""Every view checks membership: 404 to outsiders, 403 to reviewers and viewers who try to change things,
+CSRF on unsafe requests."""
 
 from __future__ import annotations
 
@@ -6,26 +7,43 @@ import pytest
 from django.test import Client
 
 from studio.clips.models import Clip
+from studio.projects.models import Membership
 from studio.prompts.models import Prompt
+from studio.providers.base import Tier
 from studio.tasks import lifecycle
 from studio.tasks.models import Task
 
-from conftest import client_for, draft_form
+# Members who watch but never change the project; an owner or an editor may.
+WATCHERS = ("reviewer", "viewer")
 
 
 def done_task_with_clip(project, user, media, *, seed: int):
     """A done draft with an archived clip, made without the network."""
     prompt = project.prompts.first() or Prompt.objects.create(project=project, title="t")
     version = prompt.record_version(text="A fox in snow", negative_prompt="", author=user)
-    task = lifecycle.new_task(project=project, prompt_version=version, account=project.draft_account,
-                              tier="fast", kind="draft", user=user, seed=seed,
-                              parameters={"duration_s": 4, "aspect_ratio": "16:9", "resolution": "720p",
-                                          "audio": False})
+    task = lifecycle.new_task(
+        project=project,
+        prompt_version=version,
+        account=project.draft_account,
+        tier=Tier.FAST,
+        kind="draft",
+        user=user,
+        seed=seed,
+        parameters={"duration_s": 4, "aspect_ratio": "16:9", "resolution": "720p", "audio": False},
+    )
     Task.objects.filter(pk=task.pk).update(state=Task.State.DONE)
     media.mkdir(parents=True, exist_ok=True)
     (media / f"clip-{seed}.mp4").write_bytes(b"not really a video")
-    clip = Clip.objects.create(task=task, file=f"clip-{seed}.mp4", duration_s=4, width=1280, height=720,
-                               has_audio=False, bytes=18, sha256="0" * 64)
+    clip = Clip.objects.create(
+        task=task,
+        file=f"clip-{seed}.mp4",
+        duration_s=4,
+        width=1280,
+        height=720,
+        has_audio=False,
+        bytes=18,
+        sha256="0" * 64,
+    )
     return task, clip
 
 
@@ -46,30 +64,48 @@ def pages(project, task, clip, other):
     ]
 
 
-def test_outsider_gets_404_everywhere(project, people, finished):
+def test_outsider_gets_404_everywhere(project, clients, finished, draft_form):
     task, clip, other = finished
-    outsider = client_for(people["outsider"])
+    outsider = clients["outsider"]
     for url in pages(project, task, clip, other):
         assert outsider.get(url, HTTP_HX_REQUEST="true").status_code == 404, url
     assert outsider.post(f"/projects/{project.pk}/draft", draft_form()).status_code == 404
     assert outsider.post(f"/tasks/{task.pk}/promote").status_code == 404
 
 
-def test_outsider_does_not_see_the_project_in_the_list(project, people):
-    assert b"Moonrise" not in client_for(people["outsider"]).get("/").content
-    assert b"Moonrise" in client_for(people["viewer"]).get("/").content
+def test_outsider_does_not_see_the_project_in_the_list(project, clients):
+    assert b"Moonrise" not in clients["outsider"].get("/").content
 
 
-def test_viewer_can_watch_but_not_change(project, people, finished):
+@pytest.mark.parametrize("role", ["owner", "editor", "reviewer", "viewer"])
+def test_every_member_sees_the_project_in_the_list(project, clients, role):
+    assert b"Moonrise" in clients[role].get("/").content
+
+
+@pytest.mark.parametrize(
+    ("role", "may_change"),
+    [
+        ("owner", True),
+        ("editor", True),
+        ("reviewer", False),
+        ("viewer", False),
+    ],
+)
+def test_only_owners_and_editors_may_change_the_project(project, people, role, may_change):
+    assert Membership.objects.get(project=project, user=people[role]).can_edit is may_change
+
+
+@pytest.mark.parametrize("role", WATCHERS)
+def test_reviewers_and_viewers_can_watch_but_not_change(project, clients, finished, draft_form, role):
     task, clip, other = finished
-    viewer = client_for(people["viewer"])
+    watcher = clients[role]
     for url in pages(project, task, clip, other):
-        assert viewer.get(url, HTTP_HX_REQUEST="true").status_code == 200, url
-    assert viewer.post(f"/projects/{project.pk}/draft", draft_form()).status_code == 403
-    assert viewer.post(f"/tasks/{task.pk}/promote").status_code == 403
-    assert viewer.post(f"/tasks/{task.pk}/send-again").status_code == 403
+        assert watcher.get(url, HTTP_HX_REQUEST="true").status_code == 200, url
+    assert watcher.post(f"/projects/{project.pk}/draft", draft_form()).status_code == 403
+    assert watcher.post(f"/tasks/{task.pk}/promote").status_code == 403
+    assert watcher.post(f"/tasks/{task.pk}/send-again").status_code == 403
     assert Task.objects.count() == 2
-    assert b"Promote to final" not in viewer.get(f"/projects/{project.pk}/").content
+    assert b"Promote to final" not in watcher.get(f"/projects/{project.pk}/").content
 
 
 def test_anonymous_is_sent_to_login(project):
@@ -77,7 +113,7 @@ def test_anonymous_is_sent_to_login(project):
     assert answer.status_code == 302 and answer["Location"].startswith("/login/")
 
 
-def test_unsafe_requests_need_the_csrf_token(project, people):
+def test_unsafe_requests_need_the_csrf_token(project, people, draft_form):
     client = Client(enforce_csrf_checks=True)
     client.force_login(people["owner"])
     assert client.post(f"/projects/{project.pk}/draft", draft_form(), HTTP_HX_REQUEST="true").status_code == 403
@@ -86,6 +122,5 @@ def test_unsafe_requests_need_the_csrf_token(project, people):
     token = client.cookies["csrftoken"].value
     # HTMX sends the token from <body hx-headers>, so the page must carry it.
     assert 'hx-headers=\'{"X-CSRFToken": "' in page
-    answer = client.post(f"/projects/{project.pk}/draft", draft_form(), HTTP_HX_REQUEST="true",
-                         HTTP_X_CSRFTOKEN=token)
+    answer = client.post(f"/projects/{project.pk}/draft", draft_form(), HTTP_HX_REQUEST="true", HTTP_X_CSRFTOKEN=token)
     assert answer.status_code == 200 and Task.objects.count() == 1

@@ -14,26 +14,46 @@ from studio.clips.models import Clip
 from studio.prompts.models import Prompt
 from studio.tasks.models import Task
 
-from conftest import client_for, make_project
-
 
 def finished_clip(
-    project, *, text: str, negative_prompt: str = "", kind: str = "draft", tier: str = "fast",
-    model: str = "veo-3.1-fast-generate-preview", seed: int | None = 7, duration_s: int = 4,
-    resolution: str = "720p", audio: bool = False,
+    project,
+    *,
+    text: str,
+    negative_prompt: str = "",
+    kind: str = "draft",
+    tier: str = "fast",
+    model: str = "veo-3.1-fast-generate-preview",
+    seed: int | None = 7,
+    duration_s: int = 4,
+    resolution: str = "720p",
+    audio: bool = False,
 ) -> Clip:
     """A done task and its clip as rows: the views read fields, never the files."""
     prompt = project.prompts.first() or Prompt.objects.create(project=project, title="Lighthouse")
     version = prompt.record_version(text=text, negative_prompt=negative_prompt, author=None)
     task = Task.objects.create(
-        project=project, prompt_version=version, account=project.draft_account, route="videos-gateway",
-        model=model, kind=kind, tier=tier, seed=seed, state=Task.State.DONE,
+        project=project,
+        prompt_version=version,
+        account=project.draft_account,
+        route="videos-gateway",
+        model=model,
+        kind=kind,
+        tier=tier,
+        seed=seed,
+        state=Task.State.DONE,
         parameters={"duration_s": duration_s, "aspect_ratio": "16:9", "resolution": resolution, "audio": audio},
     )
     width, height = (1920, 1080) if resolution == "1080p" else (1280, 720)
     return Clip.objects.create(
-        task=task, file=f"clips/task-{task.pk}.mp4", poster=f"posters/task-{task.pk}.jpg",
-        duration_s=float(duration_s), width=width, height=height, has_audio=audio, bytes=1000, sha256="0" * 64,
+        task=task,
+        file=f"clips/task-{task.pk}.mp4",
+        poster=f"posters/task-{task.pk}.jpg",
+        duration_s=float(duration_s),
+        width=width,
+        height=height,
+        has_audio=audio,
+        bytes=1000,
+        sha256="0" * 64,
     )
 
 
@@ -41,9 +61,15 @@ def finished_clip(
 def draft_and_final(project):
     draft = finished_clip(project, text="A lighthouse at dusk, waves below, slow push in")
     final = finished_clip(
-        project, text="A lighthouse at dawn, waves below, gulls wheeling, slow push in",
-        negative_prompt="text overlays", kind="final", tier="quality", model="veo-3.1-generate-preview",
-        duration_s=8, resolution="1080p", audio=True,
+        project,
+        text="A lighthouse at dawn, waves below, gulls wheeling, slow push in",
+        negative_prompt="text overlays",
+        kind="final",
+        tier="quality",
+        model="veo-3.1-generate-preview",
+        duration_s=8,
+        resolution="1080p",
+        audio=True,
     )
     return draft, final
 
@@ -53,9 +79,9 @@ def compare_url(project, a, b) -> str:
 
 
 @pytest.mark.django_db
-def test_page_holds_both_players_the_prompt_diff_and_the_settings(project, people, draft_and_final):
+def test_page_holds_both_players_the_prompt_diff_and_the_settings(project, clients, draft_and_final):
     draft, final = draft_and_final
-    page = client_for(people["viewer"]).get(compare_url(project, draft.pk, final.pk))
+    page = clients["viewer"].get(compare_url(project, draft.pk, final.pk))
     assert page.status_code == 200
     html = page.content.decode()
     assert f'src="/clips/{draft.pk}/video"' in html and f'src="/clips/{final.pk}/video"' in html
@@ -70,33 +96,33 @@ def test_page_holds_both_players_the_prompt_diff_and_the_settings(project, peopl
     assert re.search(r'<tr class="changed">\s*<th scope="row">Resolution</th><td>720p</td><td>1080p</td>', html)
     assert re.search(r'<tr class="">\s*<th scope="row">Seed</th><td>7</td><td>7</td>', html)
     # Swapping sides in the page shows the reverse reading, rendered beside it.
-    assert '<del>dawn, </del>' in html and 'data-orientation="ba" hidden' in html
+    assert "<del>dawn, </del>" in html and 'data-orientation="ba" hidden' in html
 
 
 @pytest.mark.django_db
-def test_same_prompt_version_shows_no_insertions(project, people):
+def test_same_prompt_version_shows_no_insertions(project, clients):
     draft = finished_clip(project, text="A lighthouse at dusk")
     final = finished_clip(project, text="A lighthouse at dusk", kind="final", tier="quality", duration_s=8)
-    html = client_for(people["owner"]).get(compare_url(project, draft.pk, final.pk)).content.decode()
+    html = clients["owner"].get(compare_url(project, draft.pk, final.pk)).content.decode()
     assert "same version (v1)" in html
     assert "<ins>" not in html and "<del>" not in html
 
 
 @pytest.mark.django_db
-def test_outsider_gets_404(project, people, draft_and_final):
+def test_outsider_gets_404(project, clients, draft_and_final):
     draft, final = draft_and_final
-    outsider = client_for(people["outsider"])
+    outsider = clients["outsider"]
     assert outsider.get(compare_url(project, draft.pk, final.pk)).status_code == 404
     assert outsider.get(f"/clips/{draft.pk}/compare-pick").status_code == 404
     assert outsider.post(f"/clips/{draft.pk}/compare-pick", {"pick": "add"}).status_code == 404
 
 
 @pytest.mark.django_db
-def test_clip_from_another_project_gets_404(project, people, draft_and_final):
+def test_clip_from_another_project_gets_404(project, people, clients, make_project, draft_and_final):
     draft, _final = draft_and_final
     elsewhere = make_project(people, name="Elsewhere")
     stranger = finished_clip(elsewhere, text="A desert road")
-    owner = client_for(people["owner"])
+    owner = clients["owner"]
     assert owner.get(compare_url(project, draft.pk, stranger.pk)).status_code == 404
     assert owner.get(compare_url(project, draft.pk, 999999)).status_code == 404
 
@@ -113,45 +139,46 @@ def test_clip_from_another_project_gets_404(project, people, draft_and_final):
         ("?a=4&b=4", "Pick two different clips"),
     ],
 )
-def test_missing_or_garbage_clips_get_400_in_plain_words(project, people, query, says):
-    answer = client_for(people["owner"]).get(f"/projects/{project.pk}/compare{query}")
+def test_missing_or_garbage_clips_get_400_in_plain_words(project, clients, query, says):
+    answer = clients["owner"].get(f"/projects/{project.pk}/compare{query}")
     assert answer.status_code == 400
     assert says in answer.content.decode()
 
 
 @pytest.mark.django_db
-def test_pick_keeps_the_two_newest_and_offers_the_compare_link(project, people):
+@pytest.mark.parametrize("role", ["reviewer", "viewer"])
+def test_pick_keeps_the_two_newest_and_offers_the_compare_link(project, clients, role):
     clips = [finished_clip(project, text=f"Take {n}") for n in range(3)]
-    viewer = client_for(people["viewer"])  # comparing changes nothing: viewers may pick
+    picker = clients[role]  # comparing changes nothing: reviewers and viewers may pick
 
-    first = viewer.post(f"/clips/{clips[0].pk}/compare-pick", {"pick": "add"}, HTTP_HX_REQUEST="true")
+    first = picker.post(f"/clips/{clips[0].pk}/compare-pick", {"pick": "add"}, HTTP_HX_REQUEST="true")
     assert first.status_code == 200
     assert "compare-changed" in json.loads(first["HX-Trigger-After-Settle"])
     assert "✓ In compare" in first.content.decode() and "Pick one more clip" in first.content.decode()
 
-    second = viewer.post(f"/clips/{clips[1].pk}/compare-pick", {"pick": "add"}, HTTP_HX_REQUEST="true")
+    second = picker.post(f"/clips/{clips[1].pk}/compare-pick", {"pick": "add"}, HTTP_HX_REQUEST="true")
     link = f'href="/projects/{project.pk}/compare?a={clips[0].pk}&amp;b={clips[1].pk}"'
     assert link in second.content.decode() and "Compare the two" in second.content.decode()
     # Other cards refresh themselves and show the same link.
-    assert link in viewer.get(f"/clips/{clips[0].pk}/compare-pick", HTTP_HX_REQUEST="true").content.decode()
+    assert link in picker.get(f"/clips/{clips[0].pk}/compare-pick", HTTP_HX_REQUEST="true").content.decode()
 
-    viewer.post(f"/clips/{clips[2].pk}/compare-pick", {"pick": "add"}, HTTP_HX_REQUEST="true")
-    assert viewer.session["compare"]["projects"][str(project.pk)] == [clips[1].pk, clips[2].pk]
-    dropped = viewer.get(f"/clips/{clips[0].pk}/compare-pick", HTTP_HX_REQUEST="true").content.decode()
+    picker.post(f"/clips/{clips[2].pk}/compare-pick", {"pick": "add"}, HTTP_HX_REQUEST="true")
+    assert picker.session["compare"]["projects"][str(project.pk)] == [clips[1].pk, clips[2].pk]
+    dropped = picker.get(f"/clips/{clips[0].pk}/compare-pick", HTTP_HX_REQUEST="true").content.decode()
     assert "Add to compare" in dropped and "Compare the two" not in dropped
 
     # Picking again changes nothing; removing leaves one.
-    viewer.post(f"/clips/{clips[2].pk}/compare-pick", {"pick": "add"}, HTTP_HX_REQUEST="true")
-    viewer.post(f"/clips/{clips[1].pk}/compare-pick", {"pick": "remove"}, HTTP_HX_REQUEST="true")
-    assert viewer.session["compare"]["projects"][str(project.pk)] == [clips[2].pk]
+    picker.post(f"/clips/{clips[2].pk}/compare-pick", {"pick": "add"}, HTTP_HX_REQUEST="true")
+    picker.post(f"/clips/{clips[1].pk}/compare-pick", {"pick": "remove"}, HTTP_HX_REQUEST="true")
+    assert picker.session["compare"]["projects"][str(project.pk)] == [clips[2].pk]
 
 
 @pytest.mark.django_db
-def test_picks_are_kept_per_project(project, people):
+def test_picks_are_kept_per_project(project, people, clients, make_project):
     here = finished_clip(project, text="Here")
     elsewhere = make_project(people, name="Elsewhere")
     there = [finished_clip(elsewhere, text=f"There {n}") for n in range(2)]
-    owner = client_for(people["owner"])
+    owner = clients["owner"]
     for clip in (here, *there):
         owner.post(f"/clips/{clip.pk}/compare-pick", {"pick": "add"})
     assert owner.session["compare"]["projects"] == {
@@ -161,17 +188,17 @@ def test_picks_are_kept_per_project(project, people):
 
 
 @pytest.mark.django_db
-def test_pick_without_htmx_goes_back_to_the_card(project, people):
+def test_pick_without_htmx_goes_back_to_the_card(project, clients):
     clip = finished_clip(project, text="A lighthouse")
-    answer = client_for(people["owner"]).post(f"/clips/{clip.pk}/compare-pick", {"pick": "add"})
+    answer = clients["owner"].post(f"/clips/{clip.pk}/compare-pick", {"pick": "add"})
     assert answer.status_code == 302
     assert answer["Location"] == f"/projects/{project.pk}/#task-{clip.task_id}"
 
 
 @pytest.mark.django_db
-def test_pick_control_renders_for_a_card_with_a_real_form(project, people):
+def test_pick_control_renders_for_a_card_with_a_real_form(project, clients):
     clip = finished_clip(project, text="A lighthouse")
-    html = client_for(people["owner"]).get(f"/clips/{clip.pk}/compare-pick").content.decode()
+    html = clients["owner"].get(f"/clips/{clip.pk}/compare-pick").content.decode()
     assert f'<form method="post" action="/clips/{clip.pk}/compare-pick"' in html
     assert f'hx-post="/clips/{clip.pk}/compare-pick"' in html
     assert 'hx-trigger="compare-changed from:body"' in html
@@ -191,15 +218,13 @@ def import_map(html: str) -> dict[str, str]:
 
 
 def imported_modules() -> set[str]:
-    return {
-        name for path in PLAYER_MODULES.glob("*.js") for name in RELATIVE_IMPORT.findall(path.read_text())
-    }
+    return {name for path in PLAYER_MODULES.glob("*.js") for name in RELATIVE_IMPORT.findall(path.read_text())}
 
 
 @pytest.mark.django_db
-def test_player_loads_as_modules_and_ships_no_test_hook(project, people, draft_and_final):
+def test_player_loads_as_modules_and_ships_no_test_hook(project, clients, draft_and_final):
     draft, final = draft_and_final
-    html = client_for(people["viewer"]).get(compare_url(project, draft.pk, final.pk)).content.decode()
+    html = clients["viewer"].get(compare_url(project, draft.pk, final.pk)).content.decode()
     assert '<script type="module" src="/static/js/compare/player.js"></script>' in html
     # Outside production the map sends each module to its own name.
     expected = {f"/static/js/compare/{name}" for name in imported_modules()}
@@ -212,7 +237,7 @@ def test_player_loads_as_modules_and_ships_no_test_hook(project, people, draft_a
 
 
 @pytest.mark.django_db
-def test_hashed_static_names_reach_every_module(project, people, draft_and_final, settings, tmp_path):
+def test_hashed_static_names_reach_every_module(project, clients, draft_and_final, settings, tmp_path):
     """In production the player's files get hashed names; the import map must hand those to its imports."""
     settings.STATIC_ROOT = tmp_path / "static"
     settings.STORAGES = {
@@ -221,7 +246,7 @@ def test_hashed_static_names_reach_every_module(project, people, draft_and_final
     }
     call_command("collectstatic", interactive=False, verbosity=0)
     draft, final = draft_and_final
-    html = client_for(people["viewer"]).get(compare_url(project, draft.pk, final.pk)).content.decode()
+    html = clients["viewer"].get(compare_url(project, draft.pk, final.pk)).content.decode()
     player = re.search(r'<script type="module" src="([^"]+)"', html).group(1)
     mapped = import_map(html)
     assert set(mapped) == {f"/static/js/compare/{name}" for name in imported_modules()}

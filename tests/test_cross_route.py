@@ -8,8 +8,6 @@ from studio.clips.media import probe
 from studio.providers.models import ProviderAccount
 from studio.tasks.models import Task
 
-from conftest import draft_form, run_worker
-
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -20,11 +18,14 @@ def add_account(project, route: str, key: str = "sim-cross") -> ProviderAccount:
     return account
 
 
-def test_a_fast_draft_on_the_tasks_api_becomes_a_final_with_audio_on_the_gateway(simulator, project, owner_client):
+def test_a_fast_draft_on_the_tasks_api_becomes_a_final_with_audio_on_the_gateway(
+    simulator, project, owner_client, draft_form, run_worker
+):
     project.draft_account = add_account(project, "tasks-api")
     project.save()
-    answer = owner_client.post(f"/projects/{project.pk}/draft",
-                               draft_form(tier="fast", aspect_ratio="9:16", duration_s="4", seed="4242"))
+    answer = owner_client.post(
+        f"/projects/{project.pk}/draft", draft_form(tier="fast", aspect_ratio="9:16", duration_s="4", seed="4242")
+    )
     assert answer.status_code == 302, answer.content.decode()[:2000]
     (draft,) = run_worker(Task.objects.get().pk)
     assert (draft.state, draft.route, draft.model) == ("done", "tasks-api", "veo-3.1-fast"), draft.error_message
@@ -39,7 +40,7 @@ def test_a_fast_draft_on_the_tasks_api_becomes_a_final_with_audio_on_the_gateway
     assert (info.width, info.height, info.has_audio) == (1080, 1920, True)
 
 
-def test_a_final_on_a_route_without_audio_says_so(simulator, project, owner_client):
+def test_a_final_on_a_route_without_audio_says_so(simulator, project, owner_client, draft_form, run_worker):
     project.final_account = add_account(project, "tasks-api")
     project.save()
     owner_client.post(f"/projects/{project.pk}/draft", draft_form(aspect_ratio="9:16"))
@@ -52,7 +53,9 @@ def test_a_final_on_a_route_without_audio_says_so(simulator, project, owner_clie
     assert "renders no audio" in card
 
 
-def test_a_final_on_the_openai_video_route_fits_its_framing_and_durations(simulator, project, owner_client):
+def test_a_final_on_the_openai_video_route_fits_its_framing_and_durations(
+    simulator, project, owner_client, draft_form, run_worker
+):
     project.final_account = add_account(project, "openai-video")
     project.save()
     owner_client.post(f"/projects/{project.pk}/draft", draft_form(aspect_ratio="9:16"))

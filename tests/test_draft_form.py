@@ -7,16 +7,18 @@ import pytest
 from studio.prompts.models import PromptVersion
 from studio.tasks.models import Task
 
-from conftest import draft_form
-
 pytestmark = pytest.mark.django_db
 
 
-def post(client, project, **fields):
-    return client.post(f"/projects/{project.pk}/draft", draft_form(**fields), HTTP_HX_REQUEST="true")
+@pytest.fixture
+def post(draft_form):
+    """`post(client, project, **fields)`: post the draft form as HTMX does."""
+    return lambda client, project, **fields: client.post(
+        f"/projects/{project.pk}/draft", draft_form(**fields), HTTP_HX_REQUEST="true"
+    )
 
 
-def test_empty_prompt_is_refused_inline(owner_client, project):
+def test_empty_prompt_is_refused_inline(owner_client, project, post):
     answer = post(owner_client, project, prompt="   ")
     assert answer.status_code == 200
     html = answer.content.decode()
@@ -24,31 +26,31 @@ def test_empty_prompt_is_refused_inline(owner_client, project):
     assert Task.objects.count() == 0 and PromptVersion.objects.count() == 0
 
 
-def test_duration_out_of_range_names_the_routes_rule(owner_client, project):
+def test_duration_out_of_range_names_the_routes_rule(owner_client, project, post):
     answer = post(owner_client, project, duration_s="30")
     assert "This route takes 4s, 6s or 8s clips." in answer.content.decode()
     assert Task.objects.count() == 0
 
 
-def test_seed_out_of_range_is_refused(owner_client, project):
+def test_seed_out_of_range_is_refused(owner_client, project, post):
     answer = post(owner_client, project, seed=str(2**32))
     assert "from 0 to 4294967295" in answer.content.decode()
     assert Task.objects.count() == 0
 
 
-def test_unknown_aspect_ratio_is_refused(owner_client, project):
+def test_unknown_aspect_ratio_is_refused(owner_client, project, post):
     answer = post(owner_client, project, aspect_ratio="4:3")
     assert "Select a valid choice" in answer.content.decode()
     assert Task.objects.count() == 0
 
 
-def test_form_errors_without_htmx_rerender_the_page(owner_client, project):
+def test_form_errors_without_htmx_rerender_the_page(owner_client, project, draft_form):
     answer = owner_client.post(f"/projects/{project.pk}/draft", draft_form(prompt=""))
     assert answer.status_code == 400
     assert "Write a prompt first" in answer.content.decode()
 
 
-def test_a_double_click_makes_one_task(owner_client, project):
+def test_a_double_click_makes_one_task(owner_client, project, post):
     post(owner_client, project, form_token="tok-1")
     post(owner_client, project, form_token="tok-1")
     assert Task.objects.count() == 1
@@ -56,7 +58,7 @@ def test_a_double_click_makes_one_task(owner_client, project):
     assert Task.objects.count() == 2
 
 
-def test_a_draft_records_a_version_only_when_the_words_change(owner_client, project):
+def test_a_draft_records_a_version_only_when_the_words_change(owner_client, project, post):
     post(owner_client, project, form_token="a")
     post(owner_client, project, form_token="b")
     post(owner_client, project, form_token="c", prompt="A lighthouse at dawn")
@@ -65,13 +67,13 @@ def test_a_draft_records_a_version_only_when_the_words_change(owner_client, proj
     assert first.prompt_version == second.prompt_version != third.prompt_version
 
 
-def test_a_draft_without_a_seed_gets_one_recorded(owner_client, project):
+def test_a_draft_without_a_seed_gets_one_recorded(owner_client, project, post):
     post(owner_client, project)
     task = Task.objects.get()
     assert task.seed is not None and 0 <= task.seed <= 2**32 - 1
     assert task.cost_estimate is not None  # fast 720p silent has a price card
 
 
-def test_the_first_draft_names_its_prompt_after_its_first_eight_words(owner_client, project):
+def test_the_first_draft_names_its_prompt_after_its_first_eight_words(owner_client, project, post):
     post(owner_client, project, prompt="A slow dolly past rain on neon signs, reflections pooling below")
     assert project.prompts.get().title == "A slow dolly past rain on neon signs,…"

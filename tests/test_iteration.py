@@ -12,8 +12,6 @@ from studio.images.models import InputImage
 from studio.prompts.models import PromptVersion
 from studio.tasks.models import Batch, Task
 
-from conftest import client_for, draft_form
-
 pytestmark = pytest.mark.django_db
 
 
@@ -24,14 +22,20 @@ def png(width=320, height=180, color=(200, 80, 40), kind="PNG") -> SimpleUploade
     return SimpleUploadedFile(f"frame.{suffix}", buffer.getvalue(), content_type=f"image/{suffix}")
 
 
-def draft(client, project, files=None, **fields):
-    data = draft_form(**fields)
-    if files:
-        data.update(files)
-    return client.post(f"/projects/{project.pk}/draft", data, HTTP_HX_REQUEST="true")
+@pytest.fixture
+def draft(draft_form):
+    """`draft(client, project, files=None, **fields)`: post the draft form as HTMX does."""
+
+    def post(client, project, files=None, **fields):
+        data = draft_form(**fields)
+        if files:
+            data.update(files)
+        return client.post(f"/projects/{project.pk}/draft", data, HTTP_HX_REQUEST="true")
+
+    return post
 
 
-def test_variations_make_a_group_of_drafts_with_distinct_seeds(owner_client, project):
+def test_variations_make_a_group_of_drafts_with_distinct_seeds(owner_client, project, draft):
     answer = draft(owner_client, project, variations="4", form_token="v-1")
     assert answer.status_code == 200
     batch = Batch.objects.get()
@@ -46,29 +50,41 @@ def test_variations_make_a_group_of_drafts_with_distinct_seeds(owner_client, pro
     assert Task.objects.count() == 4
 
 
-def test_more_than_eight_variations_are_refused(owner_client, project):
+def test_more_than_eight_variations_are_refused(owner_client, project, draft):
     answer = draft(owner_client, project, variations="9")
     assert "at a time" in answer.content.decode() and Task.objects.count() == 0
 
 
 def test_the_quote_shows_the_total_for_all_variations(owner_client, project):
-    answer = owner_client.get(f"/projects/{project.pk}/draft/quote",
-                              {"tier": "fast", "resolution": "720p", "duration_s": "4", "variations": "3"})
+    answer = owner_client.get(
+        f"/projects/{project.pk}/draft/quote",
+        {"tier": "fast", "resolution": "720p", "duration_s": "4", "variations": "3"},
+    )
     # Fast 720p silent: $0.10/s on the default price card → $0.40 each.
     assert "3 × $0.40 = <strong>$1.20</strong>" in answer.content.decode()
 
 
 def grid(client, project, **fields):
     version = PromptVersion.objects.filter(prompt__project=project).first()
-    data = {"version": version.pk, "tier": "fast", "resolution": "720p", "aspect_ratio": "16:9",
-            "duration_s": "4", "seed": "", "columns": "seed", "column_values": "11, 22",
-            "rows": "aspect_ratio", "row_values": "16:9, 9:16", "form_token": "g-1"}
+    data = {
+        "version": version.pk,
+        "tier": "fast",
+        "resolution": "720p",
+        "aspect_ratio": "16:9",
+        "duration_s": "4",
+        "seed": "",
+        "columns": "seed",
+        "column_values": "11, 22",
+        "rows": "aspect_ratio",
+        "row_values": "16:9, 9:16",
+        "form_token": "g-1",
+    }
     data.update(fields)
     return client.post(f"/projects/{project.pk}/grids/new", data)
 
 
 @pytest.fixture
-def with_prompt(owner_client, project):
+def with_prompt(owner_client, project, draft):
     draft(owner_client, project, form_token="first")
     Task.objects.all().delete()
     return project
@@ -88,9 +104,20 @@ def test_a_grid_makes_one_task_per_cell(owner_client, with_prompt):
 
 def test_the_grid_preview_shows_cells_and_total_before_sending(owner_client, with_prompt):
     version = PromptVersion.objects.first()
-    answer = owner_client.get(f"/projects/{with_prompt.pk}/grids/quote", {
-        "version": version.pk, "tier": "fast", "resolution": "720p", "aspect_ratio": "16:9", "duration_s": "4",
-        "columns": "duration_s", "column_values": "4, 6, 8", "rows": "tier", "row_values": "lite, fast"})
+    answer = owner_client.get(
+        f"/projects/{with_prompt.pk}/grids/quote",
+        {
+            "version": version.pk,
+            "tier": "fast",
+            "resolution": "720p",
+            "aspect_ratio": "16:9",
+            "duration_s": "4",
+            "columns": "duration_s",
+            "column_values": "4, 6, 8",
+            "rows": "tier",
+            "row_values": "lite, fast",
+        },
+    )
     html = answer.content.decode()
     # lite 720p silent $0.03/s and fast $0.10/s over 4+6+8 s.
     assert "6 cells" in html and "$2.34" in html
@@ -98,16 +125,29 @@ def test_the_grid_preview_shows_cells_and_total_before_sending(owner_client, wit
 
 
 def test_a_grid_over_the_cap_is_refused_with_the_cap_named(owner_client, with_prompt):
-    answer = grid(owner_client, with_prompt, columns="seed", column_values=", ".join(str(i) for i in range(9)),
-                  rows="aspect_ratio", row_values="16:9, 9:16")
+    answer = grid(
+        owner_client,
+        with_prompt,
+        columns="seed",
+        column_values=", ".join(str(i) for i in range(9)),
+        rows="aspect_ratio",
+        row_values="16:9, 9:16",
+    )
     assert answer.status_code == 400
     assert "That is 18 cells; a grid has at most 16." in answer.content.decode()
     assert Task.objects.count() == 0
 
 
 def test_a_grid_cell_the_route_cannot_render_names_the_cell(owner_client, with_prompt):
-    answer = grid(owner_client, with_prompt, resolution="1080p", columns="duration_s", column_values="4, 8",
-                  rows="", row_values="")
+    answer = grid(
+        owner_client,
+        with_prompt,
+        resolution="1080p",
+        columns="duration_s",
+        column_values="4, 8",
+        rows="",
+        row_values="",
+    )
     html = answer.content.decode()
     assert answer.status_code == 400 and "Cell 4 s: 1080p and 4k need 8 s on this route." in html
     assert Task.objects.count() == 0
@@ -118,12 +158,17 @@ def test_bad_axis_values_are_named(owner_client, with_prompt):
     assert "“eleven” is not a value here" in answer.content.decode()
 
 
-def test_a_viewer_cannot_start_a_grid(people, with_prompt):
-    assert grid(client_for(people["viewer"]), with_prompt).status_code == 403
-    assert client_for(people["outsider"]).get(f"/projects/{with_prompt.pk}/grids/new").status_code == 404
+@pytest.mark.parametrize("role", ["reviewer", "viewer"])
+def test_reviewers_and_viewers_cannot_start_a_grid(clients, with_prompt, role):
+    assert grid(clients[role], with_prompt).status_code == 403
+    assert Task.objects.count() == 0
 
 
-def test_use_these_settings_fills_the_editor(owner_client, project):
+def test_an_outsider_does_not_see_the_grid_form(clients, with_prompt):
+    assert clients["outsider"].get(f"/projects/{with_prompt.pk}/grids/new").status_code == 404
+
+
+def test_use_these_settings_fills_the_editor(owner_client, project, draft):
     draft(owner_client, project, seed="777", aspect_ratio="9:16", duration_s="6", prompt="A heron lifts off")
     draft(owner_client, project, form_token="other", prompt="Something else entirely")
     heron = Task.objects.get(seed=777)
@@ -133,7 +178,7 @@ def test_use_these_settings_fills_the_editor(owner_client, project):
     assert '<option value="9:16" selected>' in page and '<option value="6" selected>' in page
 
 
-def test_an_uploaded_first_frame_is_stored_with_a_thumbnail_and_sent(owner_client, project):
+def test_an_uploaded_first_frame_is_stored_with_a_thumbnail_and_sent(owner_client, project, draft):
     draft(owner_client, project, files={"first_frame": png()})
     task = Task.objects.get()
     image = InputImage.objects.get()
@@ -146,20 +191,20 @@ def test_an_uploaded_first_frame_is_stored_with_a_thumbnail_and_sent(owner_clien
 
 
 @pytest.mark.parametrize(
-    "upload, words",
+    ("upload", "words"),
     [
         (SimpleUploadedFile("notes.png", b"not an image at all", content_type="image/png"), "not a readable"),
         (png(kind="GIF"), "use JPG, PNG or WebP"),
         (png(width=20, height=20), "64 to 8192 pixels"),
     ],
 )
-def test_bad_images_are_refused_with_a_clear_message(owner_client, project, upload, words):
+def test_bad_images_are_refused_with_a_clear_message(owner_client, project, upload, words, draft):
     answer = draft(owner_client, project, files={"first_frame": upload})
     assert words in answer.content.decode()
     assert Task.objects.count() == 0
 
 
-def test_a_decompression_bomb_is_refused(owner_client, project, monkeypatch):
+def test_a_decompression_bomb_is_refused(owner_client, project, monkeypatch, draft):
     from studio.images import checks
 
     monkeypatch.setattr(checks, "MAX_PIXELS", 1000)
@@ -167,26 +212,26 @@ def test_a_decompression_bomb_is_refused(owner_client, project, monkeypatch):
     assert "too many pixels" in answer.content.decode() and Task.objects.count() == 0
 
 
-def test_an_image_over_ten_megabytes_is_refused(owner_client, project):
+def test_an_image_over_ten_megabytes_is_refused(owner_client, project, draft):
     big = SimpleUploadedFile("huge.png", b"\0" * (10 * 1024 * 1024 + 1), content_type="image/png")
     answer = draft(owner_client, project, files={"first_frame": big})
     assert "at most 10 MB" in answer.content.decode() and Task.objects.count() == 0
 
 
-def test_reference_images_follow_the_routes_rule(owner_client, project):
+def test_reference_images_follow_the_routes_rule(owner_client, project, draft):
     answer = draft(owner_client, project, files={"references": [png()]}, duration_s="4")
     assert "Reference images need 8 s clips at 16:9 on this route." in answer.content.decode()
     assert Task.objects.count() == 0
 
 
-def test_public_image_links_need_the_token_only(client, owner_client, project):
+def test_public_image_links_need_the_token_only(client, owner_client, project, draft):
     draft(owner_client, project, files={"first_frame": png()})
     image = InputImage.objects.get()
     assert client.get(f"/i/{image.public_token}").status_code == 200
     assert client.get("/i/not-the-token").status_code == 404
 
 
-def test_a_grid_across_prompt_versions_is_stored_by_version_id(owner_client, with_prompt):
+def test_a_grid_across_prompt_versions_is_stored_by_version_id(owner_client, with_prompt, draft):
     draft(owner_client, with_prompt, form_token="second", prompt="A lighthouse at dawn, waves below")
     versions = list(PromptVersion.objects.order_by("number"))
     answer = grid(owner_client, with_prompt, columns="version", column_values="1, 2", rows="", row_values="")

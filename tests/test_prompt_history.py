@@ -10,8 +10,6 @@ from studio.prompts.models import Prompt
 from studio.tasks import lifecycle
 from studio.tasks.models import Task
 
-from conftest import client_for
-
 V1 = "A lighthouse at dusk, waves below, slow push in"
 V2 = "A lighthouse at night, waves below, slow push in"
 V3 = "A red lighthouse at night, storm waves below, slow push in"
@@ -43,26 +41,41 @@ def editor_url(prompt) -> str:
 def test_history_lists_every_version_newest_first_with_its_author(prompt, owner_client):
     page = owner_client.get(urls(prompt)["history"]).content.decode()
     assert page.index('id="v3"') < page.index('id="v2"') < page.index('id="v1"')
-    v2 = page[page.index('id="v2"'):page.index('id="v1"')]
+    v2 = page[page.index('id="v2"') : page.index('id="v1"')]
     assert "editor" in v2 and V2 in v2
 
 
-def test_history_counts_each_versions_tasks_and_clips_and_shows_their_posters(prompt, project, people, media):
+def test_history_counts_each_versions_tasks_and_clips_and_shows_their_posters(prompt, project, people, clients, media):
     version = prompt.versions.get(number=2)
     for seed in (1, 2):
-        task = lifecycle.new_task(project=project, prompt_version=version, account=project.draft_account,
-                                  tier="fast", kind="draft", user=people["owner"], seed=seed,
-                                  parameters={"duration_s": 4, "aspect_ratio": "16:9", "resolution": "720p",
-                                              "audio": False})
+        task = lifecycle.new_task(
+            project=project,
+            prompt_version=version,
+            account=project.draft_account,
+            tier="fast",
+            kind="draft",
+            user=people["owner"],
+            seed=seed,
+            parameters={"duration_s": 4, "aspect_ratio": "16:9", "resolution": "720p", "audio": False},
+        )
     Task.objects.filter(pk=task.pk).update(state=Task.State.DONE)
-    clip = Clip.objects.create(task=task, file="clip.mp4", poster="poster.jpg", duration_s=4, width=1280,
-                               height=720, has_audio=False, bytes=18, sha256="0" * 64)
+    clip = Clip.objects.create(
+        task=task,
+        file="clip.mp4",
+        poster="poster.jpg",
+        duration_s=4,
+        width=1280,
+        height=720,
+        has_audio=False,
+        bytes=18,
+        sha256="0" * 64,
+    )
 
-    page = client_for(people["viewer"]).get(urls(prompt)["history"]).content.decode()
-    v2 = page[page.index('id="v2"'):page.index('id="v1"')]
+    page = clients["viewer"].get(urls(prompt)["history"]).content.decode()
+    v2 = page[page.index('id="v2"') : page.index('id="v1"')]
     assert "2 tasks · 1 clip" in v2
     assert f"/clips/{clip.pk}/poster" in v2
-    assert "Not rendered yet" in page[page.index('id="v3"'):page.index('id="v2"')]
+    assert "Not rendered yet" in page[page.index('id="v3"') : page.index('id="v2"')]
 
 
 def test_history_opens_on_what_the_newest_version_changed(prompt, owner_client):
@@ -103,8 +116,8 @@ def test_diff_without_two_version_numbers_is_400_in_plain_words(prompt, owner_cl
     assert b"Pick two versions" in response.content
 
 
-def test_restore_makes_the_old_words_the_newest_version_by_the_restorer(prompt, people):
-    response = client_for(people["editor"]).post(urls(prompt)["restore"])
+def test_restore_makes_the_old_words_the_newest_version_by_the_restorer(prompt, people, clients):
+    response = clients["editor"].post(urls(prompt)["restore"])
     assert response.status_code == 302
     assert response["Location"] == editor_url(prompt)
     newest = prompt.latest_version()
@@ -126,8 +139,8 @@ def test_restoring_words_the_newest_version_already_has_changes_nothing(prompt, 
     assert prompt.versions.count() == 4
 
 
-def test_fork_starts_a_new_prompt_in_the_same_project_from_that_version(prompt, people):
-    response = client_for(people["editor"]).post(f"/prompts/{prompt.pk}/versions/2/fork")
+def test_fork_starts_a_new_prompt_in_the_same_project_from_that_version(prompt, people, clients):
+    response = clients["editor"].post(f"/prompts/{prompt.pk}/versions/2/fork")
     fork = Prompt.objects.exclude(pk=prompt.pk).get()
     assert response.status_code == 302
     assert response["Location"] == editor_url(fork)
@@ -144,8 +157,8 @@ def test_restore_or_fork_of_an_unknown_version_is_404(prompt, owner_client):
     assert owner_client.post(f"/prompts/{prompt.pk}/versions/9/fork").status_code == 404
 
 
-def test_outsider_gets_404_on_every_view(prompt, people):
-    outsider = client_for(people["outsider"])
+def test_outsider_gets_404_on_every_view(prompt, clients):
+    outsider = clients["outsider"]
     pages = urls(prompt)
     assert outsider.get(pages["history"]).status_code == 404
     assert outsider.get(pages["diff"]).status_code == 404
@@ -159,18 +172,20 @@ def test_missing_prompt_is_404(owner_client, db):
     assert owner_client.get("/prompts/999/history").status_code == 404
 
 
-def test_viewer_can_read_history_and_diffs_but_not_restore_or_fork(prompt, people):
-    viewer = client_for(people["viewer"])
+@pytest.mark.parametrize("role", ["reviewer", "viewer"])
+def test_reviewers_and_viewers_read_history_and_diffs_but_cannot_restore_or_fork(prompt, clients, role):
+    watcher = clients[role]
     pages = urls(prompt)
-    assert viewer.get(pages["history"]).status_code == 200
-    assert viewer.get(pages["diff"]).status_code == 200
-    assert viewer.post(pages["restore"]).status_code == 403
-    assert viewer.post(pages["fork"]).status_code == 403
+    assert watcher.get(pages["history"]).status_code == 200
+    assert watcher.get(pages["diff"]).status_code == 200
+    assert watcher.post(pages["restore"]).status_code == 403
+    assert watcher.post(pages["fork"]).status_code == 403
     assert prompt.versions.count() == 3 and Prompt.objects.count() == 1
 
 
-def test_viewer_is_not_offered_restore_or_fork(prompt, people):
-    page = client_for(people["viewer"]).get(urls(prompt)["history"]).content.decode()
+@pytest.mark.parametrize("role", ["reviewer", "viewer"])
+def test_reviewers_and_viewers_are_not_offered_restore_or_fork(prompt, clients, role):
+    page = clients[role].get(urls(prompt)["history"]).content.decode()
     assert "/restore" not in page and "/fork" not in page
 
 
@@ -215,7 +230,7 @@ def test_version_picker_links_to_history_and_to_each_prompt_of_the_project(promp
 def test_history_does_not_offer_to_restore_words_the_newest_version_already_has(prompt, people, owner_client):
     prompt.record_version(text=V1, negative_prompt="", author=people["owner"])
     page = owner_client.get(urls(prompt)["history"]).content.decode()
-    v1 = page[page.index('id="v1"'):]
+    v1 = page[page.index('id="v1"') :]
     assert "Same words as the newest" in v1
     assert urls(prompt)["restore"] not in page
     assert f"/prompts/{prompt.pk}/versions/2/restore" in page

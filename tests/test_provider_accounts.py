@@ -3,78 +3,88 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from studio.providers.checks import check_connection
 from studio.providers.models import ProviderAccount
 from studio.simulator.models import SimulatedJob, SimulatorRequest
 
-from conftest import client_for
-
 pytestmark = pytest.mark.django_db
 
-NEW = {"label": "Gateway", "route": "videos-gateway", "base_url": "/simulator/videos-gateway",
-       "poll_interval_s": "", "api_key": "sim-secret-key-123456", "options_text": ""}
+NEW = {
+    "label": "Gateway",
+    "route": "videos-gateway",
+    "base_url": "/simulator/videos-gateway",
+    "poll_interval_s": "",
+    "api_key": "sim-secret-key-123456",
+    "options_text": "",
+}
 
 
-def test_the_owner_adds_an_account_with_the_key_encrypted_and_masked(people, project, caplog):
-    owner = client_for(people["owner"])
+def test_the_owner_adds_an_account_with_the_key_encrypted_and_masked(owner_client, project, caplog):
     with caplog.at_level(logging.DEBUG):
-        answer = owner.post(f"/projects/{project.pk}/accounts/add", NEW)
+        answer = owner_client.post(f"/projects/{project.pk}/accounts/add", NEW)
     assert answer.status_code == 302
     account = ProviderAccount.objects.get(label="Gateway")
     assert account.api_key == "sim-secret-key-123456"
     assert "sim-secret-key-123456" not in account.api_key_encrypted
-    page = owner.get(f"/projects/{project.pk}/accounts/").content.decode()
+    page = owner_client.get(f"/projects/{project.pk}/accounts/").content.decode()
     assert "••••3456" in page and "sim-secret-key-123456" not in page
     assert "sim-secret-key-123456" not in caplog.text
 
 
-def test_editing_without_a_key_keeps_the_old_one(people, project):
-    owner = client_for(people["owner"])
+def test_editing_without_a_key_keeps_the_old_one(owner_client, project):
     account = project.draft_account
     before = account.api_key
-    owner.post(f"/accounts/{account.pk}/", {**NEW, "label": "Renamed", "api_key": ""})
+    owner_client.post(f"/accounts/{account.pk}/", {**NEW, "label": "Renamed", "api_key": ""})
     account.refresh_from_db()
     assert account.label == "Renamed" and account.api_key == before
 
 
-def test_only_the_owner_manages_accounts(people, project):
-    for role in ("editor", "viewer"):
-        client = client_for(people[role])
-        assert client.get(f"/projects/{project.pk}/accounts/").status_code == 200
-        assert client.post(f"/projects/{project.pk}/accounts/add", NEW).status_code == 403
-        assert client.post(f"/accounts/{project.draft_account.pk}/test").status_code == 403
-    assert client_for(people["outsider"]).get(f"/projects/{project.pk}/accounts/").status_code == 404
+@pytest.mark.parametrize("role", ["editor", "reviewer", "viewer"])
+def test_only_the_owner_manages_accounts(clients, project, role):
+    client = clients[role]
+    assert client.get(f"/projects/{project.pk}/accounts/").status_code == 200
+    assert client.post(f"/projects/{project.pk}/accounts/add", NEW).status_code == 403
+    assert client.post(f"/accounts/{project.draft_account.pk}/test").status_code == 403
     assert ProviderAccount.objects.count() == 1
 
 
-@pytest.mark.parametrize("field, value, words", [
-    ("base_url", "ftp://example", "Use an http(s):// address"),
-    ("options_text", "{not json", "Not valid JSON"),
-    ("options_text", "[1, 2]", "Options are a JSON object"),
-    ("api_key", "", "This field is required"),
-])
-def test_bad_account_fields_are_refused_inline(people, project, field, value, words):
-    answer = client_for(people["owner"]).post(f"/projects/{project.pk}/accounts/add", {**NEW, field: value})
+def test_an_outsider_does_not_see_the_accounts(clients, project):
+    assert clients["outsider"].get(f"/projects/{project.pk}/accounts/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("base_url", "ftp://example", "Use an http(s):// address"),
+        ("options_text", "{not json", "Not valid JSON"),
+        ("options_text", "[1, 2]", "Options are a JSON object"),
+        ("api_key", "", "This field is required"),
+    ],
+)
+def test_bad_account_fields_are_refused_inline(owner_client, project, field, value, words):
+    answer = owner_client.post(f"/projects/{project.pk}/accounts/add", {**NEW, field: value})
     assert answer.status_code == 400 and words in answer.content.decode()
     assert ProviderAccount.objects.count() == 1
 
 
-def test_the_owner_routes_drafts_and_finals_to_different_accounts(people, project):
-    owner = client_for(people["owner"])
-    owner.post(f"/projects/{project.pk}/accounts/add", NEW)
+def test_the_owner_routes_drafts_and_finals_to_different_accounts(owner_client, project):
+    owner_client.post(f"/projects/{project.pk}/accounts/add", NEW)
     other = ProviderAccount.objects.get(label="Gateway")
-    owner.post(f"/projects/{project.pk}/accounts/", {"draft_account": project.draft_account.pk,
-                                                     "final_account": other.pk})
+    owner_client.post(
+        f"/projects/{project.pk}/accounts/", {"draft_account": project.draft_account.pk, "final_account": other.pk}
+    )
     project.refresh_from_db()
     assert project.final_account == other and project.draft_account != other
 
 
 @pytest.mark.django_db(transaction=True)
-def test_test_connection_runs_in_a_worker_and_spends_nothing(simulator, people, project):
-    answer = client_for(people["owner"]).post(f"/accounts/{project.draft_account.pk}/test", HTTP_HX_REQUEST="true")
+def test_test_connection_runs_in_a_worker_and_spends_nothing(simulator, owner_client, project):
+    answer = owner_client.post(f"/accounts/{project.draft_account.pk}/test", HTTP_HX_REQUEST="true")
     assert "Testing…" in answer.content.decode()  # queued for a worker, not done in the request
     check_connection(project.draft_account.pk)
     account = ProviderAccount.objects.get(pk=project.draft_account.pk)
@@ -91,3 +101,15 @@ def test_test_connection_reports_a_refused_key(simulator, people, project):
     check_connection(account.pk)
     account.refresh_from_db()
     assert account.check_ok is False and "rejected the API key" in account.check_message
+
+
+def test_an_account_is_being_tested_from_the_ask_until_the_workers_answer(project):
+    account = project.draft_account
+    assert not account.is_being_tested
+    asked = timezone.now()
+    account.check_requested_at = asked
+    assert account.is_being_tested
+    account.checked_at = asked - timedelta(minutes=5)  # an answer to an earlier ask
+    assert account.is_being_tested
+    account.checked_at = asked + timedelta(seconds=1)
+    assert not account.is_being_tested

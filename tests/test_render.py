@@ -95,9 +95,7 @@ def test_render_leaves_no_temporary_files(landscape: Path) -> None:
 
 def test_different_seeds_give_visibly_different_pictures(landscape: Path, tmp_path: Path) -> None:
     other = tmp_path / "other.mp4"
-    render_clip(
-        other, width=640, height=360, duration_s=0.25, audio=False, title_lines=TITLE, seed=8
-    )
+    render_clip(other, width=640, height=360, duration_s=0.25, audio=False, title_lines=TITLE, seed=8)
 
     distance = math.dist(first_frame_mean(landscape), first_frame_mean(other))
     assert distance > 20, f"seeds 7 and 8 look alike (mean colour distance {distance:.1f})"
@@ -123,7 +121,7 @@ def test_audio_beeps_on_the_second(landscape: Path) -> None:
     [(641, 360), (640, 361), (0, 360), (640, -2)],
 )
 def test_bad_sizes_are_rejected(tmp_path: Path, width: int, height: int) -> None:
-    with pytest.raises(ValueError, match="width|height"):
+    with pytest.raises(ValueError, match=r"width|height"):
         render_clip(
             tmp_path / "x.mp4",
             width=width,

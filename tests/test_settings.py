@@ -19,7 +19,12 @@ def test_postgres_urls_are_parsed():
     db = database_from_url("postgres://dailies:s%40cret@db.internal:6543/studio?sslmode=require")
     assert db["ENGINE"] == "django.db.backends.postgresql"
     assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"], db["NAME"]) == (
-        "dailies", "s@cret", "db.internal", "6543", "studio")
+        "dailies",
+        "s@cret",
+        "db.internal",
+        "6543",
+        "studio",
+    )
     assert db["OPTIONS"] == {"sslmode": "require"}
 
 
@@ -41,14 +46,26 @@ def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     # The browser tests' DJANGO_ALLOW_ASYNC_UNSAFE must not leak into a deploy check.
     dropped = {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     clean = {k: v for k, v in os.environ.items() if k not in dropped}
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_deploy_check_is_clean_with_debug_off_and_a_real_secret():
-    done = run_manage("check", "--deploy", "--fail-level", "WARNING", DEBUG="0",
-                      SECRET_KEY="x" * 20 + "a-real-secret-key-with-enough-entropy-1234567890",
-                      ALLOWED_HOSTS="dailies.example")
+    done = run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="0",
+        SECRET_KEY="x" * 20 + "a-real-secret-key-with-enough-entropy-1234567890",
+        ALLOWED_HOSTS="dailies.example",
+    )
     assert done.returncode == 0, done.stderr + done.stdout
 
 

@@ -13,10 +13,9 @@ from studio.clips.models import Clip
 from studio.images.models import InputImage
 from studio.projects.models import Membership
 from studio.prompts.models import record_words
+from studio.providers.base import Tier
 from studio.tasks import lifecycle
 from studio.tasks.models import Batch, Task
-
-from conftest import client_for, draft_form
 
 pytestmark = pytest.mark.django_db
 
@@ -25,11 +24,20 @@ SETTINGS = {"duration_s": 4, "aspect_ratio": "16:9", "resolution": "720p", "audi
 
 
 def a_task(project, user, *, state=State.DONE, kind=Task.Kind.DRAFT, promoted_from=None, **fields) -> Task:
-    version = record_words(project=project, prompt=project.prompts.first(), text="A fox in snow",
-                           negative_prompt="", user=user)
-    task = lifecycle.new_task(project=project, prompt_version=version, account=project.draft_account,
-                              tier="quality" if kind == Task.Kind.FINAL else "fast", kind=kind,
-                              parameters=SETTINGS, seed=7, user=user, promoted_from=promoted_from)
+    version = record_words(
+        project=project, prompt=project.prompts.first(), text="A fox in snow", negative_prompt="", user=user
+    )
+    task = lifecycle.new_task(
+        project=project,
+        prompt_version=version,
+        account=project.draft_account,
+        tier=Tier.QUALITY if kind == Task.Kind.FINAL else Tier.FAST,
+        kind=kind,
+        parameters=SETTINGS,
+        seed=7,
+        user=user,
+        promoted_from=promoted_from,
+    )
     Task.objects.filter(pk=task.pk).update(state=state, **fields)
     return Task.objects.get(pk=task.pk)
 
@@ -37,8 +45,16 @@ def a_task(project, user, *, state=State.DONE, kind=Task.Kind.DRAFT, promoted_fr
 def with_clip(task: Task, media) -> Task:
     media.mkdir(parents=True, exist_ok=True)
     (media / f"clip-{task.pk}.mp4").write_bytes(b"not really a video")
-    Clip.objects.create(task=task, file=f"clip-{task.pk}.mp4", duration_s=4, width=1280, height=720,
-                        has_audio=False, bytes=18, sha256="0" * 64)
+    Clip.objects.create(
+        task=task,
+        file=f"clip-{task.pk}.mp4",
+        duration_s=4,
+        width=1280,
+        height=720,
+        has_audio=False,
+        bytes=18,
+        sha256="0" * 64,
+    )
     return Task.objects.get(pk=task.pk)
 
 
@@ -52,43 +68,53 @@ def test_only_an_uncertain_failed_or_blocked_task_can_be_sent_again(state):
 
 def test_an_uncertain_task_is_sent_again_and_a_failed_one_tried_again():
     assert (Task(state=State.UNCERTAIN).is_uncertain, Task(state=State.UNCERTAIN).send_again_label) == (
-        True, "Send again")
-    assert (Task(state=State.FAILED).is_uncertain, Task(state=State.FAILED).send_again_label) == (
-        False, "Try again")
+        True,
+        "Send again",
+    )
+    assert (Task(state=State.FAILED).is_uncertain, Task(state=State.FAILED).send_again_label) == (False, "Try again")
 
 
-@pytest.mark.parametrize("state, charged, estimate, label", [
-    (State.DONE, Decimal("1.20"), Decimal("0.80"), "charged $1.20"),
-    (State.FAILED, Decimal("0"), Decimal("0.80"), "not billed"),
-    (State.FAILED, None, Decimal("0.80"), "quoted $0.80"),
-    (State.BLOCKED, None, Decimal("0.80"), "quoted $0.80"),
-    (State.RUNNING, None, Decimal("0.80"), "≈ $0.80 list price"),
-    (State.DONE, None, Decimal("0.80"), "≈ $0.80 list price"),
-    (State.UNCERTAIN, None, Decimal("0.80"), "≈ $0.80 list price"),
-    (State.DONE, None, None, "no price card"),
-])
+@pytest.mark.parametrize(
+    ("state", "charged", "estimate", "label"),
+    [
+        (State.DONE, Decimal("1.20"), Decimal("0.80"), "charged $1.20"),
+        (State.FAILED, Decimal("0"), Decimal("0.80"), "not billed"),
+        (State.FAILED, None, Decimal("0.80"), "quoted $0.80"),
+        (State.BLOCKED, None, Decimal("0.80"), "quoted $0.80"),
+        (State.RUNNING, None, Decimal("0.80"), "≈ $0.80 list price"),
+        (State.DONE, None, Decimal("0.80"), "≈ $0.80 list price"),
+        (State.UNCERTAIN, None, Decimal("0.80"), "≈ $0.80 list price"),
+        (State.DONE, None, None, "no price card"),
+    ],
+)
 def test_the_cost_label_claims_a_charge_only_when_the_provider_reported_one(state, charged, estimate, label):
     assert Task(state=state, cost_charged=charged, cost_estimate=estimate).cost_label == label
 
 
-@pytest.mark.parametrize("kind, state, promotable", [
-    (Task.Kind.DRAFT, State.DONE, True),
-    (Task.Kind.DRAFT, State.RUNNING, False),
-    (Task.Kind.DRAFT, State.FAILED, False),
-    (Task.Kind.FINAL, State.DONE, False),
-])
+@pytest.mark.parametrize(
+    ("kind", "state", "promotable"),
+    [
+        (Task.Kind.DRAFT, State.DONE, True),
+        (Task.Kind.DRAFT, State.RUNNING, False),
+        (Task.Kind.DRAFT, State.FAILED, False),
+        (Task.Kind.FINAL, State.DONE, False),
+    ],
+)
 def test_only_a_finished_draft_can_be_promoted(kind, state, promotable):
     assert Task(kind=kind, state=state).can_be_promoted is promotable
 
 
-@pytest.mark.parametrize("final_state, again", [
-    (None, True),
-    (State.PENDING, False),
-    (State.RUNNING, False),
-    (State.DONE, False),
-    (State.FAILED, True),
-    (State.BLOCKED, True),
-])
+@pytest.mark.parametrize(
+    ("final_state", "again"),
+    [
+        (None, True),
+        (State.PENDING, False),
+        (State.RUNNING, False),
+        (State.DONE, False),
+        (State.FAILED, True),
+        (State.BLOCKED, True),
+    ],
+)
 def test_promote_is_offered_while_no_final_is_on_its_way_or_done(project, people, final_state, again):
     draft = a_task(project, people["owner"])
     if final_state:
@@ -112,7 +138,9 @@ def test_a_final_compares_with_its_draft_only_when_both_have_clips(project, peop
     assert final.can_compare_with_draft and not Task.objects.get(pk=draft.pk).can_compare_with_draft
 
 
-@pytest.mark.parametrize("role, owner", [("owner", True), ("editor", False), ("viewer", False)])
+@pytest.mark.parametrize(
+    ("role", "owner"), [("owner", True), ("editor", False), ("reviewer", False), ("viewer", False)]
+)
 def test_only_the_owner_membership_is_the_owner(project, people, role, owner):
     assert Membership.objects.get(project=project, user=people[role]).is_owner is owner
 
@@ -125,8 +153,13 @@ def card(client, task: Task) -> str:
 
 
 def test_a_failed_card_offers_try_again_and_shows_its_quote(project, people, owner_client):
-    task = a_task(project, people["owner"], state=State.FAILED, cost_estimate=Decimal("0.80"),
-                  error_message="The provider refused it.")
+    task = a_task(
+        project,
+        people["owner"],
+        state=State.FAILED,
+        cost_estimate=Decimal("0.80"),
+        error_message="The provider refused it.",
+    )
     html = card(owner_client, task)
     assert "quoted $0.80" in html and ">Try again</button>" in html and "confirm(" not in html
 
@@ -174,13 +207,26 @@ def test_sending_a_done_task_again_is_refused(project, people, owner_client):
 
 
 @pytest.fixture
-def grid_of_done_drafts(owner_client, project, people):
+def grid_of_done_drafts(owner_client, project, draft_form):
     owner_client.post(f"/projects/{project.pk}/draft", draft_form(form_token="first"))
     Task.objects.all().delete()
     version = project.prompts.get().latest_version()
-    answer = owner_client.post(f"/projects/{project.pk}/grids/new", {
-        "version": version.pk, "tier": "fast", "resolution": "720p", "aspect_ratio": "16:9", "duration_s": "4",
-        "seed": "", "columns": "seed", "column_values": "11, 22", "rows": "", "row_values": "", "form_token": "g"})
+    answer = owner_client.post(
+        f"/projects/{project.pk}/grids/new",
+        {
+            "version": version.pk,
+            "tier": "fast",
+            "resolution": "720p",
+            "aspect_ratio": "16:9",
+            "duration_s": "4",
+            "seed": "",
+            "columns": "seed",
+            "column_values": "11, 22",
+            "rows": "",
+            "row_values": "",
+            "form_token": "g",
+        },
+    )
     assert answer.status_code == 302
     batch = Batch.objects.get()
     batch.tasks.update(state=State.DONE)
@@ -193,7 +239,7 @@ def test_the_grid_pages_cards_say_they_are_on_the_grid(owner_client, grid_of_don
         assert f'hx-post="/tasks/{task.pk}/promote?compact=1&amp;on=grid"' in page
     # The same cards on the project page are compact, but not on a grid.
     page = owner_client.get(f"/projects/{grid_of_done_drafts.project_id}/").content.decode()
-    assert "on=grid" not in page and "promote?compact=1\"" in page
+    assert "on=grid" not in page and 'promote?compact=1"' in page
 
 
 def test_promoting_on_the_grid_page_adds_no_new_card(owner_client, grid_of_done_drafts):
@@ -210,8 +256,11 @@ def test_promoting_on_the_grid_page_adds_no_new_card(owner_client, grid_of_done_
 def test_promoting_a_grouped_card_on_the_project_page_lists_the_final(owner_client, grid_of_done_drafts):
     draft = grid_of_done_drafts.tasks.first()
     # The page it came from no longer matters, only what the card sends.
-    answer = owner_client.post(f"/tasks/{draft.pk}/promote?compact=1", HTTP_HX_REQUEST="true",
-                               HTTP_HX_CURRENT_URL=f"http://testserver/batches/{grid_of_done_drafts.pk}/")
+    answer = owner_client.post(
+        f"/tasks/{draft.pk}/promote?compact=1",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL=f"http://testserver/batches/{grid_of_done_drafts.pk}/",
+    )
     final = Task.objects.get(promoted_from=draft)
     html = answer.content.decode()
     assert 'hx-swap-oob="afterbegin:#task-list"' in html and f'id="task-{final.pk}"' in html
@@ -226,12 +275,12 @@ def png() -> SimpleUploadedFile:
     return SimpleUploadedFile("frame.png", buffer.getvalue(), content_type="image/png")
 
 
-def test_a_recalled_first_frame_shows_under_its_input_with_a_keep_box(owner_client, project):
+def test_a_recalled_first_frame_shows_under_its_input_with_a_keep_box(owner_client, project, draft_form):
     owner_client.post(f"/projects/{project.pk}/draft", {**draft_form(), "first_frame": png()})
     task, image = Task.objects.get(), InputImage.objects.get()
     page = owner_client.get(f"/projects/{project.pk}/?from_task={task.pk}").content.decode()
     start = page.index('<div class="field field-first_frame">')
-    field = page[start:page.index('<div class="field field-last_frame">', start)]
+    field = page[start : page.index('<div class="field field-last_frame">', start)]
     assert f'src="/images/{image.pk}/thumbnail"' in field
     assert f'data-keeps="first_frame_id" value="{image.pk}"' in field
     assert f'name="first_frame_id" value="{image.pk}"' in page
@@ -242,9 +291,10 @@ def test_the_tier_select_re_renders_the_editor(owner_client, project):
     assert f'<select name="tier" hx-get="/projects/{project.pk}/draft/form" hx-target="#draft-panel"' in page
 
 
-def test_a_field_error_is_announced_beside_its_field(project, people):
-    answer = client_for(people["owner"]).post(f"/projects/{project.pk}/accounts/add",
-                                             {"label": "", "route": "videos-gateway", "api_key": "k"})
+def test_a_field_error_is_announced_beside_its_field(project, owner_client):
+    answer = owner_client.post(
+        f"/projects/{project.pk}/accounts/add", {"label": "", "route": "videos-gateway", "api_key": "k"}
+    )
     html = answer.content.decode()
     assert '<div class="field field-label has-error">' in html
     assert '<p class="error" role="alert" id="id_label_error">This field is required.</p>' in html

@@ -11,9 +11,6 @@ from studio.simulator.models import SimulatorRequest
 from studio.tasks import lifecycle, tracker
 from studio.tasks.models import Task, WorkerLease
 
-from conftest import InlineQueue
-from .test_submit_once import pending_task
-
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -32,12 +29,13 @@ def test_a_dead_trackers_lease_lapses():
     assert tracker.take_lease("next") is True
 
 
-def test_one_tracker_run_follows_many_tasks_at_the_routes_cadence(simulator, project, people):
+def test_one_tracker_run_follows_many_tasks_at_the_routes_cadence(
+    simulator, project, people, pending_task, inline_queue
+):
     tasks = [pending_task(project, people["owner"]) for _ in range(3)]
     for task in tasks:
         lifecycle.submit(task.pk)
-    queue = InlineQueue()
-    remaining = tracker.run(run_for_s=30, enqueue=queue)
+    remaining = tracker.run(run_for_s=30, enqueue=inline_queue)
     assert remaining is False
     for task in tasks:
         task.refresh_from_db()
@@ -48,14 +46,14 @@ def test_one_tracker_run_follows_many_tasks_at_the_routes_cadence(simulator, pro
             .values_list("at", flat=True)
         )
         submitted = SimulatorRequest.objects.get(method="POST", job_id=task.provider_task_id).at
-        gaps = [(b - a).total_seconds() for a, b in zip([submitted, *polls], polls)]
+        gaps = [(b - a).total_seconds() for a, b in zip([submitted, *polls], polls, strict=False)]
         # Route 4: "every 10-15 s, never below 5 s"; the simulator finishes in 0.6 s, so one poll at ~10 s.
         assert gaps and min(gaps) >= 5.0, gaps
         assert len(polls) == 1
-    assert sorted(kind for kind, _ in queue.jobs) == ["archive"] * 3
+    assert sorted(kind for kind, _ in inline_queue.jobs) == ["archive"] * 3
 
 
-def test_an_accounts_faster_cadence_is_clamped_to_the_routes_minimum(simulator, project, people):
+def test_an_accounts_faster_cadence_is_clamped_to_the_routes_minimum(simulator, project, people, pending_task):
     project.draft_account.poll_interval_s = 1.0
     project.draft_account.save()
     task = pending_task(project, people["owner"])
@@ -64,7 +62,7 @@ def test_an_accounts_faster_cadence_is_clamped_to_the_routes_minimum(simulator, 
     assert (task.next_check_at - task.submitted_at).total_seconds() == pytest.approx(5.0, abs=0.05)
 
 
-def test_an_archive_whose_worker_died_is_queued_again(project, people, media):
+def test_an_archive_whose_worker_died_is_queued_again(project, people, media, pending_task):
     task = pending_task(project, people["owner"])
     Task.objects.filter(pk=task.pk).update(
         state=Task.State.ARCHIVING,
@@ -77,7 +75,7 @@ def test_an_archive_whose_worker_died_is_queued_again(project, people, media):
     assert jobs == [("archive", task.pk)]
 
 
-def test_a_job_that_never_finishes_times_out_without_resubmitting(simulator, project, people, settings):
+def test_a_job_that_never_finishes_times_out_without_resubmitting(simulator, project, people, settings, pending_task):
     settings.SIMULATOR = {"draft_seconds": 3600, "final_seconds": 3600}
     task = pending_task(project, people["owner"])
     lifecycle.submit(task.pk)

@@ -13,12 +13,10 @@ from studio.clips.media import probe
 from studio.simulator.models import SimulatorRequest
 from studio.tasks.models import Task
 
-from conftest import draft_form, run_worker
-
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_draft_promote_compare_through_views_and_worker(simulator, project, owner_client):
+def test_draft_promote_compare_through_views_and_worker(simulator, project, owner_client, draft_form, run_worker):
     page = owner_client.get(f"/projects/{project.pk}/")
     assert page.status_code == 200
     assert b"Draft" in page.content
@@ -45,7 +43,7 @@ def test_draft_promote_compare_through_views_and_worker(simulator, project, owne
 
     # The terminal card stops polling and plays the clip with its poster.
     card = owner_client.get(f"/tasks/{draft.pk}/card", HTTP_HX_REQUEST="true").content.decode()
-    assert "hx-trigger=\"every" not in card
+    assert 'hx-trigger="every' not in card
     assert f'src="/clips/{clip.pk}/video"' in card and f'poster="/clips/{clip.pk}/poster"' in card
     ranged = owner_client.get(f"/clips/{clip.pk}/video", HTTP_RANGE="bytes=0-99")
     assert ranged.status_code == 206 and ranged["Content-Range"].startswith("bytes 0-99/")
@@ -75,7 +73,7 @@ def test_draft_promote_compare_through_views_and_worker(simulator, project, owne
     assert 'data-action="toggle"' in html and 'data-action="seek"' in html
 
 
-def test_promoting_twice_makes_one_final(simulator, project, owner_client):
+def test_promoting_twice_makes_one_final(simulator, project, owner_client, draft_form, run_worker):
     owner_client.post(f"/projects/{project.pk}/draft", draft_form())
     (draft,) = run_worker(Task.objects.get().pk)
     owner_client.post(f"/tasks/{draft.pk}/promote")
@@ -83,10 +81,10 @@ def test_promoting_twice_makes_one_final(simulator, project, owner_client):
     assert Task.objects.filter(promoted_from=draft).count() == 1
 
 
-def test_safety_block_ends_blocked_in_plain_words(simulator, project, owner_client):
+def test_safety_block_ends_blocked_in_plain_words(simulator, project, owner_client, draft_form, run_worker):
     owner_client.post(f"/projects/{project.pk}/draft", draft_form(prompt="A riot scene #blocked"))
     (task,) = run_worker(Task.objects.get().pk)
     assert task.state == Task.State.BLOCKED
     assert task.cost_charged == 0
     card = owner_client.get(f"/tasks/{task.pk}/card", HTTP_HX_REQUEST="true").content.decode()
-    assert "safety filter" in card and "Reword the prompt" in card and "hx-trigger=\"every" not in card
+    assert "safety filter" in card and "Reword the prompt" in card and 'hx-trigger="every' not in card

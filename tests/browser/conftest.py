@@ -20,6 +20,7 @@ from django.core import serializers
 from django.core.management import call_command
 from django.core.management.color import no_style
 from django.db import connection, transaction
+from django.db.models import Model
 from django.test import override_settings
 
 from studio.clips.models import Clip
@@ -29,8 +30,6 @@ from studio.providers.models import ProviderAccount
 from studio.tasks import lifecycle
 from studio.tasks.models import Task
 
-from conftest import client_for, draft_form, make_project, run_worker
-
 # Playwright's sync API keeps an event loop running in this thread, and Django
 # refuses ORM calls from a thread with a running loop. The test thread only
 # makes plain synchronous calls, so tell Django that is what they are.
@@ -38,8 +37,23 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-SNAPSHOT_MODELS = [get_user_model(), Project, ProviderAccount, Membership, Prompt, PromptVersion, Task, Clip]
+_SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+SNAPSHOT_MODELS: list[type[Model]] = [
+    get_user_model(),
+    Project,
+    ProviderAccount,
+    Membership,
+    Prompt,
+    PromptVersion,
+    Task,
+    Clip,
+]
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    """Where the browser tests leave their screenshots (test-artifacts/screenshots); may not exist yet."""
+    return _SCREENSHOTS
 
 
 @pytest.fixture(scope="module")
@@ -77,15 +91,20 @@ class Clips:
 
 
 @pytest.fixture(scope="module")
-def studio(live_server, django_db_blocker, tmp_path_factory):
+def studio(
+    live_server, django_db_blocker, tmp_path_factory, make_people, make_project, client_for, draft_form, run_worker
+):
     """The app on live_server, with people, a project and three finished clips, made once."""
-    with override_settings(
-        MEDIA_ROOT=tmp_path_factory.mktemp("media"),
-        SITE_URL=live_server.url,
-        SIMULATOR={"draft_seconds": 0.6, "final_seconds": 1.2},
-        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
-    ), django_db_blocker.unblock():
-        clip_ids = _make_clips()
+    with (
+        override_settings(
+            MEDIA_ROOT=tmp_path_factory.mktemp("media"),
+            SITE_URL=live_server.url,
+            SIMULATOR={"draft_seconds": 0.6, "final_seconds": 1.2},
+            PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        ),
+        django_db_blocker.unblock(),
+    ):
+        clip_ids = _make_clips(make_people, make_project, client_for, draft_form, run_worker)
         rows = [row for model in SNAPSHOT_MODELS for row in model.objects.all()]
         snapshot = serializers.serialize("json", rows)
         yield Studio(url=live_server.url, snapshot=snapshot, clip_ids=clip_ids)
@@ -93,18 +112,19 @@ def studio(live_server, django_db_blocker, tmp_path_factory):
         call_command("flush", interactive=False, verbosity=0)
 
 
-def _make_clips() -> tuple[int, int, int]:
-    User = get_user_model()
-    people = {role: User.objects.create_user(username=role, password="pw-" + role)
-              for role in ("owner", "editor", "viewer", "outsider")}
+def _make_clips(make_people, make_project, client_for, draft_form, run_worker) -> tuple[int, int, int]:
+    people = make_people()
     # The route's shortest allowed poll cadence, so each clip waits one poll, not two.
     project = make_project(people, poll_interval_s=5.0)
     client = client_for(people["owner"])
     silent_720p = {"resolution": "720p", "variations": "1", "seed": "1234"}
     for words in (
         {"duration_s": "4"},
-        {"duration_s": "8", "prompt": "A lighthouse at dawn, waves below, gulls wheeling, slow push in",
-         "negative_prompt": "text overlays"},
+        {
+            "duration_s": "8",
+            "prompt": "A lighthouse at dawn, waves below, gulls wheeling, slow push in",
+            "negative_prompt": "text overlays",
+        },
     ):
         answer = client.post(f"/projects/{project.pk}/draft", draft_form(**silent_720p, **words))
         assert answer.status_code == 302, answer.content.decode()[:2000]
@@ -113,7 +133,8 @@ def _make_clips() -> tuple[int, int, int]:
     final, _created = lifecycle.promote(draft=draft, user=people["owner"])
     tasks = run_worker(short.pk, draft.pk, final.pk)
     assert all(task.state == Task.State.DONE for task in tasks), [task.error_message for task in tasks]
-    return tuple(Clip.objects.get(task=task).pk for task in tasks)
+    short_clip, draft_clip, final_clip = (Clip.objects.get(task=task).pk for task in tasks)
+    return short_clip, draft_clip, final_clip
 
 
 @pytest.fixture
@@ -130,7 +151,7 @@ def clips(studio, transactional_db) -> Clips:
 
 
 @pytest.fixture
-def page(browser, studio, request):
+def page(browser, studio, request, screenshots):
     """A fresh browser tab on the live server; a screenshot of where it ended up is saved afterwards."""
     context = browser.new_context(base_url=studio.url, viewport={"width": 1440, "height": 900})
     page = context.new_page()
@@ -138,23 +159,23 @@ def page(browser, studio, request):
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     yield page
-    screenshot(page, request.node.name)
+    _screenshot(page, screenshots / f"{request.node.name}.png")
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
 @pytest.fixture
-def shoot(page, request):
+def shoot(page, request, screenshots):
     """Save a screenshot of a page met along the way, as <test name>-<label>.png."""
-    return lambda label: screenshot(page, f"{request.node.name}-{label}")
+    return lambda label: _screenshot(page, screenshots / f"{request.node.name}-{label}.png")
 
 
-def screenshot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+def _screenshot(page, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), full_page=True)
 
 
-def log_in(page, username: str) -> None:
+def _log_in(page, username: str) -> None:
     page.goto("/login/")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", "pw-" + username)
@@ -164,5 +185,5 @@ def log_in(page, username: str) -> None:
 
 @pytest.fixture
 def owner_page(page, clips):
-    log_in(page, "owner")
+    _log_in(page, "owner")
     return page

@@ -13,8 +13,6 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import SCREENSHOTS
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 FPS = 24
@@ -42,9 +40,7 @@ def read(page, expression: str):
 
 def settle(page) -> None:
     """Wait until every move asked for so far has been made: the transport is no longer busy."""
-    page.wait_for_function(
-        f"() => {{ {SEEN} return root.getAttribute('aria-busy') === 'false'; }}", polling=POLL_MS
-    )
+    page.wait_for_function(f"() => {{ {SEEN} return root.getAttribute('aria-busy') === 'false'; }}", polling=POLL_MS)
 
 
 def wait_until_lined_up(page) -> None:
@@ -81,7 +77,9 @@ def times(page) -> tuple[float, float]:
 def worst_drift(page, seconds: float) -> dict:
     """Sample |a − b| every 50 ms for `seconds`, inside the page so both are read in one go."""
     return page.evaluate(
-        "async ([seconds]) => {" + SEEN + """
+        "async ([seconds]) => {"
+        + SEEN
+        + """
             let worst = 0;
             const end = performance.now() + seconds * 1000;
             while (performance.now() < end) {
@@ -95,15 +93,20 @@ def worst_drift(page, seconds: float) -> dict:
     )
 
 
-def report(line: str) -> None:
-    """Print a drift figure and keep it beside the screenshots, for the record."""
-    print(f"\ndrift |a-b|: {line}")
-    SCREENSHOTS.parent.mkdir(parents=True, exist_ok=True)
-    with (SCREENSHOTS.parent / "compare-drift.txt").open("a") as log:
-        log.write(line + "\n")
+@pytest.fixture
+def report(screenshots):
+    """`report(line)`: print a drift figure and keep it beside the screenshots, for the record."""
+
+    def keep(line: str) -> None:
+        print(f"\ndrift |a-b|: {line}")
+        screenshots.parent.mkdir(parents=True, exist_ok=True)
+        with (screenshots.parent / "compare-drift.txt").open("a") as log:
+            log.write(line + "\n")
+
+    return keep
 
 
-def test_players_stay_within_a_frame_through_play_seek_and_speed_change(owner_page, clips):
+def test_players_stay_within_a_frame_through_play_seek_and_speed_change(owner_page, clips, report):
     page = owner_page
     open_compare(page, clips, clips.draft, clips.final)
     # A real click: browsers start sound only after a user gesture.
@@ -138,7 +141,7 @@ def test_players_stay_within_a_frame_through_play_seek_and_speed_change(owner_pa
     assert after_speed["worst"] <= FRAME
 
 
-def test_drift_after_ten_seconds_of_play(owner_page, clips):
+def test_drift_after_ten_seconds_of_play(owner_page, clips, report):
     page = owner_page
     open_compare(page, clips, clips.draft, clips.final)
     page.click('[data-action="loop"]')
@@ -163,14 +166,14 @@ def test_frame_step_moves_both_players_one_frame(owner_page, clips):
     page.click('[data-action="step-forward"]')
     settle(page)
     forward = times(page)
-    for before, after in zip(start, forward):
+    for before, after in zip(start, forward, strict=True):
         assert after - before == pytest.approx(FRAME, abs=STEP_TOLERANCE)
 
     page.keyboard.press("ArrowLeft")
     page.keyboard.press("ArrowLeft")
     settle(page)
     back = times(page)
-    for before, after in zip(start, back):
+    for before, after in zip(start, back, strict=True):
         assert before - after == pytest.approx(FRAME, abs=STEP_TOLERANCE)
     expect(page.locator('[data-role="time"]')).to_have_text("00:01:23")
 
@@ -263,8 +266,11 @@ def test_add_to_compare_picks_two_clips_and_opens_them(owner_page, clips, shoot)
     short = page.locator(f"#compare-pick-{clips.short.pk}")
     final = page.locator(f"#compare-pick-{clips.final.pk}")
     if not short.count():
-        pytest.fail("The project page has no “Add to compare” control: the clip card should "
-                    '{% include "clips/_compare_pick.html" with clip=task.clip %}.', pytrace=False)
+        pytest.fail(
+            "The project page has no “Add to compare” control: the clip card should "
+            '{% include "clips/_compare_pick.html" with clip=task.clip %}.',
+            pytrace=False,
+        )
 
     short.get_by_role("button", name="Add to compare").click()
     expect(short).to_contain_text("In compare")

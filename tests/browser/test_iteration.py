@@ -21,8 +21,6 @@ from studio.money.prices import load_price_cards
 from studio.tasks import lifecycle, tracker
 from studio.tasks.models import Batch, Task
 
-from conftest import InlineQueue, client_for
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # The project polls its route every 5 s (route 4's minimum), so a draft is done after one
@@ -34,13 +32,13 @@ NO_RELOAD = "window.dailiesSamePage"
 class BackgroundWorker:
     """The cluster's work in one thread: send pending tasks, follow them, archive their clips."""
 
-    def __init__(self) -> None:
+    def __init__(self, queue) -> None:
+        self.queue = queue  # stands in for django-q2's: runs each job at once
         self.stopping = threading.Event()
         self.errors: list[str] = []
         self.thread = threading.Thread(target=self._run, name="test-worker", daemon=True)
 
     def _run(self) -> None:
-        queue = InlineQueue()
         try:
             with ThreadPoolExecutor(4) as pool, lifecycle.http_client() as http:
                 while not self.stopping.is_set():
@@ -48,8 +46,8 @@ class BackgroundWorker:
                         pending = Task.objects.filter(state=Task.State.PENDING)
                         for task_id in list(pending.values_list("pk", flat=True)):
                             lifecycle.submit(task_id)
-                        tracker.step(pool=pool, http=http, enqueue=queue)
-                    except Exception:  # noqa: BLE001 — the fixture reports it; a thread would lose it
+                        tracker.step(pool=pool, http=http, enqueue=self.queue)
+                    except Exception:  # the fixture reports it; a thread would lose it
                         self.errors.append(traceback.format_exc())
                     self.stopping.wait(0.2)
         finally:
@@ -63,9 +61,9 @@ def price_cards(clips):
 
 
 @pytest.fixture
-def worker(clips):
+def worker(clips, inline_queue):
     """A worker running beside the test; stopped before the test's database is emptied."""
-    background = BackgroundWorker()
+    background = BackgroundWorker(inline_queue)
     background.thread.start()
     yield background
     background.stopping.set()
@@ -219,11 +217,21 @@ def test_tabbing_to_the_submit_button_while_a_quote_is_on_its_way_keeps_the_quot
     assert "4 cells" in page.inner_text("#grid-quote")
 
 
-def test_promoting_a_grid_cell_links_its_final_and_the_compare(owner_page, clips, worker, shoot):
+def test_promoting_a_grid_cell_links_its_final_and_the_compare(owner_page, clips, worker, shoot, client_for):
     page = owner_page
-    grid = {"version": clips.draft.task.prompt_version_id, "tier": "fast", "resolution": "720p",
-            "aspect_ratio": "16:9", "duration_s": "8", "seed": "", "columns": "seed",
-            "column_values": "11, 22", "rows": "", "row_values": "", "form_token": "promote-a-cell"}
+    grid = {
+        "version": clips.draft.task.prompt_version_id,
+        "tier": "fast",
+        "resolution": "720p",
+        "aspect_ratio": "16:9",
+        "duration_s": "8",
+        "seed": "",
+        "columns": "seed",
+        "column_values": "11, 22",
+        "rows": "",
+        "row_values": "",
+        "form_token": "promote-a-cell",
+    }
     answer = client_for(clips.draft.task.created_by).post(f"/projects/{clips.project_id}/grids/new", grid)
     assert answer.status_code == 302, answer.content.decode()[:2000]
     page.goto(answer["Location"])
@@ -252,8 +260,7 @@ def test_promoting_a_grid_cell_links_its_final_and_the_compare(owner_page, clips
     final.refresh_from_db()
     draft_clip, final_clip = Task.objects.get(pk=draft_id).clip, final.clip
     compare.click()
-    page.wait_for_url(re.compile(
-        rf"/projects/{clips.project_id}/compare\?a={draft_clip.pk}&b={final_clip.pk}$"))
+    page.wait_for_url(re.compile(rf"/projects/{clips.project_id}/compare\?a={draft_clip.pk}&b={final_clip.pk}$"))
     videos = page.locator(".compare-stage video")
     expect(videos).to_have_count(2)
     expect(videos.nth(0)).to_have_attribute("src", f"/clips/{draft_clip.pk}/video")
@@ -262,7 +269,8 @@ def test_promoting_a_grid_cell_links_its_final_and_the_compare(owner_page, clips
     expect(page.locator(".side-bar").nth(1)).to_contain_text(f"Final #{final.pk}")
     # Both clips really load in the browser.
     page.wait_for_function(
-        "[...document.querySelectorAll('.compare-stage video')].every(video => video.readyState >= 2)")
+        "[...document.querySelectorAll('.compare-stage video')].every(video => video.readyState >= 2)"
+    )
 
 
 def test_choosing_a_tier_offers_only_its_options_and_keeps_the_words(owner_page, clips):
