@@ -26,8 +26,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
 
 
+def found(pattern: str, text: str, *, what: str) -> str:
+    """The first group of `pattern` in `text`; stops the bench, naming what is missing, when the page lacks it."""
+    match = re.search(pattern, text)
+    if match is None:
+        raise SystemExit(f"No {what} on the page (looked for {pattern!r}): is this the Dailies the bench expects?")
+    return match.group(1)
+
+
 def csrf(html: str) -> str:
-    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+    return found(r'name="csrfmiddlewaretoken" value="([^"]+)"', html, what="CSRF token")
+
+
+def new_task_id(html: str, *, action: str) -> int:
+    """The id of the card the answer to `action` adds out of band (its first hx-swap-oob part)."""
+    parts = html.split("hx-swap-oob")
+    if len(parts) < 2:
+        raise SystemExit(f"The answer to {action} has no new card (no hx-swap-oob part).")
+    return int(found(r'id="task-(\d+)"', parts[1], what=f"new task card after {action}"))
 
 
 def login(client: httpx.Client, user: str, password: str) -> None:
@@ -43,9 +59,9 @@ def wait_for_clip(client: httpx.Client, task_id: int, *, started: float, timeout
     """Poll the card like the page does (every second) until it shows a playable clip."""
     while time.monotonic() - started < timeout:
         card = client.get(f"/tasks/{task_id}/card", headers={"HX-Request": "true"}).text
-        state = re.search(r'data-state="(\w+)"', card).group(1)
+        state = found(r'data-state="(\w+)"', card, what=f"state on task {task_id}'s card")
         if state == "done":
-            clip = re.search(r'src="/clips/(\d+)/video"', card).group(1)
+            clip = found(r'src="/clips/(\d+)/video"', card, what=f"video on task {task_id}'s card")
             first = client.get(f"/clips/{clip}/video", headers={"Range": "bytes=0-1023"})
             assert first.status_code == 206, first.status_code
             return time.monotonic() - started
@@ -72,36 +88,56 @@ def main() -> None:
         login(client, "demo", "demo")
         for run in range(args.runs):
             page = client.get(f"/projects/{args.project}/").text
-            token = re.search(r'name="form_token"[^>]*value="([^"]+)"', page)
-            token = token.group(1) if token else re.search(r'value="([^"]+)"[^>]*name="form_token"', page).group(1)
+            token_match = re.search(r'name="form_token"[^>]*value="([^"]+)"', page) or re.search(
+                r'value="([^"]+)"[^>]*name="form_token"', page
+            )
+            if token_match is None:
+                raise SystemExit(f"No form token in the editor of project {args.project}: is the project there?")
+            token = token_match.group(1)
             started = time.monotonic()
             answer = client.post(
                 f"/projects/{args.project}/draft",
                 headers={"HX-Request": "true", "X-CSRFToken": csrf(page)},
-                data={"prompt": f"Bench run {run}: tide coming in over black sand, slow pan",
-                      "negative_prompt": "", "tier": "fast", "aspect_ratio": "16:9", "duration_s": "4",
-                      "resolution": "720p", "variations": "1",
-                      "seed": "", "form_token": token},
+                data={
+                    "prompt": f"Bench run {run}: tide coming in over black sand, slow pan",
+                    "negative_prompt": "",
+                    "tier": "fast",
+                    "aspect_ratio": "16:9",
+                    "duration_s": "4",
+                    "resolution": "720p",
+                    "variations": "1",
+                    "seed": "",
+                    "form_token": token,
+                },
             )
-            draft_id = int(re.search(r'id="task-(\d+)"', answer.text.split("hx-swap-oob")[1]).group(1))
+            draft_id = new_task_id(answer.text, action="Draft")
             drafts.append(wait_for_clip(client, draft_id, started=started))
 
             started = time.monotonic()
-            answer = client.post(f"/tasks/{draft_id}/promote",
-                                 headers={"HX-Request": "true", "X-CSRFToken": csrf(page)})
-            final_id = int(re.search(r'id="task-(\d+)"', answer.text.split("hx-swap-oob")[1]).group(1))
+            answer = client.post(
+                f"/tasks/{draft_id}/promote", headers={"HX-Request": "true", "X-CSRFToken": csrf(page)}
+            )
+            final_id = new_task_id(answer.text, action="Promote")
             finals.append(wait_for_clip(client, final_id, started=started))
             for task_id in (draft_id, final_id):
                 requests.append(Task.objects.get(pk=task_id).provider_requests)
-            print(f"run {run + 1}: draft {drafts[-1]:.1f} s, final {finals[-1]:.1f} s, "
-                  f"provider requests {requests[-2]} + {requests[-1]}")
+            print(
+                f"run {run + 1}: draft {drafts[-1]:.1f} s, final {finals[-1]:.1f} s, "
+                f"provider requests {requests[-2]} + {requests[-1]}"
+            )
 
-    print(f"\nDraft click → playable clip: median {statistics.median(drafts):.1f} s "
-          f"(min {min(drafts):.1f}, max {max(drafts):.1f}) over {len(drafts)} runs")
-    print(f"Promote click → playable final: median {statistics.median(finals):.1f} s "
-          f"(min {min(finals):.1f}, max {max(finals):.1f})")
-    print(f"Provider requests per task: median {statistics.median(requests):g} "
-          f"(min {min(requests)}, max {max(requests)}) — submit + polls + download")
+    print(
+        f"\nDraft click → playable clip: median {statistics.median(drafts):.1f} s "
+        f"(min {min(drafts):.1f}, max {max(drafts):.1f}) over {len(drafts)} runs"
+    )
+    print(
+        f"Promote click → playable final: median {statistics.median(finals):.1f} s "
+        f"(min {min(finals):.1f}, max {max(finals):.1f})"
+    )
+    print(
+        f"Provider requests per task: median {statistics.median(requests):g} "
+        f"(min {min(requests)}, max {max(requests)}) — submit + polls + download"
+    )
 
 
 if __name__ == "__main__":

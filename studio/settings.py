@@ -74,9 +74,7 @@ def database_from_url(url: str) -> dict:
         if not path or path == "/":
             raise ImproperlyConfigured("DATABASE_URL=sqlite:///PATH needs a file path.")
         return sqlite_database(Path(path))
-    raise ImproperlyConfigured(
-        f"DATABASE_URL scheme {parts.scheme!r} is not supported; use postgres:// or sqlite:///."
-    )
+    raise ImproperlyConfigured(f"DATABASE_URL scheme {parts.scheme!r} is not supported; use postgres:// or sqlite:///.")
 
 
 def sqlite_database(path: Path) -> dict:
@@ -121,9 +119,7 @@ elif DEBUG:
     ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver", HOST]
 else:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off (comma-separated).")
-CSRF_TRUSTED_ORIGINS = [
-    o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
-]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -5,8 +5,8 @@ from django.urls import include, path
 from studio.clips import views as clips
 from studio.images import views as images
 from studio.projects import views as projects
-from studio.providers import views as providers
 from studio.prompts import views as prompts
+from studio.providers import views as providers
 from studio.tasks import views as tasks
 
 urlpatterns = [

@@ -183,17 +183,13 @@ def _check_packets(
         raise NotAVideo("the file is not a playable video (no picture could be decoded)")
 
     if video.frames and count < video.frames:
-        raise NotAVideo(
-            "the file is not a playable video "
-            f"(it is truncated: {count} of {video.frames} frames present)"
-        )
+        raise NotAVideo(f"the file is not a playable video (it is truncated: {count} of {video.frames} frames present)")
     if first_pts is None or end_pts is None or video.time_base is None:
         return None
     present = float((end_pts - first_pts) * video.time_base)
     if promised_s is not None and present < promised_s - TRUNCATION_TOLERANCE_S:
         raise NotAVideo(
-            "the file is not a playable video "
-            f"(it is truncated: {present:.1f} s of {promised_s:.1f} s present)"
+            f"the file is not a playable video (it is truncated: {present:.1f} s of {promised_s:.1f} s present)"
         )
     return present
 

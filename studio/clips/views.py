@@ -11,9 +11,9 @@ from django_htmx.http import trigger_client_event
 
 from studio.projects.access import get_project_for_user
 from studio.prompts.diff import parameter_diff, word_diff
+from studio.streaming import ranged_file_response
 
 from .models import Clip
-from studio.streaming import ranged_file_response
 
 # The compare selection lives in the session: per user by nature, per project
 # by key. "projects" is the truth ({"<project id>": [clip ids, oldest first]});
@@ -109,7 +109,7 @@ def compare_pick(request, clip_id: int):
         if request.POST.get("pick") == "remove":
             picks = [pk for pk in picks if pk != clip.pk]
         elif clip.pk not in picks:
-            picks = (picks + [clip.pk])[-COMPARE_AT_MOST:]
+            picks = [*picks, clip.pk][-COMPARE_AT_MOST:]
         _save_compare_picks(request.session, project_id, picks)
         if not request.htmx:
             return redirect(reverse("project-detail", args=[project_id]) + f"#task-{clip.task_id}")

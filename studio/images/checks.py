@@ -63,8 +63,8 @@ def store_upload(upload, *, project, user) -> InputImage:
     if existing:
         return existing
     extension = mime_type.split("/")[1].replace("jpeg", "jpg")
-    with Image.open(io.BytesIO(data)) as image:
-        thumb = image.convert("RGB")
+    with Image.open(io.BytesIO(data)) as picture:
+        thumb = picture.convert("RGB")
         thumb.thumbnail(THUMB_SIZE)
         buffer = io.BytesIO()
         thumb.save(buffer, "JPEG", quality=85)

@@ -6,8 +6,8 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
-from studio.streaming import ranged_file_response
 from studio.projects.access import get_project_for_user
+from studio.streaming import ranged_file_response
 
 from .models import InputImage
 

@@ -6,6 +6,7 @@ class MoneyConfig(AppConfig):
     name = "studio.money"
 
     def ready(self) -> None:
+        # Models may be imported only once the app registry is ready.
         from .prices import load_price_cards_after_migrate
 
         # Reference data, like Django's own content types: a fresh database

@@ -61,6 +61,7 @@ def price_of(*, route: str, model: str, parameters: dict) -> Decimal | None:
 def total(quotes: Iterable[Decimal | None]) -> Decimal | None:
     """The sum of several quotes, or None when any of them has no price card."""
     amounts = list(quotes)
-    if any(amount is None for amount in amounts):
+    known = [amount for amount in amounts if amount is not None]
+    if len(known) < len(amounts):
         return None
-    return sum(amounts, Decimal("0"))  # type: ignore[arg-type]
+    return sum(known, Decimal("0"))

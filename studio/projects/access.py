@@ -9,9 +9,7 @@ from .models import Membership, Project
 
 
 def membership_for(user, project_id: int) -> Membership:
-    membership = (
-        Membership.objects.select_related("project").filter(project_id=project_id, user_id=user.pk).first()
-    )
+    membership = Membership.objects.select_related("project").filter(project_id=project_id, user_id=user.pk).first()
     if membership is None:
         # Outsiders learn nothing, not even that the project exists.
         raise Http404("No such project.")

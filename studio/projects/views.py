@@ -27,7 +27,9 @@ def project_detail(request, project_id: int):
     form = None
     if project.draft_account:
         form = DraftForm(
-            account=project.draft_account, project=project, user=request.user,
+            account=project.draft_account,
+            project=project,
+            user=request.user,
             initial=editor_initial(project, prompt, recalled),
         )
     context = project_page_context(project, membership, form=form, prompt=prompt)

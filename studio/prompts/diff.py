@@ -20,8 +20,7 @@ def word_diff(old: str, new: str) -> list[Piece]:
     """The pieces that turn `old` into `new`, word by word."""
     before, after = TOKEN.findall(old), TOKEN.findall(new)
     pieces: list[Piece] = []
-    matcher = difflib.SequenceMatcher(a=[w.strip() for w in before], b=[w.strip() for w in after],
-                                      autojunk=False)
+    matcher = difflib.SequenceMatcher(a=[w.strip() for w in before], b=[w.strip() for w in after], autojunk=False)
     for op, a1, a2, b1, b2 in matcher.get_opcodes():
         if op == "equal":
             pieces.append(Piece("same", "".join(after[b1:b2])))

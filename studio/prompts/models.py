@@ -3,12 +3,14 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
 
+TITLE_MAX_LENGTH = 120
+
 
 class Prompt(models.Model):
     """A line of thought in a project; its text lives in immutable versions."""
 
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="prompts")
-    title = models.CharField(max_length=120)
+    title = models.CharField(max_length=TITLE_MAX_LENGTH)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
 
@@ -54,9 +56,7 @@ class Prompt(models.Model):
         if version.prompt_id != self.pk:
             raise ValueError(f"v{version.number} belongs to another prompt.")
         newest_before = self.latest_version()
-        restored = self.record_version(
-            text=version.text, negative_prompt=version.negative_prompt, author=author
-        )
+        restored = self.record_version(text=version.text, negative_prompt=version.negative_prompt, author=author)
         return restored, newest_before is None or restored.pk != newest_before.pk
 
 
@@ -82,19 +82,15 @@ class PromptVersion(models.Model):
         and authorship stay untouched.
         """
         suffix = f" (fork of v{self.number})"
-        room = Prompt._meta.get_field("title").max_length - len(suffix)
+        room = TITLE_MAX_LENGTH - len(suffix)
         title = self.prompt.title[:room] + suffix
         with transaction.atomic():
-            fork = Prompt.objects.create(
-                project_id=self.prompt.project_id, title=title, created_by=author
-            )
+            fork = Prompt.objects.create(project_id=self.prompt.project_id, title=title, created_by=author)
             fork.record_version(text=self.text, negative_prompt=self.negative_prompt, author=author)
         return fork
 
 
-def record_words(
-    *, project, prompt: Prompt | None, text: str, negative_prompt: str, user
-) -> PromptVersion:
+def record_words(*, project, prompt: Prompt | None, text: str, negative_prompt: str, user) -> PromptVersion:
     """The prompt version for the editor's words, starting a prompt if the project has none yet."""
     if prompt is None:
         prompt = Prompt.objects.create(project=project, title=prompt_title(text), created_by=user)

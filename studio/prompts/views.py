@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib import messages
@@ -45,13 +46,30 @@ def editor_url(prompt: Prompt) -> str:
     return f"{reverse('project-detail', args=[prompt.project_id])}?prompt={prompt.pk}"
 
 
-def _versions_with_clips(prompt: Prompt) -> list[PromptVersion]:
+@dataclass(frozen=True)
+class VersionRow:
+    """One version in the history list, with what the page shows beside its words."""
+
+    version: PromptVersion
+    task_count: int
+    clip_count: int
+    previous_number: int | None
+    age: str
+    # Restoring a version that reads like the newest would change nothing, so the page does not offer it.
+    reads_like_newest: bool
+    posters: list[Clip]
+    more_posters: int
+
+
+def _version_rows(prompt: Prompt) -> list[VersionRow]:
     """Newest first, each with how many tasks and clips it made and its clips' posters."""
     versions = list(
-        prompt.versions.select_related("author").annotate(
-            task_count=Count("tasks", distinct=True), clip_count=Count("tasks__clip", distinct=True)
-        ).order_by("-number")
+        prompt.versions.select_related("author")
+        .annotate(task_count=Count("tasks", distinct=True), clip_count=Count("tasks__clip", distinct=True))
+        .order_by("-number")
     )
+    if not versions:
+        return []
     clips_by_version: dict[int, list[Clip]] = defaultdict(list)
     clips = (
         Clip.objects.filter(task__prompt_version__prompt=prompt)
@@ -61,18 +79,24 @@ def _versions_with_clips(prompt: Prompt) -> list[PromptVersion]:
     )
     for clip in clips:
         clips_by_version[clip.task.prompt_version_id].append(clip)
-    newest = versions[0] if versions else None
-    for version, previous in zip(versions, [*versions[1:], None]):
-        version.previous_number = previous.number if previous else None
-        version.age = _age(version.created_at)
-        # Restoring these would change nothing, so the page does not offer it.
-        version.reads_like_newest = (version.text, version.negative_prompt) == (
-            newest.text, newest.negative_prompt
-        )
+    newest = versions[0]
+    rows = []
+    for version, previous in zip(versions, [*versions[1:], None], strict=True):
         with_posters = clips_by_version[version.pk]
-        version.posters = with_posters[:POSTERS_PER_VERSION]
-        version.more_posters = len(with_posters) - len(version.posters)
-    return versions
+        posters = with_posters[:POSTERS_PER_VERSION]
+        rows.append(
+            VersionRow(
+                version=version,
+                task_count=version.task_count,
+                clip_count=version.clip_count,
+                previous_number=previous.number if previous else None,
+                age=_age(version.created_at),
+                reads_like_newest=(version.text, version.negative_prompt) == (newest.text, newest.negative_prompt),
+                posters=posters,
+                more_posters=len(with_posters) - len(posters),
+            )
+        )
+    return rows
 
 
 def _age(when: datetime) -> str:
@@ -85,10 +109,8 @@ def _age(when: datetime) -> str:
     return date_format(timezone.localtime(when), "j M Y")
 
 
-def _diff_context(
-    versions: list[PromptVersion], older: PromptVersion | None, newer: PromptVersion | None
-) -> dict:
-    context = {"versions": versions, "older": older, "newer": newer}
+def _diff_context(versions: list[PromptVersion], older: PromptVersion | None, newer: PromptVersion | None) -> dict:
+    context: dict[str, object] = {"versions": versions, "older": older, "newer": newer}
     if older and newer:
         text = word_diff(older.text, newer.text)
         negative = word_diff(older.negative_prompt, newer.negative_prompt)
@@ -111,12 +133,18 @@ def _words(pieces: list[Piece], op: str) -> int:
 @require_GET
 def history(request, prompt_id: int):
     prompt, project, membership = _get_prompt_for_user(request.user, prompt_id)
-    versions = _versions_with_clips(prompt)
+    rows = _version_rows(prompt)
+    versions = [row.version for row in rows]
     # Like a wiki: open on what the latest edit changed.
     newer = versions[0] if versions else None
     older = versions[1] if len(versions) > 1 else newer
-    context = {"prompt": prompt, "project": project, "membership": membership,
-               **_diff_context(versions, older, newer)}
+    context = {
+        "prompt": prompt,
+        "project": project,
+        "membership": membership,
+        "rows": rows,
+        **_diff_context(versions, older, newer),
+    }
     return render(request, "prompts/history.html", context)
 
 
@@ -131,36 +159,41 @@ def diff(request, prompt_id: int):
     older, newer = _get_version(prompt, a), _get_version(prompt, b)
     if request.htmx:
         # The fragment only needs the numbers for its two selects, not the clips.
+        rows: list[VersionRow] = []
         versions = list(prompt.versions.order_by("-number"))
         template = "prompts/history.html#version-diff"
     else:
         # Without JavaScript the picker is a plain GET form: answer with the whole page.
-        versions = _versions_with_clips(prompt)
+        rows = _version_rows(prompt)
+        versions = [row.version for row in rows]
         template = "prompts/history.html"
-    context = {"prompt": prompt, "project": project, "membership": membership,
-               **_diff_context(versions, older, newer)}
+    context = {
+        "prompt": prompt,
+        "project": project,
+        "membership": membership,
+        "rows": rows,
+        **_diff_context(versions, older, newer),
+    }
     return render(request, template, context)
 
 
 @login_required
 @require_POST
 def restore(request, prompt_id: int, number: int):
-    prompt, project, membership = _get_prompt_for_user(request.user, prompt_id, edit=True)
+    prompt, _project, _membership = _get_prompt_for_user(request.user, prompt_id, edit=True)
     version = _get_version(prompt, number)
     newest, created = prompt.restore(version=version, author=request.user)
     if created:
         messages.success(request, f"Restored the words of v{version.number} as v{newest.number}.")
     else:
-        messages.info(
-            request, f"The newest version already reads like v{version.number}; nothing changed."
-        )
+        messages.info(request, f"The newest version already reads like v{version.number}; nothing changed.")
     return redirect(editor_url(prompt))
 
 
 @login_required
 @require_POST
 def fork(request, prompt_id: int, number: int):
-    prompt, project, membership = _get_prompt_for_user(request.user, prompt_id, edit=True)
+    prompt, _project, _membership = _get_prompt_for_user(request.user, prompt_id, edit=True)
     version = _get_version(prompt, number)
     forked = version.fork(author=request.user)
     messages.success(request, f"Started “{forked.title}” from the words of v{version.number}.")

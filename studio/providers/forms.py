@@ -4,8 +4,8 @@ import json
 
 from django import forms
 
-from .registry import route_choices
 from .models import ProviderAccount
+from .registry import route_choices
 
 
 class ProviderAccountForm(forms.ModelForm):
@@ -27,7 +27,10 @@ class ProviderAccountForm(forms.ModelForm):
         fields = ["label", "route", "base_url", "poll_interval_s"]
         labels = {"base_url": "Base URL", "poll_interval_s": "Poll every (s)"}
         help_texts = {
-            "base_url": "Blank for the route's public address; a self-hosted gateway's URL; /simulator/<route> for the simulator.",
+            "base_url": (
+                "Blank for the route's public address; a self-hosted gateway's URL; "
+                "/simulator/<route> for the simulator."
+            ),
             "poll_interval_s": "Blank for the route's documented cadence; faster than its minimum is not allowed.",
         }
 
@@ -41,7 +44,7 @@ class ProviderAccountForm(forms.ModelForm):
 
     def clean_base_url(self):
         url = self.cleaned_data["base_url"].strip().rstrip("/")
-        if url and not (url.startswith(("http://", "https://")) or url.startswith("/simulator/")):
+        if url and not url.startswith(("http://", "https://", "/simulator/")):
             raise forms.ValidationError("Use an http(s):// address, or /simulator/<route> for the built-in simulator.")
         return url
 
@@ -76,10 +79,13 @@ class ProviderAccountForm(forms.ModelForm):
 class RoutingForm(forms.Form):
     """Which account drafts and which renders finals."""
 
-    draft_account = forms.ModelChoiceField(queryset=None, required=False, label="Drafts on")
-    final_account = forms.ModelChoiceField(queryset=None, required=False, label="Finals on")
+    # Narrowed to the project's own accounts in __init__.
+    draft_account = forms.ModelChoiceField(ProviderAccount.objects.none(), required=False, label="Drafts on")
+    final_account = forms.ModelChoiceField(ProviderAccount.objects.none(), required=False, label="Finals on")
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
         for name in ("draft_account", "final_account"):
-            self.fields[name].queryset = project.provider_accounts.all()
+            field = self.fields[name]
+            assert isinstance(field, forms.ModelChoiceField)
+            field.queryset = project.provider_accounts.all()

@@ -42,8 +42,9 @@ def account_list(request, project_id: int):
             messages.success(request, "Saved which accounts draft and render finals.")
             return redirect("provider-accounts", project.pk)
     else:
-        routing = RoutingForm(project=project, initial={"draft_account": project.draft_account,
-                                                         "final_account": project.final_account})
+        routing = RoutingForm(
+            project=project, initial={"draft_account": project.draft_account, "final_account": project.final_account}
+        )
     context = {
         "project": project,
         "membership": membership,
@@ -66,8 +67,14 @@ def account_add(request, project_id: int):
         account.save()
         messages.success(request, f"Added {account.label}. Test the connection before you draft on it.")
         return redirect("provider-accounts", project.pk)
-    context = {"project": project, "membership": membership, "accounts": project.provider_accounts.all(),
-               "routing": RoutingForm(project=project), "form": form, "is_owner": True}
+    context = {
+        "project": project,
+        "membership": membership,
+        "accounts": project.provider_accounts.all(),
+        "routing": RoutingForm(project=project),
+        "form": form,
+        "is_owner": True,
+    }
     return render(request, "providers/accounts.html", context, status=400)
 
 
@@ -79,9 +86,12 @@ def account_edit(request, account_id: int):
         form.save()
         messages.success(request, f"Saved {account.label}.")
         return redirect("provider-accounts", account.project_id)
-    return render(request, "providers/account_edit.html", {"account": account, "form": form,
-                                                           "project": account.project},
-                  status=400 if request.method == "POST" else 200)
+    return render(
+        request,
+        "providers/account_edit.html",
+        {"account": account, "form": form, "project": account.project},
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 @login_required
@@ -93,8 +103,11 @@ def account_test(request, account_id: int):
     enqueue_account_check(account.pk)
     account.refresh_from_db()
     if request.htmx:
-        return render(request, "providers/accounts.html#account-row", {"account": account, "is_owner": True,
-                                                                       "project": account.project})
+        return render(
+            request,
+            "providers/accounts.html#account-row",
+            {"account": account, "is_owner": True, "project": account.project},
+        )
     return redirect("provider-accounts", account.project_id)
 
 
@@ -102,5 +115,8 @@ def account_test(request, account_id: int):
 def account_row(request, account_id: int):
     account = get_object_or_404(ProviderAccount, pk=account_id)
     project, membership = get_project_for_user(request.user, account.project_id)
-    return render(request, "providers/accounts.html#account-row", {
-        "account": account, "project": project, "is_owner": membership.is_owner})
+    return render(
+        request,
+        "providers/accounts.html#account-row",
+        {"account": account, "project": project, "is_owner": membership.is_owner},
+    )

@@ -62,8 +62,9 @@ def archive(task_id: int) -> bool:
             download(http, url, headers, incoming, on_request=lambda: count_request(task_id), keep_alive=renew)
             if incoming_audio:
                 url, headers = route.download_request(task.account, task.provider_task_id, task.audio_url)
-                download(http, url, headers, incoming_audio, on_request=lambda: count_request(task_id),
-                         keep_alive=renew)
+                download(
+                    http, url, headers, incoming_audio, on_request=lambda: count_request(task_id), keep_alive=renew
+                )
         info = probe(incoming)
         if incoming_audio and not has_audio_stream(incoming_audio):
             raise NotAVideo("the separate audio track is not playable audio")
@@ -96,7 +97,13 @@ def archive(task_id: int) -> bool:
 
 
 def download(
-    http: httpx.Client, url: str, headers: dict[str, str], dest: Path, *, on_request, keep_alive=None,
+    http: httpx.Client,
+    url: str,
+    headers: dict[str, str],
+    dest: Path,
+    *,
+    on_request,
+    keep_alive=None,
     attempts: int = 4,
 ) -> int:
     """Stream `url` into `dest`, resuming with Range after a cut. Never holds the file in memory."""
@@ -151,9 +158,7 @@ def _lease_renewer(task_id: int):
         nonlocal last
         if time.monotonic() - last >= RENEW_EVERY_S:
             last = time.monotonic()
-            Task.objects.filter(pk=task_id, state=State.ARCHIVING).update(
-                lease_until=timezone.now() + ARCHIVE_LEASE
-            )
+            Task.objects.filter(pk=task_id, state=State.ARCHIVING).update(lease_until=timezone.now() + ARCHIVE_LEASE)
 
     return renew
 
@@ -170,18 +175,19 @@ def _store(task: Task, incoming: Path, info, *, audio: Path | None) -> Clip | No
         if part:
             (media_root / part).parent.mkdir(parents=True, exist_ok=True)
     os.replace(incoming, media_root / relative)
-    if audio:
+    if audio and audio_relative:
         os.replace(audio, media_root / audio_relative)
     try:
         make_poster(media_root / relative, media_root / poster_relative)
+        poster = str(poster_relative)
     except NotAVideo:
-        poster_relative = None
+        poster = ""
     try:
         with transaction.atomic():
             clip = Clip.objects.create(
                 task=task,
                 file=str(relative),
-                poster=str(poster_relative) if poster_relative else "",
+                poster=poster,
                 audio_file=str(audio_relative) if audio_relative else "",
                 duration_s=info.duration_s,
                 width=info.width,
@@ -205,4 +211,3 @@ def _retry_later(task_id: int, why: str) -> None:
         lease_until=timezone.now() + RETRY_AFTER,
         error_message=f"Saving the clip is taking longer: {why}. Retrying on its own; the clip is not lost.",
     )
-

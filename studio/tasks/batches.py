@@ -13,9 +13,10 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from studio.money.prices import price_of
+from studio.money.prices import total as total_of_quotes
 from studio.prompts.models import PromptVersion
 from studio.providers.base import Tier
-from studio.money.prices import price_of
 from studio.providers.models import ProviderAccount
 
 from .lifecycle import SEED_MAX, new_task, problems_with
@@ -113,13 +114,17 @@ def _apply(cell: Cell, name: str, value) -> None:
 
 def total(cells: list[Cell]) -> Decimal | None:
     """The quoted total, or None when any cell has no price card."""
-    if any(cell.quote is None for cell in cells):
-        return None
-    return sum((cell.quote for cell in cells), Decimal("0"))
+    return total_of_quotes(cell.quote for cell in cells)
 
 
 def start(
-    *, project, kind: str, account: ProviderAccount, cells: list[Cell], axes: list[Axis], user,
+    *,
+    project,
+    kind: str,
+    account: ProviderAccount,
+    cells: list[Cell],
+    axes: list[Axis],
+    user,
     form_token: str = "",
 ) -> Batch:
     """Create the batch and one pending task per cell, all or nothing.
@@ -161,6 +166,7 @@ def grid_of(batch: Batch) -> list[tuple[str, list[Task | None]]]:
     height = len(batch.rows["values"])
     layout: list[list[Task | None]] = [[None] * width for _ in range(height)]
     for task in batch.tasks.select_related("prompt_version", "clip", "promoted_from").prefetch_related("promotions"):
-        if task.cell_row is not None and task.cell_row < height and task.cell_column < width:
-            layout[task.cell_row][task.cell_column] = task
+        row, column = task.cell_row, task.cell_column
+        if row is not None and column is not None and row < height and column < width:
+            layout[row][column] = task
     return list(zip(batch.rows["labels"], layout, strict=True))

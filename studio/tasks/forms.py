@@ -1,18 +1,27 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, TypeVar
 
 from django import forms
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.forms import BoundField
 from django.urls import reverse
 
 from studio.images.checks import store_upload
 from studio.images.models import InputImage
-from studio.providers.base import DRAFT_TIERS, Capabilities, Tier
 from studio.money.prices import price_of
+from studio.projects.models import Project
+from studio.prompts.models import PromptVersion
+from studio.providers.base import DRAFT_TIERS, Capabilities, Tier
+from studio.providers.models import ProviderAccount
 
-from .lifecycle import SEED_MAX, problems_with
+from .batches import AXES, MAX_CELLS, Axis, plan
+from .lifecycle import SEED_MAX, NoModelForTier, problems_with
 
 MAX_VARIATIONS = 8
 SEED_RANGE = "A seed is a whole number from 0 to 4294967295."
@@ -22,12 +31,19 @@ class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
 
-class MultipleImageField(forms.FileField):
-    widget = MultipleFileInput
+FieldT = TypeVar("FieldT", bound=forms.Field)
 
-    def clean(self, data, initial=None):
-        files = data if isinstance(data, (list, tuple)) else ([data] if data else [])
-        return [super(MultipleImageField, self).clean(f, initial) for f in files]
+
+def declared(form: forms.BaseForm, name: str, kind: type[FieldT]) -> FieldT:
+    """The form's own copy of a declared field, as its class, to set its choices or queryset.
+
+    `form.fields` is typed as plain Fields; checking the class narrows it and
+    catches a field declared as something else.
+    """
+    field = form.fields[name]
+    if not isinstance(field, kind):
+        raise TypeError(f"{type(form).__name__}.{name} is a {type(field).__name__}, not a {kind.__name__}.")
+    return field
 
 
 # Each image input of the editor, and the hidden field with the ids of the images it already holds.
@@ -41,6 +57,8 @@ class ImageSlot(BoundField):
 
     @property
     def kept_images(self) -> list[InputImage]:
+        if not isinstance(self.form, DraftForm):
+            raise TypeError(f"An image slot shows the images a DraftForm holds, not a {type(self.form).__name__}'s.")
         return self.form.kept_images()[self.name]
 
     @property
@@ -48,8 +66,32 @@ class ImageSlot(BoundField):
         return KEPT_IN[self.name]
 
 
+class ImageUploadField(forms.FileField):
+    """An image input of the editor, rendered as an ImageSlot.
+
+    Django 5.2's `bound_field_class=` argument would say the same, but django-stubs
+    does not list it for FileField; overriding `get_bound_field` is the documented
+    alternative, and it is typed.
+    """
+
+    def get_bound_field(self, form: forms.BaseForm, field_name: str) -> BoundField:
+        return ImageSlot(form, self, field_name)
+
+
+class MultipleImageField(ImageUploadField):
+    widget = MultipleFileInput
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, (list, tuple)) else ([data] if data else [])
+        return [super(MultipleImageField, self).clean(f, initial) for f in files]
+
+
 class DraftForm(forms.Form):
-    """The prompt editor. Its options are what the project's draft route can render on the chosen tier."""
+    """The prompt editor. Its options are what the project's draft route can render on the chosen tier.
+
+    Its `tier` field is added in `__init__`, in its place after the prompt: the
+    name `tier` on the form is the chosen Tier (see the property).
+    """
 
     prompt_id = forms.IntegerField(widget=forms.HiddenInput, required=False)
     prompt = forms.CharField(
@@ -62,7 +104,6 @@ class DraftForm(forms.Form):
         max_length=1000,
         widget=forms.TextInput(attrs={"placeholder": "What to avoid, e.g. text overlays, blur"}),
     )
-    tier = forms.ChoiceField(label="Draft tier")
     resolution = forms.ChoiceField()
     aspect_ratio = forms.ChoiceField(label="Aspect ratio")
     duration_s = forms.IntegerField(label="Duration", widget=forms.Select)
@@ -85,16 +126,19 @@ class DraftForm(forms.Form):
             "max_value": f"Draft 1 to {MAX_VARIATIONS} variations at a time.",
         },
     )
-    first_frame = forms.FileField(
-        required=False, label="First frame", bound_field_class=ImageSlot,
+    first_frame = ImageUploadField(
+        required=False,
+        label="First frame",
         widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
     )
-    last_frame = forms.FileField(
-        required=False, label="Last frame", bound_field_class=ImageSlot,
+    last_frame = ImageUploadField(
+        required=False,
+        label="Last frame",
         widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
     )
     references = MultipleImageField(
-        required=False, label="Reference images", bound_field_class=ImageSlot,
+        required=False,
+        label="Reference images",
         widget=MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
     )
     # Images already uploaded (kept across edits, or recalled from a clip).
@@ -103,22 +147,33 @@ class DraftForm(forms.Form):
     reference_ids = forms.CharField(widget=forms.HiddenInput, required=False)
     form_token = forms.CharField(widget=forms.HiddenInput, required=False)
 
-    def __init__(self, *args, account, project=None, user=None, **kwargs):
+    def __init__(
+        self,
+        *args: Any,
+        account: ProviderAccount,
+        project: Project | None = None,
+        user: AbstractBaseUser | AnonymousUser | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        # Declared here rather than on the class, where `tier` is the chosen Tier; placed after the prompt.
+        tier_field = forms.ChoiceField(label="Draft tier")
+        self.fields["tier"] = tier_field
+        self.order_fields(["prompt_id", "prompt", "negative_prompt", "tier"])
         self.account, self.project, self.user = account, project, user
         route = account.provider
         tiers = [t for t in DRAFT_TIERS if route.model_for(t)]
-        self.fields["tier"].choices = [(t.value, f"{t.value.title()} · {route.model_for(t)}") for t in tiers]
+        tier_field.choices = [(t.value, f"{t.value.title()} · {route.model_for(t)}") for t in tiers]
         default_tier = Tier.FAST if Tier.FAST in tiers else (tiers[0] if tiers else None)
-        self.fields["tier"].initial = default_tier.value if default_tier else ""
-        chosen = self._value("tier") or self.fields["tier"].initial
-        self.tier = Tier(chosen) if chosen in {t.value for t in tiers} else default_tier
-        self.model = route.model_for(self.tier) if self.tier else None
+        tier_field.initial = default_tier.value if default_tier else ""
+        chosen = self._value("tier") or tier_field.initial
+        self._tier = Tier(chosen) if chosen in {t.value for t in tiers} else default_tier
+        self.model = route.model_for(self._tier) if self._tier else None
         self.caps: Capabilities | None = route.capabilities.get(self.model) if self.model else None
         caps = self.caps
         if caps:
-            self.fields["aspect_ratio"].choices = [(a, a) for a in caps.aspect_ratios]
-            self.fields["resolution"].choices = [(r, r) for r in caps.resolutions]
+            declared(self, "aspect_ratio", forms.ChoiceField).choices = [(a, a) for a in caps.aspect_ratios]
+            declared(self, "resolution", forms.ChoiceField).choices = [(r, r) for r in caps.resolutions]
             self.fields["resolution"].initial = caps.resolutions[0]
             self.fields["duration_s"].widget.choices = [(d, f"{d} s") for d in caps.durations]
             self.fields["duration_s"].initial = min(caps.durations)
@@ -137,12 +192,24 @@ class DraftForm(forms.Form):
                 self.fields["references"].help_text = f"Up to {caps.max_references}; JPG, PNG or WebP, 10 MB each."
         if project is not None:
             # Changing tier re-renders the editor, so only that model's options are offered.
-            self.fields["tier"].widget.attrs.update({
-                "hx-get": reverse("draft-form", args=[project.pk]), "hx-target": "#draft-panel",
-                "hx-swap": "outerHTML", "hx-include": "closest form", "hx-trigger": "change",
-            })
+            self.fields["tier"].widget.attrs.update(
+                {
+                    "hx-get": reverse("draft-form", args=[project.pk]),
+                    "hx-target": "#draft-panel",
+                    "hx-swap": "outerHTML",
+                    "hx-include": "closest form",
+                    "hx-trigger": "change",
+                }
+            )
         self.fields["form_token"].initial = secrets.token_urlsafe(16)
         self._kept_images: dict[str, list[InputImage]] | None = None
+
+    @property
+    def tier(self) -> Tier:
+        """The chosen draft tier. Only an account with no draft model has none, and `clean` refuses that form."""
+        if self._tier is None:
+            raise NoModelForTier(f"{self.account.provider.name} has no draft model.")
+        return self._tier
 
     def _value(self, name: str):
         if self.is_bound:
@@ -221,7 +288,7 @@ class DraftForm(forms.Form):
             parameters["references"] = [image.pk for image in data["reference_images"]]
         return parameters
 
-    def quote_each(self) -> object:
+    def quote_each(self) -> Decimal | None:
         """The list price of one draft with the current values, or None."""
         try:
             seconds = int(self._value("duration_s") or self.fields["duration_s"].initial)
@@ -237,47 +304,61 @@ class DraftForm(forms.Form):
         return price_of(route=self.account.route, model=self.model, parameters=parameters)
 
 
+class VersionChoiceField(forms.ModelChoiceField):
+    """A prompt version, labelled with its prompt's title and number."""
+
+    def label_from_instance(self, obj: PromptVersion) -> str:
+        return f"{obj.prompt.title} · v{obj.number}"
+
+
 class GridForm(forms.Form):
     """A grid: base settings plus up to two axes; every cell is planned and quoted before anything is sent."""
 
-    version = forms.ModelChoiceField(queryset=None, label="Prompt version", empty_label=None)
+    # The project's versions are set per form in __init__.
+    version = VersionChoiceField(queryset=None, label="Prompt version", empty_label=None)
     tier = forms.ChoiceField()
     resolution = forms.ChoiceField()
     aspect_ratio = forms.ChoiceField(label="Aspect ratio")
     duration_s = forms.IntegerField(label="Duration", widget=forms.Select)
-    seed = forms.IntegerField(required=False, min_value=0, max_value=SEED_MAX, help_text="Blank draws one per cell.",
-                              error_messages={"min_value": SEED_RANGE, "max_value": SEED_RANGE})
+    seed = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=SEED_MAX,
+        help_text="Blank draws one per cell.",
+        error_messages={"min_value": SEED_RANGE, "max_value": SEED_RANGE},
+    )
     columns = forms.ChoiceField(label="Across (columns)")
-    column_values = forms.CharField(required=False, label="Values",
-                                    widget=forms.TextInput(attrs={"placeholder": "e.g. 11, 22, 33"}))
+    column_values = forms.CharField(
+        required=False, label="Values", widget=forms.TextInput(attrs={"placeholder": "e.g. 11, 22, 33"})
+    )
     rows = forms.ChoiceField(label="Down (rows)", required=False)
-    row_values = forms.CharField(required=False, label="Values",
-                                 widget=forms.TextInput(attrs={"placeholder": "e.g. 16:9, 9:16"}))
+    row_values = forms.CharField(
+        required=False, label="Values", widget=forms.TextInput(attrs={"placeholder": "e.g. 16:9, 9:16"})
+    )
     form_token = forms.CharField(widget=forms.HiddenInput, required=False)
 
-    def __init__(self, *args, account, project, **kwargs):
+    def __init__(self, *args: Any, account: ProviderAccount, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from studio.prompts.models import PromptVersion
-
-        from .batches import AXES
-
         self.account, self.project = account, project
         route = account.provider
-        self.tiers = [t for t in Tier if route.model_for(t)]
-        self.fields["version"].queryset = PromptVersion.objects.filter(prompt__project=project).select_related(
-            "prompt").order_by("-created_at")
-        self.fields["version"].label_from_instance = lambda v: f"{v.prompt.title} · v{v.number}"
-        self.fields["tier"].choices = [(t.value, f"{t.value.title()} · {route.model_for(t)}") for t in self.tiers]
-        caps = [route.capabilities[route.model_for(t)] for t in self.tiers]
+        models = {t: model for t in Tier if (model := route.model_for(t))}
+        self.tiers = list(models)
+        declared(self, "version", VersionChoiceField).queryset = (
+            PromptVersion.objects.filter(prompt__project=project).select_related("prompt").order_by("-created_at")
+        )
+        declared(self, "tier", forms.ChoiceField).choices = [
+            (t.value, f"{t.value.title()} · {model}") for t, model in models.items()
+        ]
+        caps = [route.capabilities[model] for model in models.values()]
         self.aspects = sorted({a for c in caps for a in c.aspect_ratios}, key=lambda a: (a != "16:9", a))
         self.durations = sorted({d for c in caps for d in c.durations})
         self.resolutions = [r for r in ("720p", "1080p", "4k") if any(r in c.resolutions for c in caps)]
-        self.fields["aspect_ratio"].choices = [(a, a) for a in self.aspects]
-        self.fields["resolution"].choices = [(r, r) for r in self.resolutions]
+        declared(self, "aspect_ratio", forms.ChoiceField).choices = [(a, a) for a in self.aspects]
+        declared(self, "resolution", forms.ChoiceField).choices = [(r, r) for r in self.resolutions]
         self.fields["duration_s"].widget.choices = [(d, f"{d} s") for d in self.durations]
         axis_choices = list(AXES.items())
-        self.fields["columns"].choices = axis_choices
-        self.fields["rows"].choices = [("", "— none —"), *axis_choices]
+        declared(self, "columns", forms.ChoiceField).choices = axis_choices
+        declared(self, "rows", forms.ChoiceField).choices = [("", "— none —"), *axis_choices]
         self.fields["form_token"].initial = secrets.token_urlsafe(16)
         self.axes: list = []
         self.cells: list = []
@@ -302,8 +383,6 @@ class GridForm(forms.Form):
         }.get(axis, "")
 
     def _axis(self, name: str, raw: str, field: str):
-        from .batches import Axis
-
         words = [w.strip() for w in raw.replace(";", ",").split(",") if w.strip()]
         if not words:
             self.add_error(field, f"List the values, e.g. {self.hint(name)}.")
@@ -323,10 +402,10 @@ class GridForm(forms.Form):
 
     def _parse(self, name: str, word: str):
         if name == "version":
-            number = word.lower().lstrip("v")
+            digits = word.lower().lstrip("v")
             base = self.cleaned_data.get("version")
-            if number.isdigit() and base:
-                return base.prompt.versions.filter(number=int(number)).first()
+            if digits.isdigit() and base:
+                return base.prompt.versions.filter(number=int(digits)).first()
             return None
         if name in ("seed", "duration_s"):
             if not word.isdigit():
@@ -343,17 +422,16 @@ class GridForm(forms.Form):
 
     @staticmethod
     def _label(name: str, value) -> str:
-        return {
+        labels: dict[str, Callable[[Any], str]] = {
             "version": lambda v: f"v{v.number}",
             "seed": lambda v: f"seed {v}",
             "tier": lambda v: str(v).title(),
             "aspect_ratio": str,
             "duration_s": lambda v: f"{v} s",
-        }[name](value)
+        }
+        return labels[name](value)
 
     def clean(self):
-        from .batches import MAX_CELLS, plan
-
         data = super().clean()
         if self.errors:
             return data
@@ -374,14 +452,19 @@ class GridForm(forms.Form):
             account=self.account,
             version=data["version"],
             tier=Tier(data["tier"]),
-            parameters={"duration_s": data["duration_s"], "aspect_ratio": data["aspect_ratio"],
-                        "resolution": data["resolution"], "audio": False},
+            parameters={
+                "duration_s": data["duration_s"],
+                "aspect_ratio": data["aspect_ratio"],
+                "resolution": data["resolution"],
+                "audio": False,
+            },
             seed=data.get("seed"),
             axes=self.axes,
         )
         for cell in self.cells:
             if cell.problems:
-                where = " · ".join(filter(None, (self.axes[0].labels[cell.column],
-                                                 rows.labels[cell.row] if rows else "")))
+                where = " · ".join(
+                    filter(None, (self.axes[0].labels[cell.column], rows.labels[cell.row] if rows else ""))
+                )
                 raise ValidationError(f"Cell {where}: {' '.join(cell.problems.values())}")
         return data

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import random
 import secrets
-from pathlib import Path
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 from django.conf import settings
@@ -23,6 +23,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from studio.images.models import InputImage
+from studio.money.prices import price_of
+from studio.prompts.models import PromptVersion
 from studio.providers.base import (
     ErrorKind,
     ImageInput,
@@ -33,8 +35,6 @@ from studio.providers.base import (
     VideoRequest,
     http_client,
 )
-from studio.prompts.models import PromptVersion
-from studio.money.prices import price_of
 from studio.providers.models import ProviderAccount
 
 from .models import Task
@@ -58,9 +58,7 @@ def video_request(task: Task) -> VideoRequest:
         account=task.account,
         model=task.model,
         prompt=task.prompt_version.text,
-        negative_prompt=negative_prompt_sent(
-            account=task.account, model=task.model, version=task.prompt_version
-        ),
+        negative_prompt=negative_prompt_sent(account=task.account, model=task.model, version=task.prompt_version),
         parameters=task.parameters,
         seed=task.seed,
         callback_url=callback_url(task),
@@ -78,7 +76,13 @@ def negative_prompt_sent(*, account, model: str, version: PromptVersion) -> str:
 
 
 def build_request(
-    *, account, model: str, prompt: str, negative_prompt: str, parameters: dict, seed: int | None = None,
+    *,
+    account,
+    model: str,
+    prompt: str,
+    negative_prompt: str,
+    parameters: dict,
+    seed: int | None = None,
     callback_url: str | None = None,
 ) -> VideoRequest:
     """The route-neutral request for these settings; images are loaded from their ids."""
@@ -147,8 +151,7 @@ def new_task(
     """
     if form_token and (earlier := Task.objects.filter(project=project, form_token=form_token).first()):
         return earlier
-    route = account.provider
-    model = route.model_for(tier)
+    model = model_for(account, tier)
     if seed is None:
         # A drawn seed is recorded so the final can be rendered from the same one.
         seed = random.randint(0, SEED_MAX)
@@ -176,6 +179,19 @@ def new_task(
         if form_token:
             return Task.objects.get(project=project, form_token=form_token)
         raise
+
+
+class NoModelForTier(ValueError):
+    """The account's route has no model on this tier; the message says so in plain words."""
+
+
+def model_for(account: ProviderAccount, tier: Tier) -> str:
+    """The route's model for this tier; `problems_with` reports a missing one before anything is created."""
+    route = account.provider
+    model = route.model_for(tier)
+    if model is None:
+        raise NoModelForTier(f"{route.name} has no {tier.value} model.")
+    return model
 
 
 def _can_be_called_back(account: ProviderAccount) -> bool:
@@ -230,7 +246,7 @@ def final_parameters(draft: Task, account: ProviderAccount) -> tuple[dict, list[
     Returns the parameters and, in plain words, what the route could not carry.
     """
     route = account.provider
-    caps = route.capabilities[route.model_for(Tier.QUALITY)]
+    caps = route.capabilities[model_for(account, Tier.QUALITY)]
     wanted = {**draft.parameters, **FINAL_SETTINGS}
     notes = []
     if not caps.audio:
@@ -244,8 +260,7 @@ def final_parameters(draft: Task, account: ProviderAccount) -> tuple[dict, list[
         notes.append(f"{route.name} has no {wanted['resolution']}; the final is {best}.")
         wanted["resolution"] = best
     durations = [
-        d for d in caps.durations
-        if all(d in allowed for res, allowed, _ in caps.rules if res == wanted["resolution"])
+        d for d in caps.durations if all(d in allowed for res, allowed, _ in caps.rules if res == wanted["resolution"])
     ] or list(caps.durations)
     if wanted["duration_s"] not in durations:
         closest = min(durations, key=lambda d: (abs(d - wanted["duration_s"]), -d))
@@ -284,9 +299,11 @@ def promote(*, draft: Task, user) -> tuple[Task, bool]:
     account = draft.project.final_account
     if account is None:
         raise PromotionRefused("This project has no provider account for finals yet.")
+    model = account.provider.model_for(Tier.QUALITY)
+    if model is None:
+        raise PromotionRefused(f"{account.provider.name} has no {Tier.QUALITY.value} model for finals.")
     parameters, notes = final_parameters(draft, account)
     version = draft.prompt_version
-    model = account.provider.model_for(Tier.QUALITY)
     problems = problems_with(
         account=account,
         tier=Tier.QUALITY,
@@ -326,9 +343,11 @@ def promote(*, draft: Task, user) -> tuple[Task, bool]:
 def submit(task_id: int) -> bool:
     """Send a pending task to its provider. Returns whether this call sent it."""
     now = timezone.now()
-    claimed = Task.objects.filter(pk=task_id, state=State.PENDING).filter(
-        Q(next_check_at__isnull=True) | Q(next_check_at__lte=now)
-    ).update(state=State.SUBMITTING, submit_started_at=now, next_check_at=None)
+    claimed = (
+        Task.objects.filter(pk=task_id, state=State.PENDING)
+        .filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=now))
+        .update(state=State.SUBMITTING, submit_started_at=now, next_check_at=None)
+    )
     if not claimed:
         return False
     task = Task.objects.select_related("account", "prompt_version").get(pk=task_id)
@@ -354,8 +373,8 @@ def submit(task_id: int) -> bool:
             finish_task(task_id, from_states=[State.SUBMITTING], state=State.FAILED, error=error, billed=False)
         return True
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-        error = ProviderError(ErrorKind.UNREACHABLE, f"Could not reach the provider ({type(exc).__name__})")
-        finish_task(task_id, from_states=[State.SUBMITTING], state=State.FAILED, error=error, billed=False)
+        unreachable = ProviderError(ErrorKind.UNREACHABLE, f"Could not reach the provider ({type(exc).__name__})")
+        finish_task(task_id, from_states=[State.SUBMITTING], state=State.FAILED, error=unreachable, billed=False)
         return True
     except Exception as exc:  # the request may have left: never guess, never resend
         log.warning("submit of task %s ended without an answer: %s", task_id, type(exc).__name__)
@@ -391,9 +410,7 @@ def _mark_uncertain(task_id: int, why: str) -> None:
 def mark_stale_submissions_uncertain() -> int:
     """Tasks whose worker died between sending and recording the answer."""
     cutoff = timezone.now() - timedelta(seconds=settings.SUBMIT_READ_TIMEOUT_S + SUBMIT_GRACE_MARGIN_S)
-    stale = list(
-        Task.objects.filter(state=State.SUBMITTING, submit_started_at__lt=cutoff).values_list("pk", flat=True)
-    )
+    stale = list(Task.objects.filter(state=State.SUBMITTING, submit_started_at__lt=cutoff).values_list("pk", flat=True))
     for task_id in stale:
         _mark_uncertain(task_id, "The worker stopped while sending this task")
     return len(stale)
@@ -528,9 +545,7 @@ def receive_callback(*, token: str, body: bytes) -> tuple[int, str]:
 
 
 def _time_out(task_id: int, deadline_s: float) -> str:
-    error = ProviderError(
-        ErrorKind.TIMED_OUT, f"The provider did not finish within {deadline_s / 60:.0f} minutes"
-    )
+    error = ProviderError(ErrorKind.TIMED_OUT, f"The provider did not finish within {deadline_s / 60:.0f} minutes")
     finish_task(task_id, from_states=Task.TRACKED_STATES, state=State.FAILED, error=error, billed=None)
     return State.FAILED
 

@@ -177,8 +177,10 @@ class Task(models.Model):
     def can_compare_with_draft(self) -> bool:
         """A final with its clip, promoted from a draft that has one too."""
         return (
-            self.kind == self.Kind.FINAL and self.has_clip
-            and self.promoted_from is not None and self.promoted_from.has_clip
+            self.kind == self.Kind.FINAL
+            and self.has_clip
+            and self.promoted_from is not None
+            and self.promoted_from.has_clip
         )
 
     @property

@@ -6,12 +6,17 @@ their context here, so a fragment always matches the page it is swapped into.
 
 from __future__ import annotations
 
+from studio.prompts.models import PromptVersion
+
 from .forms import DraftForm
 from .models import Batch, Task
 
 
 def editor_initial(project, prompt, recalled: Task | None) -> dict:
-    """What the editor shows: a recalled clip's exact settings, else the prompt's newest words and the last draft's framing."""
+    """What the editor shows: a recalled clip's exact settings, else the prompt's newest words
+    and the last draft's framing."""
+    source: Task | None
+    version: PromptVersion | None
     if recalled:
         source, version = recalled, recalled.prompt_version
     else:

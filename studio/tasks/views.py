@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpResponse, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from studio.projects.access import get_project_for_user
@@ -32,8 +32,13 @@ def _on_grid(request) -> bool:
 
 
 def _card(request, task: Task, project, membership) -> str:
-    context = {"task": task, "project": project, "membership": membership,
-               "compact": bool(request.GET.get("compact")), "on_grid": _on_grid(request)}
+    context = {
+        "task": task,
+        "project": project,
+        "membership": membership,
+        "compact": bool(request.GET.get("compact")),
+        "on_grid": _on_grid(request),
+    }
     return render_to_string("projects/project.html#task-card", context, request=request)
 
 
@@ -67,21 +72,44 @@ def draft(request, project_id: int):
 
     data = form.cleaned_data
     version = record_words(
-        project=project, prompt=prompt, text=data["prompt"], negative_prompt=data.get("negative_prompt", ""),
+        project=project,
+        prompt=prompt,
+        text=data["prompt"],
+        negative_prompt=data.get("negative_prompt", ""),
         user=request.user,
     )
     if data["variations"] > 1:
         axes = [batches.seed_axis(data["variations"])]
-        cells = batches.plan(account=project.draft_account, version=version, tier=form.tier,
-                             parameters=form.parameters(), seed=None, axes=axes)
-        batch = batches.start(project=project, kind=Batch.Kind.VARIATIONS, account=project.draft_account,
-                              cells=cells, axes=axes, user=request.user, form_token=data["form_token"])
+        cells = batches.plan(
+            account=project.draft_account,
+            version=version,
+            tier=form.tier,
+            parameters=form.parameters(),
+            seed=None,
+            axes=axes,
+        )
+        batch = batches.start(
+            project=project,
+            kind=Batch.Kind.VARIATIONS,
+            account=project.draft_account,
+            cells=cells,
+            axes=axes,
+            user=request.user,
+            form_token=data["form_token"],
+        )
         new_tasks = list(batch.tasks.all())
-        created = {"batch": batch, "tasks": sorted(new_tasks, key=lambda t: t.cell_column)}
+        # Every task of a variations batch has its column (its place along the seed axis).
+        created = {"batch": batch, "tasks": sorted(new_tasks, key=lambda t: t.cell_column or 0)}
     else:
-        task = lifecycle.start_draft(project=project, version=version, tier=form.tier,
-                                     parameters=form.parameters(), seed=data.get("seed"), user=request.user,
-                                     form_token=data["form_token"])
+        task = lifecycle.start_draft(
+            project=project,
+            version=version,
+            tier=form.tier,
+            parameters=form.parameters(),
+            seed=data.get("seed"),
+            user=request.user,
+            form_token=data["form_token"],
+        )
         new_tasks, created = [task], {"task": task}
     for task in new_tasks:
         _send(task)
@@ -89,14 +117,17 @@ def draft(request, project_id: int):
         return redirect("project-detail", project.pk)
     # A fresh editor (new token, same words) plus the new card or group at the top of the list.
     kept = {k: v for k, v in request.POST.items() if k not in ("form_token", "seed", "csrfmiddlewaretoken")}
-    kept.update(prompt_id=version.prompt_id, first_frame_id=form.parameters().get("first_frame"),
-                last_frame_id=form.parameters().get("last_frame"),
-                reference_ids=",".join(map(str, form.parameters().get("references", []))))
-    context = project_page_context(project, membership, form=_editor_form(request, project, initial=kept),
-                                   prompt=version.prompt)
+    kept.update(
+        prompt_id=version.prompt_id,
+        first_frame_id=form.parameters().get("first_frame"),
+        last_frame_id=form.parameters().get("last_frame"),
+        reference_ids=",".join(map(str, form.parameters().get("references", []))),
+    )
+    context = project_page_context(
+        project, membership, form=_editor_form(request, project, initial=kept), prompt=version.prompt
+    )
     editor = render_to_string("projects/project.html#draft-form", context, request=request)
-    item = render_to_string("projects/project.html#task-item",
-                            {**context, "item": created}, request=request)
+    item = render_to_string("projects/project.html#task-item", {**context, "item": created}, request=request)
     return render(request, "tasks/card_updates.html", {"editor": editor, "card": item})
 
 
@@ -125,8 +156,9 @@ def draft_quote(request, project_id: int):
     except ValueError:
         count = 1
     each = form.quote_each()
-    return render(request, "tasks/quote.html", {"each": each, "count": count,
-                                                 "total": each * count if each is not None else None})
+    return render(
+        request, "tasks/quote.html", {"each": each, "count": count, "total": each * count if each is not None else None}
+    )
 
 
 def _grid_form(request, project, **kwargs) -> GridForm:
@@ -142,9 +174,15 @@ def new_grid(request, project_id: int):
     if request.method == "POST":
         form = _grid_form(request, project, data=request.POST)
         if form.is_valid():
-            batch = batches.start(project=project, kind=Batch.Kind.GRID, account=project.draft_account,
-                                  cells=form.cells, axes=form.axes, user=request.user,
-                                  form_token=form.cleaned_data["form_token"])
+            batch = batches.start(
+                project=project,
+                kind=Batch.Kind.GRID,
+                account=project.draft_account,
+                cells=form.cells,
+                axes=form.axes,
+                user=request.user,
+                form_token=form.cleaned_data["form_token"],
+            )
             for task in batch.tasks.all():
                 _send(task)
             return redirect("batch-detail", batch.pk)
@@ -153,10 +191,11 @@ def new_grid(request, project_id: int):
         prompt = project.prompts.first()
         latest = prompt.latest_version() if prompt else None
         last = project.tasks.filter(kind=Task.Kind.DRAFT).first()
-        initial = {"version": latest, "columns": "seed", "column_values": "", "rows": ""}
+        initial: dict[str, object] = {"version": latest, "columns": "seed", "column_values": "", "rows": ""}
         if last:
-            initial.update(tier=last.tier, aspect_ratio=last.aspect_ratio, duration_s=last.duration_s,
-                           resolution=last.resolution)
+            initial.update(
+                tier=last.tier, aspect_ratio=last.aspect_ratio, duration_s=last.duration_s, resolution=last.resolution
+            )
         form = _grid_form(request, project, initial=initial)
         status = 200
     context = {"project": project, "membership": membership, "form": form, "max_cells": batches.MAX_CELLS}
@@ -167,11 +206,16 @@ def new_grid(request, project_id: int):
 @require_GET
 def grid_quote(request, project_id: int):
     """The cell count and quoted total for the grid as it stands, before anything is sent."""
-    project, membership = get_project_for_user(request.user, project_id)
+    project, _membership = get_project_for_user(request.user, project_id)
     form = _grid_form(request, project, data=request.GET)
     valid = form.is_valid()
-    context = {"form": form, "valid": valid, "cells": form.cells, "total": batches.total(form.cells) if valid else None,
-               "max_cells": batches.MAX_CELLS}
+    context = {
+        "form": form,
+        "valid": valid,
+        "cells": form.cells,
+        "total": batches.total(form.cells) if valid else None,
+        "max_cells": batches.MAX_CELLS,
+    }
     return render(request, "tasks/new_grid.html#grid-quote", context)
 
 
@@ -215,8 +259,11 @@ def promote(request, task_id: int):
     return render(
         request,
         "tasks/card_updates.html",
-        {"editor": "", "card": _card(request, final, project, membership) if new_card else "",
-         "replaced": _card(request, draft_task, project, membership)},
+        {
+            "editor": "",
+            "card": _card(request, final, project, membership) if new_card else "",
+            "replaced": _card(request, draft_task, project, membership),
+        },
     )
 
 
@@ -224,7 +271,7 @@ def promote(request, task_id: int):
 @require_POST
 def send_again(request, task_id: int):
     """A user's explicit choice to pay for the same settings again."""
-    task, project, membership = _get_task_for_user(request.user, task_id, edit=True)
+    task, project, _membership = _get_task_for_user(request.user, task_id, edit=True)
     if not task.can_send_again:
         messages.error(request, "Only a failed or uncertain task can be sent again.")
         return redirect("project-detail", project.pk)
@@ -250,7 +297,8 @@ def provider_callback(request, token: str):
     status, detail = lifecycle.receive_callback(token=token, body=request.body[:1_000_000])
     if status == 200 and detail == Task.State.ARCHIVING:
         task_id = Task.objects.filter(callback_token=token).values_list("pk", flat=True).first()
-        enqueue_job("archive", task_id)
+        if task_id is not None:  # None only if the task was deleted since it answered
+            enqueue_job("archive", task_id)
     return JsonResponse({"ok": status == 200, "detail": detail}, status=status)
 
 

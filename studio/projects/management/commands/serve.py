@@ -22,9 +22,22 @@ class Command(BaseCommand):
         manage = str(settings.BASE_DIR / "manage.py")
         bind = f"{settings.HOST}:{settings.PORT}"
         web = subprocess.Popen(
-            [os.path.join(os.path.dirname(python), "gunicorn"), "studio.wsgi:application",
-             "--bind", bind, "--workers", os.environ.get("WEB_WORKERS", "2"), "--threads", "8",
-             "--worker-class", "gthread", "--timeout", "120", "--access-logfile", "-"],
+            [
+                os.path.join(os.path.dirname(python), "gunicorn"),
+                "studio.wsgi:application",
+                "--bind",
+                bind,
+                "--workers",
+                os.environ.get("WEB_WORKERS", "2"),
+                "--threads",
+                "8",
+                "--worker-class",
+                "gthread",
+                "--timeout",
+                "120",
+                "--access-logfile",
+                "-",
+            ],
             cwd=settings.BASE_DIR,
             start_new_session=True,
         )
