@@ -13,7 +13,7 @@ import enum
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit
@@ -228,6 +228,27 @@ def veo_reference_rule(where: str) -> Callable[[VideoRequest], dict[str, str]]:
         return {}
 
     return check
+
+
+def veo_capabilities(*, where: str, lite: bool = False, **differences: Any) -> Capabilities:
+    """Veo 3.1's own limits, which every route in front of it passes on, with the route's `differences`.
+
+    4, 6 or 8 s; 720p, 1080p or 4k (lite: no 4k), and above 720p only 8 s;
+    16:9 or 9:16; audio, negative prompt, first and last frame; references
+    need 8 s at 16:9. `where` names the route in the messages.
+    """
+    veo = Capabilities(
+        durations=(4, 6, 8),
+        resolutions=("720p", "1080p") if lite else ("720p", "1080p", "4k"),
+        aspect_ratios=("16:9", "9:16"),
+        audio=True,
+        negative_prompt=True,
+        first_frame=True,
+        last_frame=True,
+        rules=veo_eight_second_rules("1080p", *(() if lite else ("4k",)), where=where),
+        check=veo_reference_rule(where),
+    )
+    return replace(veo, **differences)
 
 
 def _words(values, unit: str = "") -> str:

@@ -71,5 +71,12 @@ class ProviderAccount(models.Model):
         return url.rstrip("/")
 
     @property
+    def is_being_tested(self) -> bool:
+        """A "test connection" was asked for and its worker has not answered yet."""
+        return self.check_requested_at is not None and (
+            self.checked_at is None or self.checked_at < self.check_requested_at
+        )
+
+    @property
     def is_simulator(self) -> bool:
         return self.base_url.startswith("/simulator/")

@@ -18,11 +18,11 @@ class SimulatedJob(models.Model):
     # Fault markers found in the prompt (see engine.FAULTS), space-separated.
     faults = models.CharField(max_length=200, blank=True)
 
-    def has(self, fault: str) -> bool:
-        return fault in self.faults.split()
-
     def __str__(self) -> str:
         return f"{self.id} ({self.model})"
+
+    def has(self, fault: str) -> bool:
+        return fault in self.faults.split()
 
 
 class SimulatorRequest(models.Model):

@@ -240,13 +240,13 @@ def _draw_static(*, layout: _Layout, title_lines: list[str], seed: int, duration
         t = y / last_row
         draw.line(
             [(0, y), (layout.width, y)],
-            fill=tuple(round(a + (b - a) * t) for a, b in zip(top, bottom)),
+            fill=tuple(round(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)),
         )
 
     _draw_title(draw, layout=layout, lines=title_lines)
 
     # Track with a tick on every whole second, so the marker can be read like a ruler.
-    x0, y0, x1, y1 = layout.bar
+    x0, y0, x1, _ = layout.bar
     draw.rectangle(layout.bar, fill=(0, 0, 0))
     for second in range(1, math.ceil(duration_s)):
         x = round(x0 + (x1 - x0) * second / duration_s)
@@ -260,7 +260,7 @@ def _draw_static(*, layout: _Layout, title_lines: list[str], seed: int, duration
 
 
 def _draw_title(draw: ImageDraw.ImageDraw, *, layout: _Layout, lines: list[str]) -> None:
-    lines = [line for line in (str(raw).strip() for raw in lines)]
+    lines = [str(raw).strip() for raw in lines]
     if not any(lines):
         return
     left, top, right, bottom = layout.title_box
@@ -280,7 +280,7 @@ def _draw_title(draw: ImageDraw.ImageDraw, *, layout: _Layout, lines: list[str])
 
     room = max(1, available_h // _line_height(size))
     if len(lines) > room:
-        lines = lines[: room - 1] + ["…"] if room > 1 else ["…"]
+        lines = [*lines[: room - 1], "…"] if room > 1 else ["…"]
     y = top
     for line in lines:
         text = _ellipsize(line, font=font, max_width=available_w - 2 * _stroke(size))

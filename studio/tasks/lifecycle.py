@@ -156,22 +156,22 @@ def new_task(
         # A drawn seed is recorded so the final can be rendered from the same one.
         seed = random.randint(0, SEED_MAX)
     cost = price_of(route=account.route, model=model, parameters=parameters)
-    fields = dict(
-        project=project,
-        prompt_version=prompt_version,
-        account=account,
-        created_by=user,
-        promoted_from=promoted_from,
-        route=account.route,
-        model=model,
-        kind=kind,
-        tier=tier,
-        parameters=parameters,
-        seed=seed,
-        cost_estimate=cost,
-        form_token=form_token,
-        callback_token=secrets.token_urlsafe(32) if _can_be_called_back(account) else "",
-    )
+    fields = {
+        "project": project,
+        "prompt_version": prompt_version,
+        "account": account,
+        "created_by": user,
+        "promoted_from": promoted_from,
+        "route": account.route,
+        "model": model,
+        "kind": kind,
+        "tier": tier,
+        "parameters": parameters,
+        "seed": seed,
+        "cost_estimate": cost,
+        "form_token": form_token,
+        "callback_token": secrets.token_urlsafe(32) if _can_be_called_back(account) else "",
+    }
     try:
         with transaction.atomic():
             return Task.objects.create(**fields)

@@ -120,7 +120,7 @@ def _reference_rule(request: VideoRequest) -> dict[str, str]:
     return {}
 
 
-_VEO = dict(
+_VEO = Capabilities(
     durations=ASSUMED_DURATIONS,
     resolutions=ASSUMED_RESOLUTIONS,
     aspect_ratios=("16:9", "9:16"),
@@ -140,7 +140,7 @@ class Aggregator(Route):
     name = "generateTask aggregator (seed 003)"
     default_base_url = ""  # the seed gives no address: every account names its own
     models = {Tier.FAST: FAST, Tier.QUALITY: QUALITY}
-    capabilities = {FAST: Capabilities(**_VEO), QUALITY: Capabilities(**_VEO)}
+    capabilities = {FAST: _VEO, QUALITY: _VEO}
     min_poll_interval_s = POLL_EVERY_S
     result_ttl_s = 15 * 24 * 3600
 

@@ -20,7 +20,6 @@ from django.test import Client
 from django.utils import timezone
 from PIL import Image
 
-from conftest import make_project, run_worker
 from studio.clips.models import Clip
 from studio.prompts.models import Prompt
 from studio.providers.aggregator import simulator as simulated
@@ -85,13 +84,14 @@ def image(host: str, name: str) -> ImageInput:
     return ImageInput(data=b"", mime_type="image/png", url=f"{host}/{name}")
 
 
-def aggregator_project(people, *, key=KEY, **options):
-    project = make_project(people, base_url="/simulator/aggregator", key=key)
-    account = project.draft_account
-    account.route = "aggregator"
-    account.options = options
-    account.save()
-    return project
+@pytest.fixture
+def aggregator_project(make_project, people):
+    """Projects on route 3's simulator, with this key and these account options."""
+
+    def make(*, key=KEY, **options):
+        return make_project(people, route="aggregator", key=key, options=options)
+
+    return make
 
 
 def pending_task(project, user, text="Waves on basalt at dawn", *, tier="fast", aspect="16:9") -> Task:
@@ -116,6 +116,7 @@ def send(account, request: VideoRequest):
 
 def last_submit() -> tuple[dict, SimulatorRequest]:
     entry = SimulatorRequest.objects.filter(method="POST", path=SUBMIT_PATH).last()
+    assert entry is not None, "no submit was logged"
     return json.loads(entry.body), entry
 
 
@@ -142,6 +143,7 @@ def submitted(project, user, text: str) -> Task:
     assert task.state == Task.State.QUEUED, task.error_message
     wait_until_ended(task.provider_task_id)
     # As if the documented 90 s wait had passed, so the route's cadence is its steady 5 s.
+    assert task.submitted_at is not None
     task.submitted_at -= timedelta(seconds=90)
     Task.objects.filter(pk=task.pk).update(submitted_at=task.submitted_at)
     return task
@@ -172,14 +174,14 @@ def short_submit_timeout(simulator, settings):
 
 
 @pytest.fixture
-def async_project(simulator, people):
-    return aggregator_project(people, request_type="async")
+def async_project(simulator, people, aggregator_project):
+    return aggregator_project(request_type="async")
 
 
 @pytest.fixture
-def callback_project(simulator, people, settings):
+def callback_project(simulator, people, settings, aggregator_project):
     settings.PUBLIC_URL = ""  # callbacks reach us at SITE_URL, the live server
-    return aggregator_project(people)
+    return aggregator_project()
 
 
 # --- What the route offers ------------------------------------------------------
@@ -279,8 +281,10 @@ def test_first_and_last_frames_go_as_two_image_urls_in_order(async_project, imag
     }
 
 
-def test_reference_images_go_as_reference_to_video_with_the_accounts_provider(simulator, people, image_host):
-    project = aggregator_project(people, request_type="async", provider="official")
+def test_reference_images_go_as_reference_to_video_with_the_accounts_provider(
+    simulator, people, image_host, aggregator_project
+):
+    project = aggregator_project(request_type="async", provider="official")
     refs = tuple(image(image_host, f"ref{n}.png") for n in (1, 2, 3))
     receipt = send(
         project.draft_account, VideoRequest(model=FAST, prompt="Same fox, new forest", duration_s=8, references=refs)
@@ -310,8 +314,8 @@ def test_a_callback_task_sends_its_own_callback_url(callback_project, people, li
     assert body["input"]["seed"] == 11 and body["input"]["generationType"] == "TEXT_2_VIDEO"
 
 
-def test_an_unknown_provider_option_is_refused_before_anything_is_sent(simulator, people):
-    project = aggregator_project(people, request_type="async", provider="cheapest")
+def test_an_unknown_provider_option_is_refused_before_anything_is_sent(simulator, people, aggregator_project):
+    project = aggregator_project(request_type="async", provider="cheapest")
     with pytest.raises(ProviderError) as refused:
         send(project.draft_account, VideoRequest(model=FAST, prompt="p", duration_s=8))
     assert refused.value.kind == ErrorKind.VALIDATION and "auto, value or official" in refused.value.message
@@ -322,7 +326,7 @@ def test_an_unknown_provider_option_is_refused_before_anything_is_sent(simulator
 
 
 @pytest.mark.parametrize(
-    "change, words",
+    ("change", "words"),
     [
         ({"request_type": "webhook"}, "request_type must be"),
         ({"request_type": "callback"}, "callback_url is required"),
@@ -377,9 +381,9 @@ def test_a_refused_submit_fails_the_task_in_plain_words_unbilled(async_project, 
 # --- Keys -----------------------------------------------------------------------
 
 
-def test_check_account_accepts_a_good_key_and_names_a_bad_one(simulator, people):
-    good = aggregator_project(people).draft_account
-    bad = aggregator_project(people, key="not-a-sim-key").draft_account
+def test_check_account_accepts_a_good_key_and_names_a_bad_one(simulator, people, aggregator_project):
+    good = aggregator_project().draft_account
+    bad = aggregator_project(key="not-a-sim-key").draft_account
     with lifecycle.http_client() as http:
         route.check_account(http, good)
         with pytest.raises(ProviderError) as refused:
@@ -388,8 +392,8 @@ def test_check_account_accepts_a_good_key_and_names_a_bad_one(simulator, people)
     assert not SimulatedJob.objects.exists()
 
 
-def test_a_bad_key_fails_the_submit_unbilled(simulator, people):
-    project = aggregator_project(people, key="nope", request_type="async")
+def test_a_bad_key_fails_the_submit_unbilled(simulator, people, aggregator_project):
+    project = aggregator_project(key="nope", request_type="async")
     task = pending_task(project, people["owner"])
     lifecycle.submit(task.pk)
     task.refresh_from_db()
@@ -410,7 +414,7 @@ def test_the_key_is_sent_to_the_base_urls_host_only(async_project):
 # --- Async mode: every terminal state ------------------------------------------
 
 
-def test_an_async_task_is_polled_archived_and_resumes_a_cut_download(async_project, people):
+def test_an_async_task_is_polled_archived_and_resumes_a_cut_download(async_project, people, run_worker):
     task = pending_task(async_project, people["owner"], "A lighthouse in fog #truncated")
     lifecycle.submit(task.pk)
     task.refresh_from_db()
@@ -598,10 +602,12 @@ def test_a_lost_submit_answer_is_uncertain_and_never_resent(async_project, peopl
 # --- Cadence ----------------------------------------------------------------------
 
 
-def test_the_schedule_waits_before_the_first_poll_then_never_polls_faster_than_5_s(simulator, people):
-    asynchronous = aggregator_project(people, request_type="async").draft_account
-    callbacks = aggregator_project(people).draft_account
-    shortened = aggregator_project(people, request_type="async", first_poll_s=1).draft_account
+def test_the_schedule_waits_before_the_first_poll_then_never_polls_faster_than_5_s(
+    simulator, people, aggregator_project, account
+):
+    asynchronous = aggregator_project(request_type="async").draft_account
+    callbacks = aggregator_project().draft_account
+    shortened = aggregator_project(request_type="async", first_poll_s=1).draft_account
 
     def delays(account):
         return [route.poll_delay(model=FAST, elapsed_s=t, account=account) for t in (0, 30, 89.9, 90, 95, 600)]
@@ -614,10 +620,10 @@ def test_the_schedule_waits_before_the_first_poll_then_never_polls_faster_than_5
 
 
 def test_async_polls_over_http_wait_the_configured_initial_wait_then_at_least_5_s(
-    simulator, people, settings, monkeypatch
+    simulator, people, settings, monkeypatch, aggregator_project
 ):
     settings.SIMULATOR = {"draft_seconds": 0.4, "final_seconds": 0.4}  # #slow: 8 s
-    project = aggregator_project(people, request_type="async", first_poll_s=5.5)
+    project = aggregator_project(request_type="async", first_poll_s=5.5)
     account = project.draft_account
     # lifecycle._poll_delay does not hand the route its account yet; pass it here, at that one boundary.
     monkeypatch.setattr(route, "poll_delay", functools.partial(Aggregator.poll_delay, route, account=account))
@@ -642,7 +648,7 @@ def test_async_polls_over_http_wait_the_configured_initial_wait_then_at_least_5_
 
 
 def test_a_callback_task_completes_via_the_webhook_and_repeated_deliveries_change_nothing(
-    callback_project, people, monkeypatch
+    callback_project, people, monkeypatch, pending_task
 ):
     queued = []
     monkeypatch.setattr(views, "enqueue_job", lambda kind, pk: queued.append((kind, pk)))
@@ -729,9 +735,9 @@ def test_a_callback_that_is_not_json_is_400(callback_project, people):
     assert answer.status_code == 400
 
 
-def test_the_route_uses_callbacks_unless_the_account_asks_for_async(simulator, people):
-    assert route.uses_callbacks(aggregator_project(people).draft_account)
-    assert not route.uses_callbacks(aggregator_project(people, request_type="async").draft_account)
+def test_the_route_uses_callbacks_unless_the_account_asks_for_async(simulator, people, aggregator_project):
+    assert route.uses_callbacks(aggregator_project().draft_account)
+    assert not route.uses_callbacks(aggregator_project(request_type="async").draft_account)
     assert route.parse_callback(
         json.dumps({"code": 200, "message": "success", "data": {"taskId": "task_9", "state": "processing"}}).encode()
     ) == ("task_9", report_from({"state": "processing"}))

@@ -76,7 +76,6 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import httpx
 
 from studio.providers.base import (
-    Capabilities,
     ErrorKind,
     ProviderError,
     Receipt,
@@ -88,30 +87,16 @@ from studio.providers.base import (
     read_json,
     retry_after_seconds,
     same_origin,
-    veo_eight_second_rules,
-    veo_reference_rule,
+    veo_capabilities,
 )
 
 LITE = "veo-3.1-lite-generate-preview"
 RATE_LIMIT_WAIT_S = 60.0
 PERSON_GENERATION = {"disallow": "dont_allow"}
 WHERE = "Google's API"
-_EIGHT_S_ABOVE_720P = veo_eight_second_rules("1080p", "4k", where=WHERE)
-_EIGHT_S_AT_1080P = veo_eight_second_rules("1080p", where=WHERE)
 
-_ANY = dict(
-    durations=(4, 6, 8),
-    aspect_ratios=("16:9", "9:16"),
-    audio=True,
-    negative_prompt=True,
-    seed=True,
-    first_frame=True,
-    last_frame=True,
-    max_references=3,
-    images_by_url=False,
-    always_audio=True,
-    check=veo_reference_rule(WHERE),
-)
+# Veo's own limits, with three reference images and sound on every clip.
+_VEO = veo_capabilities(where=WHERE, max_references=3, always_audio=True)
 
 
 class Gemini(Route):
@@ -126,13 +111,9 @@ class Gemini(Route):
         Tier.QUALITY: "veo-3.1-generate-preview",
     }
     capabilities = {
-        "veo-3.1-generate-preview": Capabilities(
-            resolutions=("720p", "1080p", "4k"), rules=_EIGHT_S_ABOVE_720P, **_ANY
-        ),
-        "veo-3.1-fast-generate-preview": Capabilities(
-            resolutions=("720p", "1080p", "4k"), rules=_EIGHT_S_ABOVE_720P, **_ANY
-        ),
-        LITE: Capabilities(resolutions=("720p", "1080p"), rules=_EIGHT_S_AT_1080P, **_ANY),
+        "veo-3.1-generate-preview": _VEO,
+        "veo-3.1-fast-generate-preview": _VEO,
+        LITE: veo_capabilities(where=WHERE, lite=True, max_references=3, always_audio=True),
     }
     min_poll_interval_s = 5.0
     deadline_s = 15 * 60

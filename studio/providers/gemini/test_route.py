@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import json
 import time
 from pathlib import Path
@@ -14,7 +15,6 @@ from django.conf import settings
 from django.utils import timezone
 from PIL import Image
 
-from conftest import SIM_KEY, make_project, run_worker
 from studio.clips.media import probe
 from studio.prompts.models import Prompt
 from studio.providers.base import (
@@ -40,17 +40,21 @@ LITE = "veo-3.1-lite-generate-preview"
 ROUTE = get_route("gemini")
 
 
-def gemini_project(people, *, name="Moonrise", key=SIM_KEY, poll_interval_s=None, options=None):
-    project = make_project(people, name=name, base_url="/simulator/gemini", key=key, poll_interval_s=poll_interval_s)
-    ProviderAccount.objects.filter(pk=project.draft_account.pk).update(route="gemini", options=options or {})
-    project.draft_account.refresh_from_db()
-    project.final_account = project.draft_account
-    return project
+@pytest.fixture
+def gemini_project(make_project, people, sim_key):
+    """Projects on route 5's simulator."""
+
+    def make(*, name="Moonrise", key=None, poll_interval_s=None, options=None):
+        return make_project(
+            people, name=name, route="gemini", key=key or sim_key, poll_interval_s=poll_interval_s, options=options
+        )
+
+    return make
 
 
 @pytest.fixture
-def project(people, simulator):
-    return gemini_project(people)
+def project(gemini_project, simulator):
+    return gemini_project()
 
 
 @pytest.fixture
@@ -119,13 +123,18 @@ def sim(path: str) -> str:
 # --- What the adapter sends -----------------------------------------------------
 
 RED, GREEN, BLUE, GREY = png("red"), png("green"), png("blue"), png("grey")
-BASE = dict(
-    model=FAST, prompt="A heron lifts off a misty pond", duration_s=8, aspect_ratio="16:9", resolution="720p", seed=7
-)
+BASE = {
+    "model": FAST,
+    "prompt": "A heron lifts off a misty pond",
+    "duration_s": 8,
+    "aspect_ratio": "16:9",
+    "resolution": "720p",
+    "seed": 7,
+}
 
 
 @pytest.mark.parametrize(
-    "images, instance_extra",
+    ("images", "instance_extra"),
     [
         ({}, {}),
         ({"first_frame": RED}, {"image": inline(RED)}),
@@ -137,7 +146,7 @@ BASE = dict(
     ],
     ids=["text", "first-frame", "first-and-last-frame", "three-reference-images"],
 )
-def test_each_mode_sends_googles_exact_body_with_the_key_header(account, images, instance_extra):
+def test_each_mode_sends_googles_exact_body_with_the_key_header(account, images, instance_extra, sim_key):
     request = VideoRequest(**BASE, negative_prompt="no text overlays", **images)
     assert ROUTE.capabilities[FAST].problems(request) == {}
     with lifecycle.http_client() as http:
@@ -157,13 +166,15 @@ def test_each_mode_sends_googles_exact_body_with_the_key_header(account, images,
         },
     }
     assert header(sent, "x-goog-api-key") is not None and header(sent, "Authorization") is None
-    assert SIM_KEY not in json.dumps(sent.headers) and "key=" not in sent.path
+    assert sim_key not in json.dumps(sent.headers) and "key=" not in sent.path
     assert receipt.provider_task_id == f"models/{FAST}/operations/{sent.job_id}"
     assert SimulatedJob.objects.filter(pk=sent.job_id, route="gemini").exists()
 
 
-def test_a_silent_draft_asks_for_no_audio_and_person_generation_comes_from_the_account(people, simulator):
-    account = gemini_project(people, options={"person_generation": "disallow"}).draft_account
+def test_a_silent_draft_asks_for_no_audio_and_person_generation_comes_from_the_account(
+    people, simulator, gemini_project
+):
+    account = gemini_project(options={"person_generation": "disallow"}).draft_account
     request = VideoRequest(model=FAST, prompt="Quiet", duration_s=4, aspect_ratio="9:16", audio=False)
     with lifecycle.http_client() as http:
         ROUTE.submit(http, account, request)
@@ -208,7 +219,7 @@ PAYLOAD = {
 
 
 @pytest.mark.parametrize(
-    "instance, parameters, words",
+    ("instance", "parameters", "words"),
     [
         ({}, {"durationSeconds": 5}, "durationSeconds must be 4, 6 or 8"),
         ({}, {"durationSeconds": "8"}, "durationSeconds must be 4, 6 or 8"),
@@ -301,8 +312,8 @@ def test_the_retired_lite_model_fails_plainly_and_bills_nothing(project, people)
 # --- Keys -----------------------------------------------------------------------
 
 
-def test_a_wrong_key_fails_as_a_refused_key_and_a_missing_key_is_permission_denied(people, simulator):
-    project = gemini_project(people, key="not-a-sim-key")
+def test_a_wrong_key_fails_as_a_refused_key_and_a_missing_key_is_permission_denied(people, simulator, gemini_project):
+    project = gemini_project(key="not-a-sim-key")
     task = follow(pending(project, people["owner"]))
     assert task.state == Task.State.FAILED and task.error_code == "auth"
     assert "Google refused the API key: API key not valid" in task.error_message
@@ -312,9 +323,9 @@ def test_a_wrong_key_fails_as_a_refused_key_and_a_missing_key_is_permission_deni
     assert answer.status_code == 403 and answer.json()["error"]["status"] == "PERMISSION_DENIED"
 
 
-def test_check_account_passes_a_good_key_names_a_bad_one_and_creates_nothing(people, simulator):
-    good = gemini_project(people).draft_account
-    bad = gemini_project(people, name="Other", key="sim-").draft_account
+def test_check_account_passes_a_good_key_names_a_bad_one_and_creates_nothing(people, simulator, gemini_project):
+    good = gemini_project().draft_account
+    bad = gemini_project(name="Other", key="sim-").draft_account
     with lifecycle.http_client() as http:
         assert ROUTE.check_account(http, good) is None
         with pytest.raises(ProviderError) as refused:
@@ -328,11 +339,11 @@ def test_check_account_passes_a_good_key_names_a_bad_one_and_creates_nothing(peo
 
 
 def test_a_draft_goes_through_the_worker_never_faster_than_five_seconds_and_is_archived_with_sound(
-    people, simulator, settings
+    people, simulator, settings, run_worker, sim_key, gemini_project
 ):
     # An account asking for 0.5 s is clamped to the route's 5 s minimum; a 7 s render takes two polls.
     settings.SIMULATOR = {**settings.SIMULATOR, "draft_seconds": 7}
-    project = gemini_project(people, poll_interval_s=0.5)
+    project = gemini_project(poll_interval_s=0.5)
     task = pending(project, people["owner"], "A red kite over a barley field", aspect_ratio="9:16")
     (task,) = run_worker(task.pk, timeout=40)
     assert task.state == Task.State.DONE, task.error_message
@@ -342,7 +353,7 @@ def test_a_draft_goes_through_the_worker_never_faster_than_five_seconds_and_is_a
     polls = list(
         SimulatorRequest.objects.filter(path__contains="/operations/", job_id=job_id).values_list("at", flat=True)
     )
-    gaps = [(b - a).total_seconds() for a, b in zip([submitted, *polls], polls)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise([submitted, *polls])]
     assert len(polls) == 2 and min(gaps) >= 5.0, gaps
 
     # Asked silent, yet Google's route always renders sound: the clip says so.
@@ -359,7 +370,7 @@ def test_a_draft_goes_through_the_worker_never_faster_than_five_seconds_and_is_a
     signed = list(SimulatorRequest.objects.filter(path__startswith="/simulator/gemini/download/"))
     assert file_requests and all(
         # The key went in the query: masked in the log, as keys in headers are.
-        r.status == 302 and "key=" in r.path and SIM_KEY not in r.path and header(r, "x-goog-api-key") is None
+        r.status == 302 and "key=" in r.path and sim_key not in r.path and header(r, "x-goog-api-key") is None
         for r in file_requests
     )
     assert signed[-1].status == 200 and all(
@@ -378,7 +389,7 @@ def test_the_default_schedule_is_every_ten_seconds_and_never_below_five(project,
 
 
 @pytest.mark.parametrize(
-    "marker, reason",
+    ("marker", "reason"),
     [("#blocked", "violate Google's Responsible AI practices"), ("#filtered", "removed because it may violate")],
 )
 def test_a_safety_filtered_operation_is_blocked_and_not_billed(project, people, marker, reason):
@@ -455,7 +466,7 @@ def test_an_unknown_operation_is_not_found(account):
 
 
 @pytest.mark.parametrize(
-    "status, body, headers, kind, retry_after",
+    ("status", "body", "headers", "kind", "retry_after"),
     [
         (
             400,
@@ -522,7 +533,7 @@ def test_every_google_error_class_maps_to_a_plain_kind(status, body, headers, ki
 # --- Downloads ------------------------------------------------------------------
 
 
-def test_the_file_url_is_refused_without_the_key_and_served_with_it(project, people):
+def test_the_file_url_is_refused_without_the_key_and_served_with_it(project, people, sim_key):
     task = pending(project, people["owner"])
     lifecycle.submit(task.pk)
     time.sleep(0.7)
@@ -531,16 +542,16 @@ def test_the_file_url_is_refused_without_the_key_and_served_with_it(project, peo
     refused = httpx.get(uri)
     assert refused.status_code == 403 and refused.json()["error"]["status"] == "PERMISSION_DENIED"
     url, headers = ROUTE.download_request(project.draft_account, task.provider_task_id, uri)
-    assert headers == {} and url == f"{uri}&key={SIM_KEY}"
+    assert headers == {} and url == f"{uri}&key={sim_key}"
     served = httpx.get(url, follow_redirects=True)
     assert served.status_code == 200 and served.headers["content-type"] == "video/mp4"
     assert [r.status_code for r in served.history] == [302]
-    by_header = httpx.get(uri, headers={"x-goog-api-key": SIM_KEY}, follow_redirects=True)
+    by_header = httpx.get(uri, headers={"x-goog-api-key": sim_key}, follow_redirects=True)
     assert by_header.status_code == 200 and by_header.content == served.content
 
 
-def test_the_key_is_put_only_on_file_urls_at_the_accounts_own_origin(people, media):
-    google = gemini_project(people, options={}).draft_account
+def test_the_key_is_put_only_on_file_urls_at_the_accounts_own_origin(people, media, gemini_project):
+    google = gemini_project(options={}).draft_account
     google.base_url = ""
     google.set_api_key("AIza-real-looking")
     assert google.resolved_base_url == "https://generativelanguage.googleapis.com"

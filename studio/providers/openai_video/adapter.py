@@ -52,6 +52,7 @@ What we assumed where it is silent:
 
 from __future__ import annotations
 
+import dataclasses
 from urllib.parse import urljoin
 
 import httpx
@@ -82,10 +83,12 @@ STATUSES = StatusWords(
     failed=frozenset({"failed"}),
 )
 
-_ANY = dict(
+# What veo3.1 takes; veo3.1-fast is the same without audio.
+_ANY = Capabilities(
     durations=(5, 10),
     resolutions=("720p", "1080p"),
     aspect_ratios=("16:9",),
+    audio=True,
     negative_prompt=False,
     seed=False,
     first_frame=True,
@@ -101,8 +104,8 @@ class OpenAIVideo(Route):
         Tier.QUALITY: "veo3.1",
     }
     capabilities = {
-        "veo3.1": Capabilities(audio=True, **_ANY),
-        "veo3.1-fast": Capabilities(audio=False, **_ANY),
+        "veo3.1": _ANY,
+        "veo3.1-fast": dataclasses.replace(_ANY, audio=False),
     }
     min_poll_interval_s = 2.0
     deadline_s = 30 * 60
@@ -141,7 +144,7 @@ class OpenAIVideo(Route):
         )
         answer = _answer(response)
         raw = str(answer.get("status", ""))
-        error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
+        error = found if isinstance(found := answer.get("error"), dict) else {}
         return poll_report(
             STATUSES.phase(raw),
             raw_status=raw,
@@ -186,7 +189,7 @@ def _error_for(response: httpx.Response) -> ProviderError:
         body = read_json(response)
     except ProviderError:
         body = {}
-    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    error = found if isinstance(found := body.get("error"), dict) else {}
     code = str(error.get("code") or "")
     message = str(error.get("message") or "")
     if code == "insufficient_quota":

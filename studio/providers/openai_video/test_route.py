@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import time
 from datetime import timedelta
@@ -14,7 +15,6 @@ import pytest
 from django.utils import timezone
 from PIL import Image
 
-from conftest import make_project, run_worker
 from studio.clips.media import has_audio_stream
 from studio.prompts.models import Prompt
 from studio.providers.base import (
@@ -37,15 +37,24 @@ BASE = "/simulator/openai-video"
 AUTH = {"Authorization": "Bearer sim-contract"}
 
 
-def route2_project(people, *, key="sim-route2-key", poll_interval_s=2.0, name="Rainfall"):
-    project = make_project(people, name=name, base_url=BASE, key=key, poll_interval_s=poll_interval_s)
-    project.draft_account.route = "openai-video"
-    project.draft_account.save()
-    return project
+@pytest.fixture
+def route2_project(make_project, people):
+    """Projects on route 2's simulator."""
+
+    def make(*, key="sim-route2-key", poll_interval_s=2.0, name="Rainfall"):
+        return make_project(people, name=name, route="openai-video", key=key, poll_interval_s=poll_interval_s)
+
+    return make
 
 
-def account(people, **kwargs):
-    return route2_project(people, **kwargs).draft_account
+@pytest.fixture
+def account(route2_project):
+    """Accounts on route 2's simulator (a factory: keys and cadence vary by test)."""
+
+    def make(**kwargs):
+        return route2_project(**kwargs).draft_account
+
+    return make
 
 
 def new_task(
@@ -158,7 +167,7 @@ def test_the_price_is_forty_cents_a_second_on_veo31_with_or_without_audio():
 # --- Exactly what goes over the wire ----------------------------------------------
 
 
-def test_text_to_video_sends_the_documented_body_with_a_bearer_key(simulator, people, http):
+def test_text_to_video_sends_the_documented_body_with_a_bearer_key(simulator, people, http, account):
     request = VideoRequest(
         model="veo3.1",
         prompt="Rain on a tin roof",
@@ -167,7 +176,7 @@ def test_text_to_video_sends_the_documented_body_with_a_bearer_key(simulator, pe
         audio=True,
         seed=42,
     )
-    receipt = ROUTE.submit(http, account(people), request)
+    receipt = ROUTE.submit(http, account(), request)
     sent = the_submit()
     assert sent.path == f"{BASE}/v1/videos/generations" and sent.status == 200
     # No seed and no negative prompt: the seed documents neither.
@@ -184,7 +193,7 @@ def test_text_to_video_sends_the_documented_body_with_a_bearer_key(simulator, pe
     assert receipt.estimated_cost is None
 
 
-def test_a_first_frame_goes_as_a_data_uri_in_source_image(simulator, people, http):
+def test_a_first_frame_goes_as_a_data_uri_in_source_image(simulator, people, http, account):
     image = tiny_png()
     request = VideoRequest(
         model="veo3.1-fast",
@@ -193,7 +202,7 @@ def test_a_first_frame_goes_as_a_data_uri_in_source_image(simulator, people, htt
         resolution="720p",
         first_frame=image,
     )
-    ROUTE.submit(http, account(people), request)
+    ROUTE.submit(http, account(), request)
     assert json.loads(the_submit().body) == {
         "model": "veo3.1-fast",
         "prompt": "The kite lifts off",
@@ -204,8 +213,8 @@ def test_a_first_frame_goes_as_a_data_uri_in_source_image(simulator, people, htt
     }
 
 
-def test_polls_use_the_documented_path_and_key(simulator, people, http):
-    owner = account(people)
+def test_polls_use_the_documented_path_and_key(simulator, people, http, account):
+    owner = account()
     receipt = ROUTE.submit(http, owner, VideoRequest(model="veo3.1-fast", prompt="Fog", duration_s=5))
     report = ROUTE.poll(http, owner, receipt.provider_task_id)
     assert report.status in (Status.QUEUED, Status.RUNNING) and isinstance(report.progress, int)
@@ -246,7 +255,7 @@ def test_a_simulated_job_walks_queued_in_progress_completed_with_integer_progres
 
 
 @pytest.mark.parametrize(
-    "change, words",
+    ("change", "words"),
     [
         ({"model": "veo3.1-fast", "audio": True}, "veo3.1-fast does not generate audio"),
         ({"duration_seconds": 8}, "duration_seconds must be 5 or 10"),
@@ -274,14 +283,14 @@ def test_the_simulator_refuses_what_the_seed_does_not_allow_with_openai_style_40
 # --- Every error class, in plain words -----------------------------------------------
 
 
-def test_a_refused_setting_is_a_validation_error_in_the_providers_words(simulator, people, http):
+def test_a_refused_setting_is_a_validation_error_in_the_providers_words(simulator, people, http, account):
     with pytest.raises(ProviderError) as refused:
-        ROUTE.submit(http, account(people), VideoRequest(model="veo3.1-fast", prompt="x", duration_s=8))
+        ROUTE.submit(http, account(), VideoRequest(model="veo3.1-fast", prompt="x", duration_s=8))
     assert refused.value.kind == ErrorKind.VALIDATION and "duration_seconds must be 5 or 10" in refused.value.message
 
 
 @pytest.mark.parametrize(
-    "status, body, headers, kind",
+    ("status", "body", "headers", "kind"),
     [
         (429, {"error": {"code": "insufficient_quota", "message": "Out"}}, {}, ErrorKind.WALLET),
         (
@@ -308,19 +317,19 @@ def test_a_refused_setting_is_a_validation_error_in_the_providers_words(simulato
     ],
 )
 def test_openai_style_error_answers_the_simulator_does_not_give_are_read_in_plain_words(
-    people, status, body, headers, kind
+    people, status, body, headers, kind, account
 ):
     # The simulator never answers these; a stand-in transport at the HTTP boundary does.
     transport = httpx.MockTransport(lambda request: httpx.Response(status, json=body, headers=headers))
     with httpx.Client(transport=transport) as http, pytest.raises(ProviderError) as refused:
-        ROUTE.submit(http, account(people), VideoRequest(model="veo3.1", prompt="x", duration_s=5))
+        ROUTE.submit(http, account(), VideoRequest(model="veo3.1", prompt="x", duration_s=5))
     assert refused.value.kind == kind
     if kind == ErrorKind.RATE_LIMIT:
         assert refused.value.retry_after == 7.0
 
 
-def test_a_wrong_key_is_refused_and_nothing_is_billed(simulator, people):
-    project = route2_project(people, key="wrong-key")
+def test_a_wrong_key_is_refused_and_nothing_is_billed(simulator, people, route2_project):
+    project = route2_project(key="wrong-key")
     task = new_task(project, people["owner"])
     lifecycle.submit(task.pk)
     task.refresh_from_db()
@@ -328,19 +337,19 @@ def test_a_wrong_key_is_refused_and_nothing_is_billed(simulator, people):
     assert "rejected the API key" in task.error_message and "Nothing was billed" in task.error_message
 
 
-def test_an_empty_wallet_says_to_top_up(simulator, people, http):
+def test_an_empty_wallet_says_to_top_up(simulator, people, http, account):
     with pytest.raises(ProviderError) as refused:
         ROUTE.submit(
             http,
-            account(people, key="sim-no-credit-1"),
+            account(key="sim-no-credit-1"),
             VideoRequest(model="veo3.1", prompt="x", duration_s=5),
         )
     assert refused.value.kind == ErrorKind.WALLET and refused.value.http_status == 402
     assert "Top up" in refused.value.for_user
 
 
-def test_a_rate_limited_submit_waits_as_long_as_retry_after_says(simulator, people):
-    task = new_task(route2_project(people), people["owner"], prompt="Crowd at dusk #ratelimit")
+def test_a_rate_limited_submit_waits_as_long_as_retry_after_says(simulator, people, route2_project):
+    task = new_task(route2_project(), people["owner"], prompt="Crowd at dusk #ratelimit")
     before = timezone.now()
     lifecycle.submit(task.pk)
     task.refresh_from_db()
@@ -349,8 +358,8 @@ def test_a_rate_limited_submit_waits_as_long_as_retry_after_says(simulator, peop
     assert not SimulatedJob.objects.exists()
 
 
-def test_a_lost_submit_answer_is_uncertain_and_never_sent_again(simulator, people):
-    task = new_task(route2_project(people), people["owner"], prompt="Harbour lights #lost")
+def test_a_lost_submit_answer_is_uncertain_and_never_sent_again(simulator, people, route2_project):
+    task = new_task(route2_project(), people["owner"], prompt="Harbour lights #lost")
     lifecycle.submit(task.pk)
     task.refresh_from_db()
     assert task.state == Task.State.UNCERTAIN and "will not send it again on its own" in task.error_message
@@ -365,9 +374,11 @@ def poll_now(task: Task) -> str:
         return lifecycle.apply_report(claimed, lifecycle.fetch_report(claimed, http))
 
 
-@pytest.mark.parametrize("marker, kind, failing_polls", [("#poll500", "outage", 2), ("#malformed", "bad_answer", 1)])
-def test_a_poll_that_breaks_is_retried_with_backoff(simulator, people, marker, kind, failing_polls):
-    task = new_task(route2_project(people, poll_interval_s=None), people["owner"], prompt=f"Dunes {marker}")
+@pytest.mark.parametrize(
+    ("marker", "kind", "failing_polls"), [("#poll500", "outage", 2), ("#malformed", "bad_answer", 1)]
+)
+def test_a_poll_that_breaks_is_retried_with_backoff(simulator, people, marker, kind, failing_polls, route2_project):
+    task = new_task(route2_project(poll_interval_s=None), people["owner"], prompt=f"Dunes {marker}")
     lifecycle.submit(task.pk)
     for _ in range(failing_polls):
         asked = timezone.now()
@@ -380,8 +391,10 @@ def test_a_poll_that_breaks_is_retried_with_backoff(simulator, people, marker, k
     assert poll_now(task) == Task.State.ARCHIVING
 
 
-def test_a_job_that_never_finishes_times_out_after_thirty_minutes_without_resubmitting(simulator, people):
-    task = new_task(route2_project(people), people["owner"], prompt="Slow tide #never")
+def test_a_job_that_never_finishes_times_out_after_thirty_minutes_without_resubmitting(
+    simulator, people, route2_project
+):
+    task = new_task(route2_project(), people["owner"], prompt="Slow tide #never")
     lifecycle.submit(task.pk)
     Task.objects.filter(pk=task.pk).update(submitted_at=timezone.now() - timedelta(minutes=31))
     assert poll_now(task) == Task.State.FAILED
@@ -393,8 +406,8 @@ def test_a_job_that_never_finishes_times_out_after_thirty_minutes_without_resubm
 # --- Every terminal state, through the worker -----------------------------------------
 
 
-def test_a_draft_is_archived_as_a_silent_720p_clip(simulator, people):
-    task = new_task(route2_project(people), people["owner"])
+def test_a_draft_is_archived_as_a_silent_720p_clip(simulator, people, run_worker, route2_project):
+    task = new_task(route2_project(), people["owner"])
     (task,) = run_worker(task.pk)
     assert task.state == Task.State.DONE, task.error_message
     clip = task.clip
@@ -404,9 +417,9 @@ def test_a_draft_is_archived_as_a_silent_720p_clip(simulator, people):
     assert video.path.endswith("/download/video.mp4") and video.headers["Authorization"].startswith("Bearer sim-")
 
 
-def test_a_final_with_audio_keeps_the_separate_audio_track(simulator, people):
+def test_a_final_with_audio_keeps_the_separate_audio_track(simulator, people, run_worker, route2_project):
     task = new_task(
-        route2_project(people),
+        route2_project(),
         people["owner"],
         tier=Tier.QUALITY,
         kind="final",
@@ -431,23 +444,25 @@ def probe_has_video(path: Path) -> bool:
 
 
 @pytest.mark.parametrize(
-    "marker, state, kind, words",
+    ("marker", "state", "kind", "words"),
     [
         ("#blocked", Task.State.BLOCKED, "safety", "safety filter"),
         ("#filtered", Task.State.BLOCKED, "safety", "safety filter removed the result"),
         ("#failed", Task.State.FAILED, "failed", "could not render it"),
     ],
 )
-def test_a_job_the_provider_refused_ends_unbilled_in_plain_words(simulator, people, marker, state, kind, words):
-    task = new_task(route2_project(people), people["owner"], prompt=f"A street fight {marker}")
+def test_a_job_the_provider_refused_ends_unbilled_in_plain_words(
+    simulator, people, marker, state, kind, words, run_worker, route2_project
+):
+    task = new_task(route2_project(), people["owner"], prompt=f"A street fight {marker}")
     (task,) = run_worker(task.pk)
     assert (task.state, task.error_code, task.cost_charged) == (state, kind, 0)
     assert words in task.error_message
     assert not downloads_of(task.provider_task_id)
 
 
-def test_a_job_done_with_no_video_says_it_may_have_billed(simulator, people):
-    task = new_task(route2_project(people), people["owner"], prompt="An empty room #empty")
+def test_a_job_done_with_no_video_says_it_may_have_billed(simulator, people, run_worker, route2_project):
+    task = new_task(route2_project(), people["owner"], prompt="An empty room #empty")
     (task,) = run_worker(task.pk)
     assert (task.state, task.error_code, task.cost_charged) == (
         Task.State.FAILED,
@@ -457,9 +472,9 @@ def test_a_job_done_with_no_video_says_it_may_have_billed(simulator, people):
     assert "may still have billed" in task.error_message
 
 
-def test_a_download_cut_halfway_is_resumed_with_range(simulator, people, settings):
+def test_a_download_cut_halfway_is_resumed_with_range(simulator, people, settings, run_worker, route2_project):
     task = new_task(
-        route2_project(people),
+        route2_project(),
         people["owner"],
         prompt="Surf at noon #truncated",
         tier=Tier.QUALITY,
@@ -477,8 +492,8 @@ def test_a_download_cut_halfway_is_resumed_with_range(simulator, people, setting
     assert Path(task.clip.file.path).read_bytes() == rendered.read_bytes()
 
 
-def test_an_expired_link_fails_without_a_clip(simulator, people):
-    task = new_task(route2_project(people), people["owner"], prompt="Late train #expired")
+def test_an_expired_link_fails_without_a_clip(simulator, people, run_worker, route2_project):
+    task = new_task(route2_project(), people["owner"], prompt="Late train #expired")
     (task,) = run_worker(task.pk)
     assert task.state == Task.State.FAILED and not hasattr(task, "clip")
 
@@ -486,46 +501,46 @@ def test_an_expired_link_fails_without_a_clip(simulator, people):
 # --- Cadence ------------------------------------------------------------------------
 
 
-def test_the_documented_cadence_is_every_5_s_then_every_10_s(simulator, people):
+def test_the_documented_cadence_is_every_5_s_then_every_10_s(simulator, people, run_worker, route2_project):
     assert [ROUTE.poll_delay(model="veo3.1", elapsed_s=s) for s in (0, 179, 180, 1200)] == [
         5.0,
         5.0,
         10.0,
         10.0,
     ]
-    task = new_task(route2_project(people, poll_interval_s=None), people["owner"])
+    task = new_task(route2_project(poll_interval_s=None), people["owner"])
     (task,) = run_worker(task.pk)
     assert task.state == Task.State.DONE, task.error_message
     submitted = the_submit().at
     polls = [entry.at for entry in polls_of(task.provider_task_id)]
-    gaps = [(b - a).total_seconds() for a, b in zip([submitted, *polls], polls)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise([submitted, *polls])]
     assert len(polls) == 1 and gaps[0] >= 5.0, gaps
 
 
-def test_a_faster_account_setting_never_polls_below_2_s(simulator, people, settings):
+def test_a_faster_account_setting_never_polls_below_2_s(simulator, people, settings, run_worker, route2_project):
     settings.SIMULATOR = {"draft_seconds": 3.5, "final_seconds": 3.5}
-    task = new_task(route2_project(people, poll_interval_s=0.5), people["owner"])
+    task = new_task(route2_project(poll_interval_s=0.5), people["owner"])
     (task,) = run_worker(task.pk)
     assert task.state == Task.State.DONE, task.error_message
     submitted = the_submit().at
     polls = [entry.at for entry in polls_of(task.provider_task_id)]
-    gaps = [(b - a).total_seconds() for a, b in zip([submitted, *polls], polls)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise([submitted, *polls])]
     assert len(polls) >= 2 and min(gaps) >= 2.0, gaps
 
 
 # --- Keys ----------------------------------------------------------------------------
 
 
-def test_test_connection_accepts_a_good_key_and_refuses_a_bad_one(simulator, people, http):
-    ROUTE.check_account(http, account(people))
+def test_test_connection_accepts_a_good_key_and_refuses_a_bad_one(simulator, people, http, account):
+    ROUTE.check_account(http, account())
     with pytest.raises(ProviderError) as refused:
-        ROUTE.check_account(http, account(people, key="nope", name="Other"))
+        ROUTE.check_account(http, account(key="nope", name="Other"))
     assert refused.value.kind == ErrorKind.AUTH
     assert not SimulatedJob.objects.exists()
 
 
-def test_the_key_goes_only_to_the_accounts_own_host(people):
-    owner = account(people, key="sim-secret")
+def test_the_key_goes_only_to_the_accounts_own_host(people, account):
+    owner = account(key="sim-secret")
     owner.base_url = "https://llm.bytespike.ai"
     own = ROUTE.download_request(owner, "t1", "https://llm.bytespike.ai/files/t1.mp4")
     assert own == ("https://llm.bytespike.ai/files/t1.mp4", {"Authorization": "Bearer sim-secret"})

@@ -54,6 +54,7 @@ What we assumed where it is silent:
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal, InvalidOperation
 
 import httpx
@@ -93,14 +94,17 @@ STATUSES = StatusWords(
 )
 
 
-_ANY = {
-    "aspect_ratios": ("16:9", "9:16", "1:1"),
-    "audio": False,
-    "negative_prompt": False,
-    "seed": True,
-    "first_frame": True,
-    "images_by_url": True,
-}
+# What veo-3.1 takes; veo-3.1-fast is the same with shorter clips, at 720p only.
+_ANY = Capabilities(
+    durations=tuple(range(1, 9)),
+    resolutions=("720p", "1080p"),
+    aspect_ratios=("16:9", "9:16", "1:1"),
+    audio=False,
+    negative_prompt=False,
+    seed=True,
+    first_frame=True,
+    images_by_url=True,
+)
 
 
 class TasksApi(Route):
@@ -112,8 +116,8 @@ class TasksApi(Route):
         Tier.QUALITY: "veo-3.1",
     }
     capabilities = {
-        "veo-3.1": Capabilities(durations=tuple(range(1, 9)), resolutions=("720p", "1080p"), **_ANY),
-        "veo-3.1-fast": Capabilities(durations=tuple(range(1, 6)), resolutions=("720p",), **_ANY),
+        "veo-3.1": _ANY,
+        "veo-3.1-fast": dataclasses.replace(_ANY, durations=tuple(range(1, 6)), resolutions=("720p",)),
     }
     min_poll_interval_s = 1.0
     deadline_s = 30 * 60
@@ -149,7 +153,7 @@ class TasksApi(Route):
         response = http.get(self._task_url(account, provider_task_id), headers=self._headers(account))
         answer = self._answer(response)
         raw = str(answer.get("status", ""))
-        result = answer.get("result") if isinstance(answer.get("result"), dict) else {}
+        result = found if isinstance(found := answer.get("result"), dict) else {}
         url = result.get("video_url")
         if url and url.startswith("/"):
             url = account.resolved_base_url + url

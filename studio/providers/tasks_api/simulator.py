@@ -113,7 +113,9 @@ def validate(body: dict) -> JsonResponse | None:
     if not _is_int(duration) or duration not in limits.durations:
         return _error(400, "invalid_duration", f"duration_seconds must be an integer from {low} to {high} for {model}")
     if body.get("resolution", limits.default) not in limits.resolutions:
-        return _error(400, "unsupported_resolution", f"resolution must be {' or '.join(limits.resolutions)} for {model}")
+        return _error(
+            400, "unsupported_resolution", f"resolution must be {' or '.join(limits.resolutions)} for {model}"
+        )
     if body.get("aspect_ratio", "16:9") not in ASPECTS:
         return _error(400, "invalid_aspect_ratio", "aspect_ratio must be 16:9, 9:16 or 1:1")
     if "seed" in body and not _is_int(body["seed"]):

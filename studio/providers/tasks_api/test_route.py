@@ -13,7 +13,6 @@ import pytest
 from django.utils import timezone
 from PIL import Image
 
-from conftest import make_project, run_worker
 from studio.clips.media import probe
 from studio.prompts.models import Prompt
 from studio.providers.base import (
@@ -35,18 +34,19 @@ ROUTE = get_route("tasks-api")
 KEY = "sim-tasks-key"
 
 
-def tasks_project(people, *, key=KEY, options=None):
-    project = make_project(people, name="Tide", base_url="/simulator/tasks-api", key=key)
-    account = project.draft_account
-    account.route = "tasks-api"
-    account.options = options or {}
-    account.save()
-    return project
+@pytest.fixture
+def tasks_project(make_project, people):
+    """Projects on route 1's simulator, with this key and these account options."""
+
+    def make(*, key=KEY, options=None):
+        return make_project(people, name="Tide", route="tasks-api", key=key, options=options)
+
+    return make
 
 
 @pytest.fixture
-def account(simulator, people):
-    return tasks_project(people).draft_account
+def account(simulator, tasks_project):
+    return tasks_project().draft_account
 
 
 def task_for(
@@ -187,8 +187,8 @@ def test_a_first_frame_goes_as_the_image_init_url(account):
     }
 
 
-def test_polls_go_to_the_assumed_path_with_the_same_header(simulator, people):
-    project = tasks_project(people)
+def test_polls_go_to_the_assumed_path_with_the_same_header(simulator, people, run_worker, tasks_project):
+    project = tasks_project()
     (task,) = run_worker(task_for(project, people).pk)
     poll = status_polls(task)[0]
     assert poll.path == f"/simulator/tasks-api/v1/tasks/{task.provider_task_id}"
@@ -212,8 +212,8 @@ def test_the_poll_path_can_be_changed_per_account(account):
 # --- Terminal states through the worker ----------------------------------------------
 
 
-def test_a_fast_draft_is_archived_with_its_charge_and_quote(simulator, people):
-    project = tasks_project(people)
+def test_a_fast_draft_is_archived_with_its_charge_and_quote(simulator, people, run_worker, tasks_project):
+    project = tasks_project()
     (task,) = run_worker(task_for(project, people, duration_s=4, aspect_ratio="1:1").pk)
     assert task.state == Task.State.DONE, task.error_message
     assert task.cost_estimate == Decimal("0.18") and task.cost_charged == Decimal("0.18")
@@ -224,8 +224,8 @@ def test_a_fast_draft_is_archived_with_its_charge_and_quote(simulator, people):
     assert task.video_url_expires_at - timezone.now() > timedelta(hours=23)
 
 
-def test_a_quality_render_at_1080p_is_archived_and_polled_every_2_s(simulator, people):
-    project = tasks_project(people)
+def test_a_quality_render_at_1080p_is_archived_and_polled_every_2_s(simulator, people, run_worker, tasks_project):
+    project = tasks_project()
     (task,) = run_worker(
         task_for(project, people, tier=Tier.QUALITY, duration_s=2, resolution="1080p", aspect_ratio="9:16").pk
     )
@@ -236,8 +236,8 @@ def test_a_quality_render_at_1080p_is_archived_and_polled_every_2_s(simulator, p
     assert min(gaps(task)) >= 2.0
 
 
-def test_the_video_is_fetched_without_our_key(simulator, people):
-    project = tasks_project(people)
+def test_the_video_is_fetched_without_our_key(simulator, people, run_worker, tasks_project):
+    project = tasks_project()
     (task,) = run_worker(task_for(project, people).pk)
     url, headers = ROUTE.download_request(project.draft_account, task.provider_task_id, task.video_url)
     assert (url, headers) == (task.video_url, {})
@@ -245,15 +245,15 @@ def test_the_video_is_fetched_without_our_key(simulator, people):
     assert "X-Api-Key" not in fetch.headers and "Authorization" not in fetch.headers
 
 
-def test_a_tampered_signature_is_refused_by_the_cdn(simulator, people):
-    project = tasks_project(people)
+def test_a_tampered_signature_is_refused_by_the_cdn(simulator, people, run_worker, tasks_project):
+    project = tasks_project()
     (task,) = run_worker(task_for(project, people).pk)
     assert httpx.get(task.video_url).status_code == 200
     assert httpx.get(task.video_url.replace("sig=", "sig=0")).status_code == 403
 
 
-def test_a_prompt_blocked_by_safety_is_refused_at_submit_with_451_and_not_billed(simulator, people):
-    project = tasks_project(people)
+def test_a_prompt_blocked_by_safety_is_refused_at_submit_with_451_and_not_billed(simulator, people, tasks_project):
+    project = tasks_project()
     task = task_for(project, people, prompt="A riot #blocked")
     lifecycle.submit(task.pk)
     task.refresh_from_db()
@@ -262,29 +262,29 @@ def test_a_prompt_blocked_by_safety_is_refused_at_submit_with_451_and_not_billed
     assert sent()[0].status == 451 and sent("GET") == []
 
 
-def test_a_failed_job_ends_failed_with_the_providers_message(simulator, people):
-    project = tasks_project(people)
+def test_a_failed_job_ends_failed_with_the_providers_message(simulator, people, run_worker, tasks_project):
+    project = tasks_project()
     (task,) = run_worker(task_for(project, people, prompt="Storm at sea #failed").pk)
     assert task.state == Task.State.FAILED and task.error_code == ErrorKind.FAILED
     assert "Upstream generation failed" in task.error_message and task.cost_charged == 0
 
 
-def test_a_filtered_result_ends_blocked_not_billed(simulator, people):
-    project = tasks_project(people)
+def test_a_filtered_result_ends_blocked_not_billed(simulator, people, run_worker, tasks_project):
+    project = tasks_project()
     (task,) = run_worker(task_for(project, people, prompt="Wildlife #filtered").pk)
     assert task.state == Task.State.BLOCKED and task.error_code == ErrorKind.SAFETY
     assert "removed by the upstream safety filter" in task.error_message and task.cost_charged == 0
 
 
-def test_completed_without_a_video_ends_saying_it_may_have_billed(simulator, people):
-    project = tasks_project(people)
+def test_completed_without_a_video_ends_saying_it_may_have_billed(simulator, people, run_worker, tasks_project):
+    project = tasks_project()
     (task,) = run_worker(task_for(project, people, prompt="Foliage #empty").pk)
     assert task.state == Task.State.FAILED and task.error_code == ErrorKind.EMPTY_RESULT
     assert "may still have billed" in task.error_message and downloads(task) == []
 
 
 @pytest.mark.parametrize(
-    "answer, status, kind",
+    ("answer", "status", "kind"),
     [
         ({"status": "processing"}, Status.RUNNING, None),
         ({"status": "error", "message": "GPU node lost"}, Status.FAILED, ErrorKind.FAILED),
@@ -309,7 +309,7 @@ def test_an_unknown_status_is_an_answer_we_cannot_read(account):
 
 
 @pytest.mark.parametrize(
-    "change, words",
+    ("change", "words"),
     [
         ({"model": "veo-3.1", "duration_s": 9, "resolution": "1080p"}, "from 1 to 8"),
         ({"model": "veo-3.1-fast", "duration_s": 6}, "from 1 to 5"),
@@ -336,15 +336,15 @@ def test_the_simulator_refuses_a_seed_that_is_not_an_integer(simulator):
 
 
 @pytest.mark.parametrize(
-    "key, status, kind, words",
+    ("key", "status", "kind", "words"),
     [
         ("not-a-sim-key", 401, ErrorKind.AUTH, "rejected the API key"),
         ("sim-nofunds-1", 402, ErrorKind.WALLET, "no credit left"),
         ("sim-noscope-1", 403, ErrorKind.AUTH, "not allowed"),
     ],
 )
-def test_auth_wallet_and_scope_refusals_are_not_billed(simulator, people, key, status, kind, words):
-    project = tasks_project(people, key=key)
+def test_auth_wallet_and_scope_refusals_are_not_billed(simulator, people, key, status, kind, words, tasks_project):
+    project = tasks_project(key=key)
     task = task_for(project, people)
     lifecycle.submit(task.pk)
     task.refresh_from_db()
@@ -353,8 +353,8 @@ def test_auth_wallet_and_scope_refusals_are_not_billed(simulator, people, key, s
     assert sent()[0].status == status
 
 
-def test_a_rate_limited_submit_waits_for_retry_after_then_sends_again(simulator, people):
-    project = tasks_project(people)
+def test_a_rate_limited_submit_waits_for_retry_after_then_sends_again(simulator, people, tasks_project):
+    project = tasks_project()
     task = task_for(project, people, prompt="Tide #ratelimit")
     lifecycle.submit(task.pk)
     task.refresh_from_db()
@@ -366,8 +366,8 @@ def test_a_rate_limited_submit_waits_for_retry_after_then_sends_again(simulator,
     assert [r.status for r in sent()] == [429, 429]
 
 
-def test_a_500_on_poll_is_retried_with_backoff_until_done(simulator, people):
-    project = tasks_project(people)
+def test_a_500_on_poll_is_retried_with_backoff_until_done(simulator, people, run_worker, tasks_project):
+    project = tasks_project()
     (task,) = run_worker(task_for(project, people, prompt="Waterfall #poll500").pk)
     assert task.state == Task.State.DONE, task.error_message
     polls = status_polls(task)
@@ -376,16 +376,16 @@ def test_a_500_on_poll_is_retried_with_backoff_until_done(simulator, people):
     assert all(gap >= 2.0 for gap in gaps(task)[1:3])
 
 
-def test_a_poll_answer_that_is_not_json_is_retried_until_done(simulator, people):
-    project = tasks_project(people)
+def test_a_poll_answer_that_is_not_json_is_retried_until_done(simulator, people, run_worker, tasks_project):
+    project = tasks_project()
     (task,) = run_worker(task_for(project, people, prompt="Weather #malformed").pk)
     assert task.state == Task.State.DONE, task.error_message
     assert status_polls(task)[0].status == 200 and len(status_polls(task)) >= 2
     assert gaps(task)[1] >= 2.0
 
 
-def test_a_lost_submit_answer_is_uncertain_and_never_resent(simulator, people):
-    project = tasks_project(people)
+def test_a_lost_submit_answer_is_uncertain_and_never_resent(simulator, people, tasks_project):
+    project = tasks_project()
     task = task_for(project, people, prompt="Forest #lost")
     lifecycle.submit(task.pk)
     task.refresh_from_db()
@@ -394,8 +394,8 @@ def test_a_lost_submit_answer_is_uncertain_and_never_resent(simulator, people):
     assert len(sent()) == 1
 
 
-def test_a_job_that_never_finishes_times_out_after_30_minutes_without_resubmitting(simulator, people):
-    project = tasks_project(people)
+def test_a_job_that_never_finishes_times_out_after_30_minutes_without_resubmitting(simulator, people, tasks_project):
+    project = tasks_project()
     task = task_for(project, people, prompt="Glacier #never")
     lifecycle.submit(task.pk)
     Task.objects.filter(pk=task.pk).update(
@@ -425,17 +425,17 @@ def test_the_schedule_never_goes_below_one_second_nor_shrinks():
         assert delays == sorted(delays)
 
 
-def test_polls_of_a_running_job_never_come_faster_than_a_second(simulator, people, settings):
+def test_polls_of_a_running_job_never_come_faster_than_a_second(simulator, people, settings, run_worker, tasks_project):
     settings.SIMULATOR = {"draft_seconds": 2.5, "final_seconds": 2.5}
-    project = tasks_project(people)
+    project = tasks_project()
     (task,) = run_worker(task_for(project, people).pk)
     assert task.state == Task.State.DONE, task.error_message
     assert len(status_polls(task)) >= 3
     assert min(gaps(task)) >= 1.0
 
 
-def test_an_accounts_faster_interval_is_clamped_to_one_second(simulator, people):
-    project = tasks_project(people)
+def test_an_accounts_faster_interval_is_clamped_to_one_second(simulator, people, tasks_project):
+    project = tasks_project()
     project.draft_account.poll_interval_s = 0.2
     project.draft_account.save()
     task = task_for(project, people)
@@ -447,8 +447,8 @@ def test_an_accounts_faster_interval_is_clamped_to_one_second(simulator, people)
 # --- Downloads ------------------------------------------------------------------------
 
 
-def test_a_download_cut_halfway_is_resumed_with_range(simulator, people):
-    project = tasks_project(people)
+def test_a_download_cut_halfway_is_resumed_with_range(simulator, people, run_worker, tasks_project):
+    project = tasks_project()
     (task,) = run_worker(task_for(project, people, prompt="River bend #truncated").pk)
     assert task.state == Task.State.DONE, task.error_message
     first, second = downloads(task)
@@ -458,8 +458,8 @@ def test_a_download_cut_halfway_is_resumed_with_range(simulator, people):
     assert probe(task.clip.file.path).duration_s == pytest.approx(4.0, abs=0.1)
 
 
-def test_an_expired_link_ends_the_task_without_a_clip(simulator, people):
-    project = tasks_project(people)
+def test_an_expired_link_ends_the_task_without_a_clip(simulator, people, run_worker, tasks_project):
+    project = tasks_project()
     (task,) = run_worker(task_for(project, people, prompt="Dunes #expired").pk)
     assert task.state == Task.State.FAILED and not hasattr(task, "clip")
     assert downloads(task)[0].status == 403
@@ -474,8 +474,8 @@ def test_check_account_accepts_a_good_key_and_spends_nothing(account):
     assert sent() == [] and [r.status for r in sent("GET")] == [404]
 
 
-def test_check_account_names_a_refused_key(simulator, people):
-    account = tasks_project(people, key="wrong-key").draft_account
+def test_check_account_names_a_refused_key(simulator, people, tasks_project):
+    account = tasks_project(key="wrong-key").draft_account
     with httpx.Client() as http, pytest.raises(ProviderError) as raised:
         ROUTE.check_account(http, account)
     assert raised.value.kind == ErrorKind.AUTH and raised.value.http_status == 401

@@ -46,7 +46,6 @@ import httpx
 
 from studio.providers.base import (
     SAFETY_WORDS,
-    Capabilities,
     ErrorKind,
     ProviderError,
     Receipt,
@@ -61,8 +60,7 @@ from studio.providers.base import (
     poll_report,
     read_json,
     same_origin,
-    veo_eight_second_rules,
-    veo_reference_rule,
+    veo_capabilities,
 )
 
 STATUSES = StatusWords(
@@ -72,18 +70,9 @@ STATUSES = StatusWords(
     failed=frozenset({"failure", "failed"}),
 )
 WHERE = "this route"
-_EIGHT_S_ABOVE_720P = veo_eight_second_rules("1080p", "4k", where=WHERE)
-_EIGHT_S_AT_1080P = veo_eight_second_rules("1080p", where=WHERE)
 
-_ANY = dict(
-    durations=(4, 6, 8),
-    aspect_ratios=("16:9", "9:16"),
-    negative_prompt=True,
-    first_frame=True,
-    last_frame=True,
-    max_references=1,
-    check=veo_reference_rule(WHERE),
-)
+# Veo's own limits, with one reference image (the seed names a single string).
+_VEO = veo_capabilities(where=WHERE, max_references=1)
 
 
 class VideosGateway(Route):
@@ -96,15 +85,9 @@ class VideosGateway(Route):
         Tier.QUALITY: "veo-3.1-generate-preview",
     }
     capabilities = {
-        "veo-3.1-generate-preview": Capabilities(
-            resolutions=("720p", "1080p", "4k"), audio=True, rules=_EIGHT_S_ABOVE_720P, **_ANY
-        ),
-        "veo-3.1-fast-generate-preview": Capabilities(
-            resolutions=("720p", "1080p", "4k"), audio=True, rules=_EIGHT_S_ABOVE_720P, **_ANY
-        ),
-        "veo-3.1-lite-generate-preview": Capabilities(
-            resolutions=("720p", "1080p"), audio=True, rules=_EIGHT_S_AT_1080P, **_ANY
-        ),
+        "veo-3.1-generate-preview": _VEO,
+        "veo-3.1-fast-generate-preview": _VEO,
+        "veo-3.1-lite-generate-preview": veo_capabilities(where=WHERE, lite=True, max_references=1),
     }
     min_poll_interval_s = 5.0
     deadline_s = 20 * 60

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from datetime import timedelta
 
@@ -10,14 +11,12 @@ import pytest
 from django.utils import timezone
 from PIL import Image
 
-from conftest import run_worker
 from studio.clips.media import probe
 from studio.providers.base import ImageInput, VideoRequest
 from studio.providers.registry import get_route
 from studio.simulator.models import SimulatorRequest
 from studio.tasks import lifecycle
 from studio.tasks.models import Task
-from tests.test_submit_once import pending_task
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROUTE = get_route("videos-gateway")
@@ -94,29 +93,35 @@ def test_a_reference_image_goes_as_input_reference(simulator, project):
     assert body["input_reference"] == reference.data_uri and "image" not in body
 
 
-def run_prompt(project, people, prompt: str) -> Task:
-    # The documented minimum cadence keeps these end-to-end runs short.
-    project.draft_account.poll_interval_s = ROUTE.min_poll_interval_s
-    project.draft_account.save()
-    task = pending_task(project, people["owner"])
-    task.prompt_version.text = prompt
-    task.prompt_version.save()
-    (task,) = run_worker(task.pk, timeout=90)
-    return task
+@pytest.fixture
+def run_prompt(pending_task, run_worker):
+    """A draft of these words, run through the worker to its end."""
+
+    def run(project, people, prompt: str) -> Task:
+        # The documented minimum cadence keeps these end-to-end runs short.
+        project.draft_account.poll_interval_s = ROUTE.min_poll_interval_s
+        project.draft_account.save()
+        task = pending_task(project, people["owner"])
+        task.prompt_version.text = prompt
+        task.prompt_version.save()
+        (task,) = run_worker(task.pk, timeout=90)
+        return task
+
+    return run
 
 
-def test_a_done_job_with_no_video_fails_saying_it_may_have_billed(simulator, project, people):
+def test_a_done_job_with_no_video_fails_saying_it_may_have_billed(simulator, project, people, run_prompt):
     task = run_prompt(project, people, "Nothing here #empty")
     assert task.state == "failed" and task.error_code == "empty_result"
     assert "returned no video" in task.error_message and "may still have billed" in task.error_message
 
 
-def test_a_safety_filtered_result_reported_done_ends_blocked_not_billed(simulator, project, people):
+def test_a_safety_filtered_result_reported_done_ends_blocked_not_billed(simulator, project, people, run_prompt):
     task = run_prompt(project, people, "A crowd #filtered")
     assert task.state == "blocked" and task.cost_charged == 0
 
 
-def test_a_download_cut_halfway_is_resumed_with_range(simulator, project, people):
+def test_a_download_cut_halfway_is_resumed_with_range(simulator, project, people, run_prompt):
     task = run_prompt(project, people, "Waves #truncated")
     assert task.state == "done", task.error_message
     assert probe(task.clip.file.path).duration_s == pytest.approx(4.0, abs=0.1)
@@ -125,13 +130,13 @@ def test_a_download_cut_halfway_is_resumed_with_range(simulator, project, people
     assert ranges[0] is None and ranges[1].startswith("bytes=") and len(ranges) == 2
 
 
-def test_an_expired_link_ends_in_plain_words(simulator, project, people):
+def test_an_expired_link_ends_in_plain_words(simulator, project, people, run_prompt):
     task = run_prompt(project, people, "Old link #expired")
     assert task.state == "failed" and task.error_code == "link_refused"
     assert "link was refused or has expired" in task.error_message and "may have been billed" in task.error_message
 
 
-def test_five_hundreds_on_polls_are_retried_with_backoff(simulator, project, people):
+def test_five_hundreds_on_polls_are_retried_with_backoff(simulator, project, people, run_prompt):
     task = run_prompt(project, people, "Flaky #poll500")
     assert task.state == "done", task.error_message
     polls = (
@@ -140,11 +145,11 @@ def test_five_hundreds_on_polls_are_retried_with_backoff(simulator, project, peo
         .order_by("at")
     )
     assert [p.status for p in polls][:3] == [500, 500, 200]
-    gaps = [(b.at - a.at).total_seconds() for a, b in zip(polls, polls[1:])]
+    gaps = [(b.at - a.at).total_seconds() for a, b in itertools.pairwise(polls)]
     assert all(gap >= 2 * ROUTE.min_poll_interval_s - 0.2 for gap in gaps[:2]), gaps
 
 
-def test_a_poll_answer_that_is_not_json_is_retried_not_fatal(simulator, project, people):
+def test_a_poll_answer_that_is_not_json_is_retried_not_fatal(simulator, project, people, pending_task):
     task = pending_task(project, people["owner"])
     task.prompt_version.text = "Garbled #malformed"
     task.prompt_version.save()
@@ -159,7 +164,7 @@ def test_a_poll_answer_that_is_not_json_is_retried_not_fatal(simulator, project,
     assert "Could not check on this task" in task.error_message and task.next_check_at > timezone.now()
 
 
-def test_a_rate_limited_submit_waits_for_retry_after_then_sends(simulator, project, people):
+def test_a_rate_limited_submit_waits_for_retry_after_then_sends(simulator, project, people, pending_task):
     task = pending_task(project, people["owner"])
     task.prompt_version.text = "Busy #ratelimit"
     task.prompt_version.save()
@@ -171,7 +176,7 @@ def test_a_rate_limited_submit_waits_for_retry_after_then_sends(simulator, proje
     assert lifecycle.submit(task.pk) is False  # not before Retry-After
 
 
-def test_a_lost_receipt_leaves_the_task_uncertain(simulator, project, people):
+def test_a_lost_receipt_leaves_the_task_uncertain(simulator, project, people, pending_task):
     task = pending_task(project, people["owner"])
     task.prompt_version.text = "Gone #lost"
     task.prompt_version.save()

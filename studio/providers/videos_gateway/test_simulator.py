@@ -43,7 +43,7 @@ def test_the_alias_path_works_too(gateway):
 
 
 @pytest.mark.parametrize(
-    "change, words",
+    ("change", "words"),
     [
         ({"duration": 5}, "duration must be 4, 6 or 8"),
         ({"resolution": "1080p", "duration": 4}, "only support 8-second duration"),
