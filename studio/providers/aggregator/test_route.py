@@ -603,7 +603,7 @@ def test_a_lost_submit_answer_is_uncertain_and_never_resent(async_project, peopl
 
 
 def test_the_schedule_waits_before_the_first_poll_then_never_polls_faster_than_5_s(
-    simulator, people, aggregator_project, account
+    simulator, people, aggregator_project
 ):
     asynchronous = aggregator_project(request_type="async").draft_account
     callbacks = aggregator_project().draft_account
@@ -648,7 +648,7 @@ def test_async_polls_over_http_wait_the_configured_initial_wait_then_at_least_5_
 
 
 def test_a_callback_task_completes_via_the_webhook_and_repeated_deliveries_change_nothing(
-    callback_project, people, monkeypatch, pending_task
+    callback_project, people, monkeypatch
 ):
     queued = []
     monkeypatch.setattr(views, "enqueue_job", lambda kind, pk: queued.append((kind, pk)))
