@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -289,9 +289,23 @@ class Route:
     def poll(self, http: httpx.Client, account: Account, provider_task_id: str) -> Report:
         raise NotImplementedError
 
-    def download_request(self, account: Account, provider_task_id: str, url: str) -> tuple[str, dict[str, str]]:
-        """URL and headers to fetch a result file (the video, or a separate audio track)."""
+    def key_headers(self, account: Account) -> dict[str, str]:
+        """The header that carries the account's key, in the route's own form."""
         raise NotImplementedError
+
+    def headers(self, account: Account) -> dict[str, str]:
+        """What every request to the provider's own address carries."""
+        return {**self.key_headers(account), "Accept": "application/json"}
+
+    def download_request(self, account: Account, provider_task_id: str, url: str) -> tuple[str, dict[str, str]]:
+        """URL and headers to fetch a result file (the video, or a separate audio track).
+
+        By default our key goes only to the account's own origin: result links
+        often point at a CDN or another host, and a key sent there leaks.
+        Routes whose links carry their own permission override this.
+        """
+        url = absolute_url(account, url) or url
+        return url, self.key_headers(account) if same_origin(url, account.resolved_base_url) else {}
 
     def poll_delay(self, *, model: str, elapsed_s: float, account: Account | None = None) -> float:
         """Seconds until the next poll, as the route's documentation asks."""
@@ -325,6 +339,20 @@ def same_origin(url: str, base_url: str) -> bool:
         return scheme, (parts.hostname or "").lower(), parts.port or {"https": 443, "http": 80}.get(scheme)
 
     return origin(url) == origin(base_url)
+
+
+def bearer(account: Account) -> dict[str, str]:
+    """The key as an OAuth-style bearer token, as most gateways take it."""
+    return {"Authorization": f"Bearer {account.api_key}"}
+
+
+def absolute_url(account: Account, url: object) -> str | None:
+    """A result link as an absolute URL; a path is on the account's own address (its base URL + path)."""
+    if not url or not isinstance(url, str):
+        return None
+    if url.startswith("/"):
+        return account.resolved_base_url + url
+    return urljoin(account.resolved_base_url + "/", url)
 
 
 def http_client(timeout: httpx.Timeout | None = None) -> httpx.Client:

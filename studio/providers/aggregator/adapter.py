@@ -82,10 +82,10 @@ from studio.providers.base import (
     StatusWords,
     Tier,
     VideoRequest,
+    bearer,
     error_for_status,
     poll_report,
     read_json,
-    same_origin,
 )
 
 STATUSES = StatusWords(
@@ -144,8 +144,8 @@ class Aggregator(Route):
     min_poll_interval_s = POLL_EVERY_S
     result_ttl_s = 15 * 24 * 3600
 
-    def _headers(self, account) -> dict[str, str]:
-        return {"Authorization": f"Bearer {account.api_key}", "Accept": "application/json"}
+    def key_headers(self, account) -> dict[str, str]:
+        return bearer(account)
 
     def uses_callbacks(self, account) -> bool:
         return account.options.get("request_type", "callback") == "callback"
@@ -163,7 +163,7 @@ class Aggregator(Route):
         body["provider"] = provider
         body["input"] = video_input(request)
         response = http.post(
-            f"{account.resolved_base_url}/api/v1/generateTask/veo-3-1", json=body, headers=self._headers(account)
+            f"{account.resolved_base_url}/api/v1/generateTask/veo-3-1", json=body, headers=self.headers(account)
         )
         data = self._data(response)
         task_id = data.get("taskId") if isinstance(data, dict) else None
@@ -175,7 +175,7 @@ class Aggregator(Route):
         response = http.get(
             f"{account.resolved_base_url}/api/v1/statusTask/veo-3-1",
             params={"taskId": provider_task_id},
-            headers=self._headers(account),
+            headers=self.headers(account),
         )
         return report_from(self._data(response))
 
@@ -192,19 +192,11 @@ class Aggregator(Route):
             raise ProviderError(ErrorKind.BAD_ANSWER, "The callback names no task")
         return str(data["taskId"]), report_from(data)
 
-    def download_request(self, account, provider_task_id: str, url: str) -> tuple[str, dict[str, str]]:
-        if url.startswith("/"):
-            url = account.resolved_base_url + url
-        # Result links need no key; never hand it to another host.
-        if same_origin(url, account.resolved_base_url):
-            return url, {"Authorization": f"Bearer {account.api_key}"}
-        return url, {}
-
     def check_account(self, http: httpx.Client, account) -> None:
         response = http.get(
             f"{account.resolved_base_url}/api/v1/statusTask/veo-3-1",
             params={"taskId": CONNECTION_CHECK_ID},
-            headers=self._headers(account),
+            headers=self.headers(account),
         )
         if response.status_code in (401, 403) or response.status_code >= 500:
             raise error_for_status(response, _message(response))

@@ -119,8 +119,8 @@ class Gemini(Route):
     deadline_s = 15 * 60
     result_ttl_s = 2 * 24 * 3600
 
-    def _headers(self, account) -> dict[str, str]:
-        return {"x-goog-api-key": account.api_key, "Accept": "application/json"}
+    def key_headers(self, account) -> dict[str, str]:
+        return {"x-goog-api-key": account.api_key}
 
     def submit(self, http: httpx.Client, account, request: VideoRequest) -> Receipt:
         instance: dict = {"prompt": request.prompt}
@@ -147,7 +147,7 @@ class Gemini(Route):
         response = http.post(
             f"{account.resolved_base_url}/v1beta/models/{request.model}:predictLongRunning",
             json={"instances": [instance], "parameters": parameters},
-            headers=self._headers(account),
+            headers=self.headers(account),
         )
         if response.status_code >= 400:
             raise _google_error(response, model=request.model)
@@ -157,7 +157,7 @@ class Gemini(Route):
         return Receipt(provider_task_id=name)
 
     def poll(self, http: httpx.Client, account, provider_task_id: str) -> Report:
-        response = http.get(f"{account.resolved_base_url}/v1beta/{provider_task_id}", headers=self._headers(account))
+        response = http.get(f"{account.resolved_base_url}/v1beta/{provider_task_id}", headers=self.headers(account))
         if response.status_code >= 400:
             raise _google_error(response)
         answer = read_json(response)
@@ -197,7 +197,7 @@ class Gemini(Route):
         model = self.models[Tier.FAST]
         response = http.get(
             f"{account.resolved_base_url}/v1beta/models/{model}/operations/dailies-connection-check",
-            headers=self._headers(account),
+            headers=self.headers(account),
         )
         if response.status_code < 400 or response.status_code == 404:
             return

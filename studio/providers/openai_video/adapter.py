@@ -53,7 +53,6 @@ What we assumed where it is silent:
 from __future__ import annotations
 
 import dataclasses
-from urllib.parse import urljoin
 
 import httpx
 
@@ -68,11 +67,12 @@ from studio.providers.base import (
     StatusWords,
     Tier,
     VideoRequest,
+    absolute_url,
+    bearer,
     error_for_status,
     percent,
     poll_report,
     read_json,
-    same_origin,
 )
 
 SIZES = {"720p": "1280x720", "1080p": "1920x1080"}
@@ -111,8 +111,8 @@ class OpenAIVideo(Route):
     deadline_s = 30 * 60
     result_ttl_s = 24 * 3600
 
-    def _headers(self, account) -> dict[str, str]:
-        return {"Authorization": f"Bearer {account.api_key}", "Accept": "application/json"}
+    def key_headers(self, account) -> dict[str, str]:
+        return bearer(account)
 
     def submit(self, http: httpx.Client, account, request: VideoRequest) -> Receipt:
         body: dict = {
@@ -127,7 +127,7 @@ class OpenAIVideo(Route):
         response = http.post(
             f"{account.resolved_base_url}/v1/videos/generations",
             json=body,
-            headers=self._headers(account),
+            headers=self.headers(account),
         )
         answer = _answer(response)
         task_id = answer.get("task_id")
@@ -140,7 +140,7 @@ class OpenAIVideo(Route):
     def poll(self, http: httpx.Client, account, provider_task_id: str) -> Report:
         response = http.get(
             f"{account.resolved_base_url}/v1/videos/tasks/{provider_task_id}",
-            headers=self._headers(account),
+            headers=self.headers(account),
         )
         answer = _answer(response)
         raw = str(answer.get("status", ""))
@@ -149,32 +149,21 @@ class OpenAIVideo(Route):
             STATUSES.phase(raw),
             raw_status=raw,
             progress=percent(answer.get("progress")),
-            video_url=self._absolute(account, answer.get("result_url")),
-            audio_url=self._absolute(account, answer.get("audio_url")),
+            video_url=absolute_url(account, answer.get("result_url")),
+            audio_url=absolute_url(account, answer.get("audio_url")),
             reason=" ".join(str(error.get(k) or "") for k in ("code", "message")).strip(),
         )
-
-    def download_request(self, account, provider_task_id: str, url: str) -> tuple[str, dict[str, str]]:
-        url = self._absolute(account, url) or url
-        if same_origin(url, account.resolved_base_url):
-            return url, {"Authorization": f"Bearer {account.api_key}"}
-        return url, {}
 
     def check_account(self, http: httpx.Client, account) -> None:
         response = http.get(
             f"{account.resolved_base_url}/v1/videos/tasks/dailies-connection-check",
-            headers=self._headers(account),
+            headers=self.headers(account),
         )
         if response.status_code in (401, 403) or response.status_code >= 500:
             raise _error_for(response)
 
     def poll_delay(self, *, model: str, elapsed_s: float, account=None) -> float:
         return 5.0 if elapsed_s < 180 else 10.0
-
-    def _absolute(self, account, url) -> str | None:
-        if not url or not isinstance(url, str):
-            return None
-        return urljoin(account.resolved_base_url + "/", url)
 
 
 def _answer(response: httpx.Response) -> dict:

@@ -69,6 +69,7 @@ from studio.providers.base import (
     StatusWords,
     Tier,
     VideoRequest,
+    absolute_url,
     error_for_status,
     error_message,
     percent,
@@ -123,8 +124,8 @@ class TasksApi(Route):
     deadline_s = 30 * 60
     result_ttl_s = 24 * 3600
 
-    def _headers(self, account) -> dict[str, str]:
-        return {"x-api-key": account.api_key, "Accept": "application/json"}
+    def key_headers(self, account) -> dict[str, str]:
+        return {"x-api-key": account.api_key}
 
     def _task_url(self, account, task_id: str) -> str:
         template = account.options.get("poll_path") or DEFAULT_POLL_PATH
@@ -142,7 +143,7 @@ class TasksApi(Route):
             body["seed"] = request.seed
         if request.first_frame:
             body["image_init"] = request.first_frame.url
-        response = http.post(f"{account.resolved_base_url}/v1/tasks/submit", json=body, headers=self._headers(account))
+        response = http.post(f"{account.resolved_base_url}/v1/tasks/submit", json=body, headers=self.headers(account))
         answer = self._answer(response)
         task_id = answer.get("task_id")
         if not task_id:
@@ -150,13 +151,11 @@ class TasksApi(Route):
         return Receipt(provider_task_id=str(task_id), estimated_cost=_dollars(answer.get("estimated_credits")))
 
     def poll(self, http: httpx.Client, account, provider_task_id: str) -> Report:
-        response = http.get(self._task_url(account, provider_task_id), headers=self._headers(account))
+        response = http.get(self._task_url(account, provider_task_id), headers=self.headers(account))
         answer = self._answer(response)
         raw = str(answer.get("status", ""))
         result = found if isinstance(found := answer.get("result"), dict) else {}
-        url = result.get("video_url")
-        if url and url.startswith("/"):
-            url = account.resolved_base_url + url
+        url = absolute_url(account, result.get("video_url"))
         return poll_report(
             STATUSES.phase(raw),
             raw_status=raw,
@@ -172,7 +171,7 @@ class TasksApi(Route):
 
     def check_account(self, http: httpx.Client, account) -> None:
         url = self._task_url(account, "task_dailies_connection_check")
-        response = http.get(url, headers=self._headers(account))
+        response = http.get(url, headers=self.headers(account))
         if response.status_code in (401, 403) or response.status_code >= 500:
             raise self._error(response)
 

@@ -54,12 +54,13 @@ from studio.providers.base import (
     StatusWords,
     Tier,
     VideoRequest,
+    absolute_url,
+    bearer,
     error_for_status,
     error_message,
     percent,
     poll_report,
     read_json,
-    same_origin,
     veo_capabilities,
 )
 
@@ -92,8 +93,8 @@ class VideosGateway(Route):
     min_poll_interval_s = 5.0
     deadline_s = 20 * 60
 
-    def _headers(self, account) -> dict[str, str]:
-        return {"Authorization": f"Bearer {account.api_key}", "Accept": "application/json"}
+    def key_headers(self, account) -> dict[str, str]:
+        return bearer(account)
 
     def submit(self, http: httpx.Client, account, request: VideoRequest) -> Receipt:
         body: dict = {
@@ -116,7 +117,7 @@ class VideosGateway(Route):
             body["lastFrameImage"] = request.last_frame.data_uri
         if request.references:
             body["input_reference"] = request.references[0].data_uri
-        response = http.post(f"{account.resolved_base_url}/v1/videos", json=body, headers=self._headers(account))
+        response = http.post(f"{account.resolved_base_url}/v1/videos", json=body, headers=self.headers(account))
         answer = self._answer(response)
         task_id = answer.get("task_id") or answer.get("id")
         if not task_id:
@@ -124,12 +125,10 @@ class VideosGateway(Route):
         return Receipt(provider_task_id=str(task_id))
 
     def poll(self, http: httpx.Client, account, provider_task_id: str) -> Report:
-        response = http.get(f"{account.resolved_base_url}/v1/videos/{provider_task_id}", headers=self._headers(account))
+        response = http.get(f"{account.resolved_base_url}/v1/videos/{provider_task_id}", headers=self.headers(account))
         answer = self._answer(response)
         raw = str(answer.get("status", ""))
-        url = answer.get("result_url")
-        if url and url.startswith("/"):
-            url = account.resolved_base_url + url
+        url = absolute_url(account, answer.get("result_url"))
         return poll_report(
             STATUSES.phase(raw),
             raw_status=raw,
@@ -138,15 +137,9 @@ class VideosGateway(Route):
             reason=str(answer.get("fail_reason") or answer.get("error") or ""),
         )
 
-    def download_request(self, account, provider_task_id: str, url: str) -> tuple[str, dict[str, str]]:
-        # The documented /content link is on the gateway itself; a link elsewhere gets no key.
-        if not same_origin(url, account.resolved_base_url):
-            return url, {}
-        return url, {"Authorization": f"Bearer {account.api_key}"}
-
     def check_account(self, http: httpx.Client, account) -> None:
         response = http.get(
-            f"{account.resolved_base_url}/v1/videos/dailies-connection-check", headers=self._headers(account)
+            f"{account.resolved_base_url}/v1/videos/dailies-connection-check", headers=self.headers(account)
         )
         if response.status_code in (401, 403):
             raise error_for_status(response, "")
