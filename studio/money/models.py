@@ -9,7 +9,9 @@ class PriceCard(models.Model):
     """List price per generated second for one model at one resolution, with or without audio.
 
     Loaded from each route's `prices.json` where missing; an owner's edit in
-    the admin is kept (loading never overwrites a card).
+    the admin is kept (loading never overwrites a card). A card is withdrawn
+    rather than deleted, so the packaged data cannot bring back a price the
+    owner took away: a withdrawn card quotes nothing ("no price card").
     """
 
     route = models.CharField(max_length=40, choices=route_choices)
@@ -18,6 +20,7 @@ class PriceCard(models.Model):
     audio = models.BooleanField()
     usd_per_second = models.DecimalField(max_digits=8, decimal_places=4)
     source = models.CharField(max_length=200, blank=True)
+    withdrawn = models.BooleanField(default=False, help_text="Quote nothing for this variant: no price card.")
 
     class Meta:
         ordering = ["route", "model", "resolution", "audio"]

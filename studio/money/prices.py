@@ -16,21 +16,18 @@ from .models import PriceCard
 CENT = Decimal("0.01")
 
 
-def load_price_cards() -> int:
-    """Add every route's packaged cards that the database lacks. Returns how many were added."""
-    added = 0
+def load_price_cards() -> None:
+    """Add every route's packaged cards that the database lacks; edited and withdrawn cards stay as they are."""
     for slug in ROUTES:
         data = price_data(slug)
         for card in data["cards"]:
-            _, created = PriceCard.objects.get_or_create(
+            PriceCard.objects.get_or_create(
                 route=slug,
                 model=card["model"],
                 resolution=card["resolution"],
                 audio=card["audio"],
                 defaults={"usd_per_second": Decimal(card["usd_per_second"]), "source": data["source"][:200]},
             )
-            added += created
-    return added
 
 
 def load_price_cards_after_migrate(sender, *, using: str = "default", **kwargs) -> None:
@@ -40,7 +37,9 @@ def load_price_cards_after_migrate(sender, *, using: str = "default", **kwargs) 
 
 def quote(*, route: str, model: str, resolution: str, audio: bool, seconds: int) -> Decimal | None:
     """The list price of one clip, or None when no price card covers it."""
-    card = PriceCard.objects.filter(route=route, model=model, resolution=resolution, audio=audio).first()
+    card = PriceCard.objects.filter(
+        route=route, model=model, resolution=resolution, audio=audio, withdrawn=False
+    ).first()
     if card is None:
         return None
     return (card.usd_per_second * seconds).quantize(CENT)

@@ -17,7 +17,6 @@ import pytest
 from django.db import connection
 from playwright.sync_api import expect
 
-from studio.money.prices import load_price_cards
 from studio.tasks import lifecycle, tracker
 from studio.tasks.models import Batch, Task
 
@@ -52,12 +51,6 @@ class BackgroundWorker:
                     self.stopping.wait(0.2)
         finally:
             connection.close()
-
-
-@pytest.fixture(autouse=True)
-def price_cards(clips):
-    """The list prices the quotes read: the module's database snapshot is put back without them."""
-    load_price_cards()
 
 
 @pytest.fixture
