@@ -104,6 +104,7 @@ class DraftForm(forms.Form):
         max_length=1000,
         widget=forms.TextInput(attrs={"placeholder": "What to avoid, e.g. text overlays, blur"}),
     )
+    tier = forms.ChoiceField(label="Draft tier")
     resolution = forms.ChoiceField()
     aspect_ratio = forms.ChoiceField(label="Aspect ratio")
     duration_s = forms.IntegerField(label="Duration", widget=forms.Select)
@@ -156,10 +157,7 @@ class DraftForm(forms.Form):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        # Declared here rather than on the class, where `tier` is the chosen Tier; placed after the prompt.
-        tier_field = forms.ChoiceField(label="Draft tier")
-        self.fields["tier"] = tier_field
-        self.order_fields(["prompt_id", "prompt", "negative_prompt", "tier"])
+        tier_field = declared(self, "tier", forms.ChoiceField)
         self.account, self.project, self.user = account, project, user
         route = account.provider
         tiers = [t for t in DRAFT_TIERS if route.model_for(t)]
@@ -205,7 +203,7 @@ class DraftForm(forms.Form):
         self._kept_images: dict[str, list[InputImage]] | None = None
 
     @property
-    def tier(self) -> Tier:
+    def chosen_tier(self) -> Tier:
         """The chosen draft tier. Only an account with no draft model has none, and `clean` refuses that form."""
         if self._tier is None:
             raise NoModelForTier(f"{self.account.provider.name} has no draft model.")
@@ -245,7 +243,7 @@ class DraftForm(forms.Form):
             return data
         found = problems_with(
             account=self.account,
-            tier=self.tier,
+            tier=self.chosen_tier,
             parameters=self.parameters(data),
             prompt=data["prompt"],
             negative_prompt=data.get("negative_prompt", ""),

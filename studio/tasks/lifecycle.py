@@ -204,14 +204,14 @@ def problems_with(
     *, account: ProviderAccount, tier: Tier, parameters: dict, prompt: str, negative_prompt: str = ""
 ) -> dict[str, str]:
     """Field → message for anything the account's route would refuse; checked before any spend."""
-    route = account.provider
-    model = route.model_for(tier)
-    if model is None:
-        return {"tier": f"{route.name} has no {tier.value} model."}
+    try:
+        model = model_for(account, tier)
+    except NoModelForTier as missing:
+        return {"tier": str(missing)}
     request = build_request(
         account=account, model=model, prompt=prompt, negative_prompt=negative_prompt, parameters=parameters
     )
-    return route.capabilities[model].problems(request)
+    return account.provider.capabilities[model].problems(request)
 
 
 def start_draft(
@@ -299,9 +299,10 @@ def promote(*, draft: Task, user) -> tuple[Task, bool]:
     account = draft.project.final_account
     if account is None:
         raise PromotionRefused("This project has no provider account for finals yet.")
-    model = account.provider.model_for(Tier.QUALITY)
-    if model is None:
-        raise PromotionRefused(f"{account.provider.name} has no {Tier.QUALITY.value} model for finals.")
+    try:
+        model = model_for(account, Tier.QUALITY)
+    except NoModelForTier as missing:
+        raise PromotionRefused(f"{missing} Finals need one.") from None
     parameters, notes = final_parameters(draft, account)
     version = draft.prompt_version
     problems = problems_with(

@@ -83,7 +83,7 @@ def draft(request, project_id: int):
         cells = batches.plan(
             account=project.draft_account,
             version=version,
-            tier=form.tier,
+            tier=form.chosen_tier,
             parameters=form.parameters(),
             seed=None,
             axes=axes,
@@ -104,7 +104,7 @@ def draft(request, project_id: int):
         task = lifecycle.start_draft(
             project=project,
             version=version,
-            tier=form.tier,
+            tier=form.chosen_tier,
             parameters=form.parameters(),
             seed=data.get("seed"),
             user=request.user,
