@@ -64,18 +64,19 @@ SIZES = {
 class Wire:
     """What one simulated route says in its own way; everything else here is shared.
 
-    `key_headers` and `key_params` name where the route carries its key, so
-    the request log masks them; `rate_limit` builds the route's 429 answer in
-    its own error envelope (the engine adds Retry-After).
+    `rate_limit` builds the route's 429 answer in its own error envelope (the
+    engine adds Retry-After).
     """
 
     route: str
-    key_headers: tuple[str, ...]
     rate_limit: Callable[[], HttpResponse]
-    key_params: tuple[str, ...] = ()
 
-    def simulated(self, *, download: bool = False):
-        """Mark a view as part of this route: no CSRF, every request logged (downloads tagged as such)."""
+    def simulated(self, *, download: bool = False, job_in_query: str = ""):
+        """Mark a view as part of this route: no CSRF, every request logged (downloads tagged as such).
+
+        The log names each request's job: from the URL's `job_id`, or from the
+        query parameter `job_in_query` for routes that poll by query.
+        """
 
         def wrap(view):
             @csrf_exempt
@@ -87,7 +88,7 @@ class Wire:
                     path=self._loggable_path(request),
                     headers=self._loggable_headers(request),
                     body=request.body.decode("utf-8", "replace")[:20000],
-                    job_id=kwargs.get("job_id", ""),
+                    job_id=kwargs.get("job_id") or (request.GET.get(job_in_query, "") if job_in_query else ""),
                     download=download,
                 )
                 response = view(request, *args, **kwargs)
@@ -112,19 +113,25 @@ class Wire:
         return response
 
     def _loggable_headers(self, request: HttpRequest) -> dict[str, str]:
-        # Keys are masked even here: the log is shown to tests and demos.
-        secret = {"authorization", *self.key_headers}
-        return {name: _masked(value) if name.lower() in secret else value for name, value in request.headers.items()}
+        # Keys are masked even here: the log is shown to tests and demos. Any
+        # header that could carry one is, whichever route it was sent to.
+        return {name: _masked(value) if _names_a_key(name) else value for name, value in request.headers.items()}
 
     def _loggable_path(self, request: HttpRequest) -> str:
-        if not any(name in request.GET for name in self.key_params):
+        secret = [name for name in request.GET if _names_a_key(name)]
+        if not secret:
             return request.get_full_path()
         query = request.GET.copy()
-        for name in self.key_params:
-            if name in query:
-                # The last value, as `request.GET[name]` reads it (a str; the stubs allow a list).
-                query[name] = _masked(str(query[name]))
+        for name in secret:
+            # The last value, as `request.GET[name]` reads it (a str; the stubs allow a list).
+            query[name] = _masked(str(query[name]))
         return f"{request.path}?{query.urlencode()}"
+
+
+def _names_a_key(name: str) -> bool:
+    """Authorization, or any header or query parameter named for a key (x-api-key, x-goog-api-key, key)."""
+    name = name.lower()
+    return name in ("authorization", "key") or name.endswith(("-key", "_key"))
 
 
 def _masked(value: str) -> str:

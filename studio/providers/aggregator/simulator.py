@@ -40,7 +40,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from studio.simulator import engine
-from studio.simulator.models import SimulatedJob, SimulatorRequest
+from studio.simulator.models import SimulatedJob
 
 ROUTE = "aggregator"
 MODEL = "veo-3-1"
@@ -73,7 +73,7 @@ class Delivery:
 
 
 DELIVERIES: list[Delivery] = []
-WIRE = engine.Wire(route=ROUTE, key_headers=("authorization",), rate_limit=lambda: _answer(429, "Rate limit exceeded"))
+WIRE = engine.Wire(route=ROUTE, rate_limit=lambda: _answer(429, "Rate limit exceeded"))
 
 
 def _answer(status: int, message: str, data=None) -> JsonResponse:
@@ -190,7 +190,7 @@ def generate_task(request: HttpRequest) -> HttpResponse:
     return engine.receipt(job, receipt)
 
 
-@WIRE.simulated()
+@WIRE.simulated(job_in_query="taskId")
 @require_GET
 def status_task(request: HttpRequest) -> HttpResponse:
     if not _authorized(request):
@@ -201,11 +201,6 @@ def status_task(request: HttpRequest) -> HttpResponse:
     job = WIRE.job(task_id)
     if job is None:
         return _answer(404, f"Task {task_id} not found")
-    # The id is in the query, not the path, so tag this request in the log
-    # before counting polls (the decorator only tags it once we answer).
-    SimulatorRequest.objects.filter(route=ROUTE, method="GET", path=request.get_full_path(), job_id="").update(
-        job_id=job.id
-    )
     response: HttpResponse
     if job.has("#poll500") and engine.status_polls(job) <= 2:
         response = _answer(500, "Internal server error")

@@ -78,7 +78,7 @@ def _rate_limit() -> JsonResponse:
     )
 
 
-WIRE = engine.Wire(route=ROUTE, key_headers=("x-goog-api-key",), key_params=("key",), rate_limit=_rate_limit)
+WIRE = engine.Wire(route=ROUTE, rate_limit=_rate_limit)
 
 
 def google_error(code: int, message: str, status: str, *, details: list | None = None) -> JsonResponse:

@@ -45,7 +45,6 @@ NO_CREDIT_PREFIX = "sim-no-credit"
 FAILED_MARKER = "#failed"
 WIRE = engine.Wire(
     route=ROUTE,
-    key_headers=("authorization",),
     rate_limit=lambda: engine.error_json(
         429, "Rate limit reached for requests", type_="requests", code="rate_limit_exceeded"
     ),

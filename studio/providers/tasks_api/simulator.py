@@ -75,7 +75,6 @@ PHASES = {"submitted": "queued", "queued": "queued", "running": "running", "done
 FAILED_MARKER = "#failed"
 WIRE = engine.Wire(
     route=ROUTE,
-    key_headers=("x-api-key",),
     rate_limit=lambda: _error(429, "rate_limited", "Too many requests; retry later"),
 )
 LINK_TTL_S = 24 * 3600

@@ -25,7 +25,6 @@ ASPECTS = ("16:9", "9:16")
 PERSONS = ("allow_all", "allow_adult", "disallow")
 WIRE = engine.Wire(
     route=ROUTE,
-    key_headers=("authorization",),
     rate_limit=lambda: engine.error_json(429, "Rate limit exceeded", type_="rate_limit_error", code="rate_limited"),
 )
 PHASES = {

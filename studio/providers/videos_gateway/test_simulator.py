@@ -7,6 +7,8 @@ import time
 import httpx
 import pytest
 
+from studio.simulator.models import SimulatorRequest
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 AUTH = {"Authorization": "Bearer sim-contract"}
@@ -102,8 +104,14 @@ def test_the_block_marker_ends_in_failure_with_a_safety_reason(gateway):
 
 
 def test_the_request_log_masks_keys(gateway):
-    from studio.simulator.models import SimulatorRequest
-
     gateway.post("/v1/videos", json=BODY, headers=AUTH)
     entry = SimulatorRequest.objects.get()
     assert "sim-contract" not in str(entry.headers)
+
+
+def test_the_request_log_masks_a_key_in_any_header_or_query_even_one_this_route_does_not_read(gateway):
+    secret = "sim-contract-secret-key"
+    gateway.get("/v1/videos/nope", params={"key": secret, "taskId": "x"}, headers={"x-goog-api-key": secret, **AUTH})
+    entry = SimulatorRequest.objects.get()
+    assert secret not in str(entry.headers) and secret not in entry.path
+    assert "taskId=x" in entry.path and entry.headers["X-Goog-Api-Key"].endswith("…")
