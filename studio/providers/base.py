@@ -377,6 +377,14 @@ def read_json(response: httpx.Response) -> dict:
     return body
 
 
+def error_body(response: httpx.Response) -> dict:
+    """An error answer's JSON object, or {} when it is not one (then only its status speaks)."""
+    try:
+        return read_json(response)
+    except ProviderError:
+        return {}
+
+
 def retry_after_seconds(response: httpx.Response) -> float | None:
     raw = response.headers.get("retry-after")
     if raw is None:

@@ -83,6 +83,7 @@ from studio.providers.base import (
     Tier,
     VideoRequest,
     bearer,
+    error_body,
     error_for_status,
     poll_report,
     read_json,
@@ -325,7 +326,4 @@ def _with_wait(error: ProviderError) -> ProviderError:
 
 
 def _message(response: httpx.Response) -> str:
-    try:
-        return str(read_json(response).get("message") or "")
-    except ProviderError:
-        return ""
+    return str(error_body(response).get("message") or "")

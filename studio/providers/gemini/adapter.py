@@ -84,6 +84,7 @@ from studio.providers.base import (
     Status,
     Tier,
     VideoRequest,
+    error_body,
     read_json,
     retry_after_seconds,
     same_origin,
@@ -215,11 +216,7 @@ def _inline(image) -> dict[str, str]:
 
 def _google_error(response: httpx.Response, *, model: str | None = None) -> ProviderError:
     """Google's `{"error": {"code", "message", "status", "details"}}` in plain words."""
-    try:
-        error = read_json(response).get("error")
-    except ProviderError:
-        error = None
-    error = error if isinstance(error, dict) else {}
+    error = found if isinstance(found := error_body(response).get("error"), dict) else {}
     message = str(error.get("message") or "").strip()
     status = str(error.get("status") or "")
     details = [d for d in error.get("details") or [] if isinstance(d, dict)]

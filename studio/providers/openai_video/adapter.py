@@ -69,6 +69,7 @@ from studio.providers.base import (
     VideoRequest,
     absolute_url,
     bearer,
+    error_body,
     error_for_status,
     percent,
     poll_report,
@@ -174,10 +175,7 @@ def _answer(response: httpx.Response) -> dict:
 
 def _error_for(response: httpx.Response) -> ProviderError:
     """An OpenAI-style HTTP error in plain words, refined by its `code`."""
-    try:
-        body = read_json(response)
-    except ProviderError:
-        body = {}
+    body = error_body(response)
     error = found if isinstance(found := body.get("error"), dict) else {}
     code = str(error.get("code") or "")
     message = str(error.get("message") or "")

@@ -70,6 +70,7 @@ from studio.providers.base import (
     Tier,
     VideoRequest,
     absolute_url,
+    error_body,
     error_for_status,
     error_message,
     percent,
@@ -190,10 +191,7 @@ class TasksApi(Route):
         return read_json(response)
 
     def _error(self, response: httpx.Response) -> ProviderError:
-        try:
-            message = error_message(read_json(response))
-        except ProviderError:
-            message = ""
+        message = error_message(error_body(response))
         if response.status_code == 403:
             # The seed lists 403 as "scope": the key is known but may not do this.
             text = "The API key is not allowed to do this (scope)"

@@ -56,6 +56,7 @@ from studio.providers.base import (
     VideoRequest,
     absolute_url,
     bearer,
+    error_body,
     error_for_status,
     error_message,
     percent,
@@ -152,11 +153,7 @@ class VideosGateway(Route):
     def _answer(self, response: httpx.Response) -> dict:
         """The JSON body, or the error it carries (HTTP 200 error objects included)."""
         if response.status_code >= 400:
-            try:
-                message = error_message(read_json(response))
-            except ProviderError:
-                message = ""
-            raise error_for_status(response, message)
+            raise error_for_status(response, error_message(error_body(response)))
         answer = read_json(response)
         if isinstance(answer.get("error"), dict):
             raise _business_error(answer["error"])
