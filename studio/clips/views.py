@@ -100,7 +100,7 @@ def compare(request, project_id: int):
 def compare_pick(request, clip_id: int):
     """The "Add to compare" control of one clip card; POST pick=add|remove changes the selection.
 
-    Viewers may pick too: comparing changes nothing in the project.
+    Every member may pick, reviewers and viewers too: comparing changes nothing in the project.
     """
     clip = _get_clip_for_user(request.user, clip_id)
     if request.method == "POST":

@@ -1,4 +1,4 @@
-"""The one way views reach a project: 404 to outsiders, 403 to viewers who try to change it."""
+"""The one way views reach a project: 404 to outsiders, 403 to members who may watch but not change it."""
 
 from __future__ import annotations
 
@@ -19,5 +19,5 @@ def membership_for(user, project_id: int) -> Membership:
 def get_project_for_user(user, project_id: int, *, edit: bool = False) -> tuple[Project, Membership]:
     membership = membership_for(user, project_id)
     if edit and not membership.can_edit:
-        raise PermissionDenied("Viewers can watch but not change this project.")
+        raise PermissionDenied("Reviewers and viewers can watch but not change this project.")
     return membership.project, membership

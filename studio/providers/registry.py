@@ -60,8 +60,9 @@ def simulator_of(slug: str):
 
 
 def price_data(slug: str) -> dict:
-    """The route's `prices.json`: {"source", "note", "cards": [{model, resolution, audio, usd_per_second}]}."""
-    resource = files(package_of(slug)).joinpath("prices.json")
-    if not resource.is_file():
-        return {"source": "", "cards": []}
-    return json.loads(resource.read_text(encoding="utf-8"))
+    """The route's `prices.json`: {"source", "note", "cards": [{model, resolution, audio, usd_per_second}]}.
+
+    Every route has one (`"cards": []` when it publishes no price), so a
+    missing file is a packaging mistake and fails loudly.
+    """
+    return json.loads(files(package_of(slug)).joinpath("prices.json").read_text(encoding="utf-8"))

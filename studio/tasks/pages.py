@@ -1,7 +1,8 @@
 """What the project page shows: its editor's starting values and its list of tasks and batches.
 
-Both the project page and the task views that answer with pieces of it build
-their context here, so a fragment always matches the page it is swapped into.
+The project page and the draft views that answer with its editor or a new
+item build their context here, so a fragment matches the page it is swapped
+into. (A single task card needs only its task: see `tasks.views._card`.)
 """
 
 from __future__ import annotations
