@@ -14,7 +14,6 @@ from decimal import Decimal
 from django.db import transaction
 
 from studio.money.prices import price_of
-from studio.money.prices import total as total_of_quotes
 from studio.prompts.models import PromptVersion
 from studio.providers.base import Tier
 from studio.providers.models import ProviderAccount
@@ -110,11 +109,6 @@ def _apply(cell: Cell, name: str, value) -> None:
         cell.tier = Tier(value)
     elif name in ("aspect_ratio", "duration_s"):
         cell.parameters[name] = value
-
-
-def total(cells: list[Cell]) -> Decimal | None:
-    """The quoted total, or None when any cell has no price card."""
-    return total_of_quotes(cell.quote for cell in cells)
 
 
 def start(

@@ -50,6 +50,16 @@ def declared(form: forms.BaseForm, name: str, kind: type[FieldT]) -> FieldT:
 KEPT_IN = {"first_frame": "first_frame_id", "last_frame": "last_frame_id", "references": "reference_ids"}
 
 
+def kept_image_values(parameters: dict) -> dict[str, str]:
+    """A task's images as the editor's hidden fields hold them: one id each, references comma-separated."""
+    values = {}
+    for name, field in KEPT_IN.items():
+        given = parameters.get(name)
+        ids = given if isinstance(given, list) else [given] if given else []
+        values[field] = ",".join(str(i) for i in ids)
+    return values
+
+
 class ImageSlot(BoundField):
     """An image input shown with thumbnails of the images it already holds."""
 
@@ -218,14 +228,9 @@ class DraftForm(forms.Form):
         """Images already attached (by id), for thumbnails in the editor."""
         if self._kept_images is not None:
             return self._kept_images
-        ids = {
-            "first_frame": [self._value("first_frame_id")],
-            "last_frame": [self._value("last_frame_id")],
-            "references": str(self._value("reference_ids") or "").split(","),
-        }
         found = {}
-        for name, values in ids.items():
-            wanted = [int(v) for v in values if v and str(v).isdigit()]
+        for name, field in KEPT_IN.items():
+            wanted = [int(v) for v in str(self._value(field) or "").split(",") if v.strip().isdigit()]
             images = InputImage.objects.filter(pk__in=wanted, project=self.project) if self.project else []
             found[name] = sorted(images, key=lambda i: wanted.index(i.pk))
         # Asked once per image input when the editor renders; the ids cannot change after binding.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from studio.prompts.models import PromptVersion
 
-from .forms import DraftForm
+from .forms import DraftForm, kept_image_values
 from .models import Batch, Task
 
 
@@ -33,9 +33,7 @@ def editor_initial(project, prompt, recalled: Task | None) -> dict:
             duration_s=parameters.get("duration_s"),
             resolution=parameters.get("resolution"),
             audio=parameters.get("audio", False),
-            first_frame_id=parameters.get("first_frame"),
-            last_frame_id=parameters.get("last_frame"),
-            reference_ids=",".join(str(i) for i in parameters.get("references", [])),
+            **kept_image_values(parameters),
         )
         if source.kind == Task.Kind.DRAFT:
             initial["tier"] = source.tier

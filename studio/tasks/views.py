@@ -9,12 +9,13 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from studio.money import prices as money
 from studio.projects.access import get_project_for_user
 from studio.prompts.models import record_words
 from studio.providers.base import Tier
 
 from . import batches, forms, lifecycle
-from .forms import DraftForm, GridForm
+from .forms import DraftForm, GridForm, kept_image_values
 from .models import Batch, Task
 from .pages import project_page_context
 from .queue import enqueue_job, kick_tracker
@@ -117,12 +118,7 @@ def draft(request, project_id: int):
         return redirect("project-detail", project.pk)
     # A fresh editor (new token, same words) plus the new card or group at the top of the list.
     kept = {k: v for k, v in request.POST.items() if k not in ("form_token", "seed", "csrfmiddlewaretoken")}
-    kept.update(
-        prompt_id=version.prompt_id,
-        first_frame_id=form.parameters().get("first_frame"),
-        last_frame_id=form.parameters().get("last_frame"),
-        reference_ids=",".join(map(str, form.parameters().get("references", []))),
-    )
+    kept.update(prompt_id=version.prompt_id, **kept_image_values(form.parameters()))
     context = project_page_context(
         project, membership, form=_editor_form(request, project, initial=kept), prompt=version.prompt
     )
@@ -156,9 +152,7 @@ def draft_quote(request, project_id: int):
     except ValueError:
         count = 1
     each = form.quote_each()
-    return render(
-        request, "tasks/quote.html", {"each": each, "count": count, "total": each * count if each is not None else None}
-    )
+    return render(request, "tasks/quote.html", {"each": each, "count": count, "total": money.total([each] * count)})
 
 
 def _grid_form(request, project, **kwargs) -> GridForm:
@@ -213,7 +207,7 @@ def grid_quote(request, project_id: int):
         "form": form,
         "valid": valid,
         "cells": form.cells,
-        "total": batches.total(form.cells) if valid else None,
+        "total": money.total(cell.quote for cell in form.cells) if valid else None,
         "max_cells": batches.MAX_CELLS,
     }
     return render(request, "tasks/new_grid.html#grid-quote", context)
