@@ -91,7 +91,7 @@ def test_every_member_sees_the_project_in_the_list(project, clients, role):
         ("viewer", False),
     ],
 )
-def test_only_owners_and_editors_may_change_the_project(project, people, role, may_change):
+def test_only_owner_and_editor_memberships_can_edit(project, people, role, may_change):
     assert Membership.objects.get(project=project, user=people[role]).can_edit is may_change
 
 

@@ -66,7 +66,7 @@ def test_only_an_uncertain_failed_or_blocked_task_can_be_sent_again(state):
     assert Task(state=state).can_send_again == (state in {State.UNCERTAIN, State.FAILED, State.BLOCKED})
 
 
-def test_an_uncertain_task_is_sent_again_and_a_failed_one_tried_again():
+def test_the_button_says_send_again_when_uncertain_and_try_again_when_failed():
     assert (Task(state=State.UNCERTAIN).is_uncertain, Task(state=State.UNCERTAIN).send_again_label) == (
         True,
         "Send again",
@@ -253,7 +253,9 @@ def test_promoting_on_the_grid_page_adds_no_new_card(owner_client, grid_of_done_
     assert f'hx-get="/tasks/{draft.pk}/card?compact=1&amp;on=grid"' in html
 
 
-def test_promoting_a_grouped_card_on_the_project_page_lists_the_final(owner_client, grid_of_done_drafts):
+def test_a_grouped_card_without_the_grid_signal_lists_its_final_whatever_page_it_came_from(
+    owner_client, grid_of_done_drafts
+):
     draft = grid_of_done_drafts.tasks.first()
     # The page it came from no longer matters, only what the card sends.
     answer = owner_client.post(

@@ -443,7 +443,7 @@ def test_an_async_task_is_polled_archived_and_resumes_a_cut_download(async_proje
     assert (clip.width, clip.height, clip.has_audio) == (1280, 720, True)
     assert clip.duration_s == pytest.approx(8.0, abs=0.1)
     # The first download broke off halfway; the second asked only for the rest.
-    downloads = SimulatorRequest.objects.filter(job_id=task.provider_task_id, path__contains="/download/")
+    downloads = SimulatorRequest.objects.filter(job_id=task.provider_task_id, download=True)
     ranges = [entry.headers.get("Range") for entry in downloads]
     assert ranges[0] is None and ranges[1].startswith("bytes=") and len(ranges) == 2
     assert downloads[1].status == 206

@@ -99,11 +99,11 @@ def the_submit() -> SimulatorRequest:
 
 
 def polls_of(job_id: str) -> list[SimulatorRequest]:
-    return list(SimulatorRequest.objects.filter(method="GET", job_id=job_id).exclude(path__contains="/download/"))
+    return list(SimulatorRequest.objects.filter(method="GET", job_id=job_id, download=False))
 
 
 def downloads_of(job_id: str) -> list[SimulatorRequest]:
-    return list(SimulatorRequest.objects.filter(method="GET", job_id=job_id, path__contains="/download/"))
+    return list(SimulatorRequest.objects.filter(method="GET", job_id=job_id, download=True))
 
 
 @pytest.fixture

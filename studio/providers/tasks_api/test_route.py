@@ -80,15 +80,11 @@ def sent(method="POST") -> list[SimulatorRequest]:
 
 
 def status_polls(task: Task) -> list[SimulatorRequest]:
-    return list(
-        SimulatorRequest.objects.filter(
-            method="GET", job_id=task.provider_task_id, path__startswith="/simulator/tasks-api/v1/"
-        )
-    )
+    return list(SimulatorRequest.objects.filter(method="GET", job_id=task.provider_task_id, download=False))
 
 
 def downloads(task: Task) -> list[SimulatorRequest]:
-    return list(SimulatorRequest.objects.filter(job_id=task.provider_task_id, path__contains="/cdn/download/"))
+    return list(SimulatorRequest.objects.filter(job_id=task.provider_task_id, download=True))
 
 
 def gaps(task: Task) -> list[float]:
