@@ -255,6 +255,13 @@ SIMULATOR = {
     "draft_seconds": env_number("SIMULATOR_DRAFT_SECONDS", 6),
     "final_seconds": env_number("SIMULATOR_FINAL_SECONDS", 15),
 }
+# New projects draft and render on the simulator, like the sample project: on
+# by default only on the embedded default (no DATABASE_URL), where no real key exists yet.
+SIMULATOR_FOR_NEW_PROJECTS = env_bool("DAILIES_SIMULATOR_FOR_NEW_PROJECTS", not os.environ.get("DATABASE_URL"))
+
+# Invitations and notifications go through Django's e-mail backend: the console unless set.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Dailies <dailies@localhost>")
 
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

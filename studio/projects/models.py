@@ -1,14 +1,23 @@
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Project(models.Model):
     """A team's workspace: its prompts, tasks, clips and provider accounts."""
 
     name = models.CharField(max_length=120)
+    description = models.TextField(blank=True, max_length=2000)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+    # An archived project is read-only and hidden from the project list by default.
+    archived_at = models.DateTimeField(null=True, blank=True)
     # Which provider account drafts and which renders finals; they may differ
     # (draft cheaply on one gateway, render the final with audio on another).
     draft_account = models.ForeignKey(
@@ -23,6 +32,10 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
 
 
 class Membership(models.Model):
@@ -45,9 +58,43 @@ class Membership(models.Model):
 
     @property
     def can_edit(self) -> bool:
-        return self.role in (self.Role.OWNER, self.Role.EDITOR)
+        """Drafts, promotes and spends: owners and editors, and only while the project is not archived."""
+        return self.role in (self.Role.OWNER, self.Role.EDITOR) and not self.project.is_archived
 
     @property
     def is_owner(self) -> bool:
         """Only the owner manages the project's provider accounts and routing."""
         return self.role == self.Role.OWNER
+
+
+def token_digest(token: str) -> str:
+    """What is stored of an invitation's token: its link works, a copy of the database does not."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Invitation(models.Model):
+    """A link that lets someone without an account sign up and join a project, once, before it expires."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Membership.Role.choices, default=Membership.Role.EDITOR)
+    token_digest = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.project} ({self.role})"
+
+    @property
+    def is_open(self) -> bool:
+        """Not used, not revoked, not expired: the link still works."""
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()

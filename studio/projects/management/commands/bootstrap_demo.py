@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from studio.projects.models import Membership, Project
-from studio.providers.models import ProviderAccount
+from studio.projects.team import wire_to_simulator
 
 DEMO_USER = "demo"
 DEMO_PASSWORD = "demo"
@@ -29,20 +29,7 @@ class Command(BaseCommand):
         if Project.objects.filter(name=SAMPLE_PROJECT).exists():
             self.stdout.write("Demo account and sample project already exist.")
             return
-        project = Project.objects.create(name=SAMPLE_PROJECT)
-        account = ProviderAccount(
-            project=project,
-            label="Simulator",
-            route="videos-gateway",
-            base_url="/simulator/videos-gateway",
-            # The documented minimum (5 s) rather than the usual 10 s: drafts
-            # on the simulator finish in seconds.
-            poll_interval_s=5.0,
-        )
-        account.set_api_key("sim-demo-key")
-        account.save()
-        project.draft_account = account
-        project.final_account = account
-        project.save()
+        project = Project.objects.create(name=SAMPLE_PROJECT, created_by=user)
+        wire_to_simulator(project, key="sim-demo-key")
         Membership.objects.create(project=project, user=user, role=Membership.Role.OWNER)
         self.stdout.write(f"Created user {DEMO_USER!r} and {SAMPLE_PROJECT!r} on the simulator.")
