@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from studio.projects.access import get_project_for_user
 from studio.tasks.queue import enqueue_account_check
@@ -112,6 +112,7 @@ def account_test(request, account_id: int):
 
 
 @login_required
+@require_GET
 def account_row(request, account_id: int):
     account = get_object_or_404(ProviderAccount, pk=account_id)
     project, membership = get_project_for_user(request.user, account.project_id)
