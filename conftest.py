@@ -186,25 +186,43 @@ def draft_form() -> Callable[..., dict[str, str]]:
     return _draft_form
 
 
-def _pending_task(project: Project, user: User) -> Task:
+# A pending task's settings unless a test says otherwise: 4 s, 16:9, 720p, silent.
+_TASK_PARAMETERS = {"duration_s": 4, "aspect_ratio": "16:9", "resolution": "720p", "audio": False}
+
+
+def _pending_task(
+    project: Project,
+    user: User,
+    *,
+    text: str = "Waves on basalt",
+    tier: Tier = Tier.FAST,
+    kind: str = "draft",
+    seed: int | None = 1,
+    promoted_from: Task | None = None,
+    **parameters: object,
+) -> Task:
     prompt = Prompt.objects.create(project=project, title="t")
-    version = prompt.record_version(text="Waves on basalt", negative_prompt="", author=user)
+    version = prompt.record_version(text=text, negative_prompt="", author=user)
     assert project.draft_account is not None
     return lifecycle.new_task(
         project=project,
         prompt_version=version,
         account=project.draft_account,
-        tier=Tier.FAST,
-        kind="draft",
+        tier=tier,
+        kind=kind,
         user=user,
-        seed=1,
-        parameters={"duration_s": 4, "aspect_ratio": "16:9", "resolution": "720p", "audio": False},
+        seed=seed,
+        promoted_from=promoted_from,
+        parameters={**_TASK_PARAMETERS, **parameters},
     )
 
 
 @pytest.fixture(scope="session")
-def pending_task() -> Callable[[Project, User], Task]:
-    """`pending_task(project, user)`: a new prompt and a pending 4 s fast draft of it, not yet sent."""
+def pending_task() -> Callable[..., Task]:
+    """`pending_task(project, user, *, text, tier, kind, seed, promoted_from, **parameters)`: a new prompt
+    with these words and a pending task of it on the project's draft account, not yet sent. By default a
+    fast draft of "Waves on basalt", seed 1; `parameters` (duration_s, aspect_ratio, resolution, audio)
+    change the default 4 s, 16:9, 720p, silent settings."""
     return _pending_task
 
 

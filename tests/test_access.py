@@ -8,35 +8,20 @@ from django.test import Client
 
 from studio.clips.models import Clip
 from studio.projects.models import Membership
-from studio.prompts.models import Prompt
-from studio.providers.base import Tier
-from studio.tasks import lifecycle
 from studio.tasks.models import Task
 
 # Members who watch but never change the project; an owner or an editor may.
 WATCHERS = ("reviewer", "viewer")
 
 
-def done_task_with_clip(project, user, media, *, seed: int):
-    """A done draft with an archived clip, made without the network."""
-    prompt = project.prompts.first() or Prompt.objects.create(project=project, title="t")
-    version = prompt.record_version(text="A fox in snow", negative_prompt="", author=user)
-    task = lifecycle.new_task(
-        project=project,
-        prompt_version=version,
-        account=project.draft_account,
-        tier=Tier.FAST,
-        kind="draft",
-        user=user,
-        seed=seed,
-        parameters={"duration_s": 4, "aspect_ratio": "16:9", "resolution": "720p", "audio": False},
-    )
+def done_with_clip(task: Task, media) -> tuple[Task, Clip]:
+    """The task done, with an archived clip, made without the network."""
     Task.objects.filter(pk=task.pk).update(state=Task.State.DONE)
     media.mkdir(parents=True, exist_ok=True)
-    (media / f"clip-{seed}.mp4").write_bytes(b"not really a video")
+    (media / f"clip-{task.seed}.mp4").write_bytes(b"not really a video")
     clip = Clip.objects.create(
         task=task,
-        file=f"clip-{seed}.mp4",
+        file=f"clip-{task.seed}.mp4",
         duration_s=4,
         width=1280,
         height=720,
@@ -48,9 +33,10 @@ def done_task_with_clip(project, user, media, *, seed: int):
 
 
 @pytest.fixture
-def finished(project, people, media):
-    task, clip = done_task_with_clip(project, people["owner"], media, seed=7)
-    _other_task, other = done_task_with_clip(project, people["owner"], media, seed=8)
+def finished(project, people, media, pending_task):
+    """Two done drafts of "A fox in snow" with clips (seeds 7 and 8)."""
+    task, clip = done_with_clip(pending_task(project, people["owner"], text="A fox in snow", seed=7), media)
+    _other_task, other = done_with_clip(pending_task(project, people["owner"], text="A fox in snow", seed=8), media)
     return task, clip, other
 
 

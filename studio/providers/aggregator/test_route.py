@@ -21,7 +21,6 @@ from django.utils import timezone
 from PIL import Image
 
 from studio.clips.models import Clip
-from studio.prompts.models import Prompt
 from studio.providers.aggregator import simulator as simulated
 from studio.providers.aggregator.adapter import FAST, QUALITY, Aggregator, report_from
 from studio.providers.base import (
@@ -94,19 +93,11 @@ def aggregator_project(make_project, people):
     return make
 
 
-def pending_task(project, user, text="Waves on basalt at dawn", *, tier="fast", aspect="16:9") -> Task:
-    prompt = Prompt.objects.create(project=project, title="t")
-    version = prompt.record_version(text=text, negative_prompt="", author=user)
-    return lifecycle.new_task(
-        project=project,
-        prompt_version=version,
-        account=project.draft_account,
-        tier=tier,
-        kind="draft",
-        user=user,
-        seed=11,
-        parameters={"duration_s": 8, "aspect_ratio": aspect, "resolution": "720p", "audio": True},
-    )
+@pytest.fixture
+def aggregator_task(pending_task):
+    """`aggregator_task(project, user, *, text, tier, **parameters)`: a pending draft as route 3 takes
+    it, 8 s with audio, seed 11."""
+    return functools.partial(pending_task, text="Waves on basalt at dawn", seed=11, duration_s=8, audio=True)
 
 
 def send(account, request: VideoRequest):
@@ -136,17 +127,23 @@ def poll_now(task: Task) -> str:
         return lifecycle.apply_report(due, lifecycle.fetch_report(due, http))
 
 
-def submitted(project, user, text: str) -> Task:
-    task = pending_task(project, user, text)
-    assert lifecycle.submit(task.pk)
-    task.refresh_from_db()
-    assert task.state == Task.State.QUEUED, task.error_message
-    wait_until_ended(task.provider_task_id)
-    # As if the documented 90 s wait had passed, so the route's cadence is its steady 5 s.
-    assert task.submitted_at is not None
-    task.submitted_at -= timedelta(seconds=90)
-    Task.objects.filter(pk=task.pk).update(submitted_at=task.submitted_at)
-    return task
+@pytest.fixture
+def submitted(aggregator_task):
+    """`submitted(project, user, text)`: a draft of these words sent, its job ended, its first wait over."""
+
+    def submit(project, user, text: str) -> Task:
+        task = aggregator_task(project, user, text=text)
+        assert lifecycle.submit(task.pk)
+        task.refresh_from_db()
+        assert task.state == Task.State.QUEUED, task.error_message
+        wait_until_ended(task.provider_task_id)
+        # As if the documented 90 s wait had passed, so the route's cadence is its steady 5 s.
+        assert task.submitted_at is not None
+        task.submitted_at -= timedelta(seconds=90)
+        Task.objects.filter(pk=task.pk).update(submitted_at=task.submitted_at)
+        return task
+
+    return submit
 
 
 def deliveries_for(task_id: str) -> list[simulated.Delivery]:
@@ -304,8 +301,8 @@ def test_reference_images_go_as_reference_to_video_with_the_accounts_provider(
     assert SimulatedJob.objects.get(pk=receipt.provider_task_id).fail_reason == ""  # all three fetched
 
 
-def test_a_callback_task_sends_its_own_callback_url(callback_project, people, live_server):
-    task = pending_task(callback_project, people["owner"], "Reeds in wind #never")  # #never: no delivery
+def test_a_callback_task_sends_its_own_callback_url(callback_project, people, live_server, aggregator_task):
+    task = aggregator_task(callback_project, people["owner"], text="Reeds in wind #never")  # #never: no delivery
     assert task.callback_token
     lifecycle.submit(task.pk)
     body, _ = last_submit()
@@ -369,9 +366,9 @@ def test_the_simulator_refuses_what_the_seed_does_not_allow_with_400(simulator, 
     assert not SimulatedJob.objects.exists()
 
 
-def test_a_refused_submit_fails_the_task_in_plain_words_unbilled(async_project, people):
+def test_a_refused_submit_fails_the_task_in_plain_words_unbilled(async_project, people, aggregator_task):
     # The form would stop this; the route's own refusal must still read well.
-    task = pending_task(async_project, people["owner"], aspect="1:1")
+    task = aggregator_task(async_project, people["owner"], aspect_ratio="1:1")
     lifecycle.submit(task.pk)
     task.refresh_from_db()
     assert task.state == Task.State.FAILED and task.cost_charged == Decimal(0)
@@ -392,9 +389,9 @@ def test_check_account_accepts_a_good_key_and_names_a_bad_one(simulator, people,
     assert not SimulatedJob.objects.exists()
 
 
-def test_a_bad_key_fails_the_submit_unbilled(simulator, people, aggregator_project):
+def test_a_bad_key_fails_the_submit_unbilled(simulator, people, aggregator_project, aggregator_task):
     project = aggregator_project(key="nope", request_type="async")
-    task = pending_task(project, people["owner"])
+    task = aggregator_task(project, people["owner"])
     lifecycle.submit(task.pk)
     task.refresh_from_db()
     assert task.state == Task.State.FAILED and task.error_code == "auth"
@@ -414,8 +411,10 @@ def test_the_key_is_sent_to_the_base_urls_host_only(async_project):
 # --- Async mode: every terminal state ------------------------------------------
 
 
-def test_an_async_task_is_polled_archived_and_resumes_a_cut_download(async_project, people, run_worker):
-    task = pending_task(async_project, people["owner"], "A lighthouse in fog #truncated")
+def test_an_async_task_is_polled_archived_and_resumes_a_cut_download(
+    async_project, people, run_worker, aggregator_task
+):
+    task = aggregator_task(async_project, people["owner"], text="A lighthouse in fog #truncated")
     lifecycle.submit(task.pk)
     task.refresh_from_db()
     # The documented wait before the first poll.
@@ -453,7 +452,7 @@ def test_an_async_task_is_polled_archived_and_resumes_a_cut_download(async_proje
     assert part.status_code == 206 and part.content == whole[100:200]
 
 
-def test_content_violation_ends_blocked_and_unbilled(async_project, people):
+def test_content_violation_ends_blocked_and_unbilled(async_project, people, submitted):
     task = submitted(async_project, people["owner"], "A brawl #blocked")
     assert poll_now(task) == Task.State.BLOCKED
     task.refresh_from_db()
@@ -461,14 +460,14 @@ def test_content_violation_ends_blocked_and_unbilled(async_project, people):
     assert "Blocked jobs are not billed" in task.error_message and task.cost_charged == Decimal(0)
 
 
-def test_a_result_removed_by_the_filter_ends_blocked(async_project, people):
+def test_a_result_removed_by_the_filter_ends_blocked(async_project, people, submitted):
     task = submitted(async_project, people["owner"], "A storm #filtered")
     assert poll_now(task) == Task.State.BLOCKED
     task.refresh_from_db()
     assert "safety filter removed the result" in task.error_message and task.cost_charged == 0
 
 
-def test_success_without_result_urls_ends_as_returned_nothing(async_project, people):
+def test_success_without_result_urls_ends_as_returned_nothing(async_project, people, submitted):
     task = submitted(async_project, people["owner"], "A calm sea #empty")
     assert poll_now(task) == Task.State.FAILED
     task.refresh_from_db()
@@ -476,7 +475,9 @@ def test_success_without_result_urls_ends_as_returned_nothing(async_project, peo
     assert task.cost_charged is None
 
 
-def test_an_image_the_provider_cannot_fetch_is_explained_in_plain_words(async_project, people, image_host):
+def test_an_image_the_provider_cannot_fetch_is_explained_in_plain_words(
+    async_project, people, image_host, aggregator_task
+):
     receipt = send(
         async_project.draft_account,
         VideoRequest(
@@ -494,7 +495,7 @@ def test_an_image_the_provider_cannot_fetch_is_explained_in_plain_words(async_pr
     assert "could not fetch an input image" in report.error.message
     assert "image_urls[1]" in report.error.message and "not a JPG, PNG or WebP" in report.error.message
 
-    task = pending_task(async_project, people["owner"])
+    task = aggregator_task(async_project, people["owner"])
     Task.objects.filter(pk=task.pk).update(
         state=Task.State.QUEUED, provider_task_id=receipt.provider_task_id, submitted_at=timezone.now()
     )
@@ -518,8 +519,8 @@ def test_a_missing_image_url_fails_the_same_way(async_project, image_host):
 # --- Errors on the way -----------------------------------------------------------
 
 
-def test_a_rate_limited_submit_waits_as_long_as_retry_after_says(async_project, people):
-    task = pending_task(async_project, people["owner"], "A parade #ratelimit")
+def test_a_rate_limited_submit_waits_as_long_as_retry_after_says(async_project, people, aggregator_task):
+    task = aggregator_task(async_project, people["owner"], text="A parade #ratelimit")
     lifecycle.submit(task.pk)
     task.refresh_from_db()
     assert task.state == Task.State.PENDING and task.error_code == "rate_limit"
@@ -571,7 +572,7 @@ def test_result_json_is_read_as_a_string_or_an_object_and_nothing_else():
     assert other.status == Status.FAILED and "render took too long (TIMEOUT)" in other.error.message
 
 
-def test_poll_500s_are_retried_with_backoff_then_the_task_carries_on(async_project, people):
+def test_poll_500s_are_retried_with_backoff_then_the_task_carries_on(async_project, people, submitted):
     task = submitted(async_project, people["owner"], "A harbour #poll500")
     for _ in range(2):
         before = timezone.now()
@@ -582,7 +583,7 @@ def test_poll_500s_are_retried_with_backoff_then_the_task_carries_on(async_proje
     assert poll_now(task) == Task.State.ARCHIVING
 
 
-def test_a_malformed_poll_answer_is_retried(async_project, people):
+def test_a_malformed_poll_answer_is_retried(async_project, people, submitted):
     task = submitted(async_project, people["owner"], "A harbour #malformed")
     assert poll_now(task) == Task.State.QUEUED
     task.refresh_from_db()
@@ -590,8 +591,10 @@ def test_a_malformed_poll_answer_is_retried(async_project, people):
     assert poll_now(task) == Task.State.ARCHIVING
 
 
-def test_a_lost_submit_answer_is_uncertain_and_never_resent(async_project, people, short_submit_timeout):
-    task = pending_task(async_project, people["owner"], "A bridge #lost")
+def test_a_lost_submit_answer_is_uncertain_and_never_resent(
+    async_project, people, short_submit_timeout, aggregator_task
+):
+    task = aggregator_task(async_project, people["owner"], text="A bridge #lost")
     lifecycle.submit(task.pk)
     task.refresh_from_db()
     assert task.state == Task.State.UNCERTAIN and "will not send it again on its own" in task.error_message
@@ -620,14 +623,14 @@ def test_the_schedule_waits_before_the_first_poll_then_never_polls_faster_than_5
 
 
 def test_async_polls_over_http_wait_the_configured_initial_wait_then_at_least_5_s(
-    simulator, people, settings, monkeypatch, aggregator_project
+    simulator, people, settings, monkeypatch, aggregator_project, aggregator_task
 ):
     settings.SIMULATOR = {"draft_seconds": 0.4, "final_seconds": 0.4}  # #slow: 8 s
     project = aggregator_project(request_type="async", first_poll_s=5.5)
     account = project.draft_account
     # lifecycle._poll_delay does not hand the route its account yet; pass it here, at that one boundary.
     monkeypatch.setattr(route, "poll_delay", functools.partial(Aggregator.poll_delay, route, account=account))
-    task = pending_task(project, people["owner"], "Clouds over a ridge #slow")
+    task = aggregator_task(project, people["owner"], text="Clouds over a ridge #slow")
     lifecycle.submit(task.pk)
     archives = []
     deadline = time.monotonic() + 20
@@ -648,11 +651,11 @@ def test_async_polls_over_http_wait_the_configured_initial_wait_then_at_least_5_
 
 
 def test_a_callback_task_completes_via_the_webhook_and_repeated_deliveries_change_nothing(
-    callback_project, people, monkeypatch
+    callback_project, people, monkeypatch, aggregator_task
 ):
     queued = []
     monkeypatch.setattr(views, "enqueue_job", lambda kind, pk: queued.append((kind, pk)))
-    task = pending_task(callback_project, people["owner"], "Swallows over a barn")
+    task = aggregator_task(callback_project, people["owner"], text="Swallows over a barn")
     lifecycle.submit(task.pk)
     task.refresh_from_db()
     assert task.state == Task.State.QUEUED
@@ -677,8 +680,8 @@ def test_a_callback_task_completes_via_the_webhook_and_repeated_deliveries_chang
     assert Clip.objects.filter(task=task).count() == 1 and queued == [("archive", task.pk)]
 
 
-def test_a_callback_with_a_wrong_token_is_404(callback_project, people):
-    task = pending_task(callback_project, people["owner"])
+def test_a_callback_with_a_wrong_token_is_404(callback_project, people, aggregator_task):
+    task = aggregator_task(callback_project, people["owner"])
     body = {"code": 200, "message": "success", "data": {"taskId": "task_x", "state": "success", "resultJson": ""}}
     answer = Client().post("/hooks/tasks/not-a-token", json.dumps(body), content_type="application/json")
     assert answer.status_code == 404
@@ -686,8 +689,10 @@ def test_a_callback_with_a_wrong_token_is_404(callback_project, people):
     assert task.state == Task.State.PENDING
 
 
-def test_a_callback_before_the_receipt_is_recorded_gets_409_and_the_retry_lands(callback_project, people):
-    task = pending_task(callback_project, people["owner"], "Lanterns on a river")
+def test_a_callback_before_the_receipt_is_recorded_gets_409_and_the_retry_lands(
+    callback_project, people, aggregator_task
+):
+    task = aggregator_task(callback_project, people["owner"], text="Lanterns on a river")
     # What a worker holds between sending and recording the receipt.
     Task.objects.filter(pk=task.pk).update(state=Task.State.SUBMITTING, submit_started_at=timezone.now())
     task = Task.objects.select_related("account", "prompt_version").get(pk=task.pk)
@@ -707,8 +712,10 @@ def test_a_callback_before_the_receipt_is_recorded_gets_409_and_the_retry_lands(
     assert first[0] == 409 and first[-1] == 200 and len(first) <= 4
 
 
-def test_a_callback_settles_a_task_whose_receipt_was_lost(callback_project, people, short_submit_timeout):
-    task = pending_task(callback_project, people["owner"], "A ferry at night #lost")
+def test_a_callback_settles_a_task_whose_receipt_was_lost(
+    callback_project, people, short_submit_timeout, aggregator_task
+):
+    task = aggregator_task(callback_project, people["owner"], text="A ferry at night #lost")
     lifecycle.submit(task.pk)
     task.refresh_from_db()
     assert task.state == Task.State.UNCERTAIN
@@ -719,8 +726,8 @@ def test_a_callback_settles_a_task_whose_receipt_was_lost(callback_project, peop
     assert SimulatorRequest.objects.filter(method="POST").count() == 1  # never resent
 
 
-def test_a_blocked_callback_ends_the_task_blocked(callback_project, people):
-    task = pending_task(callback_project, people["owner"], "A riot #blocked")
+def test_a_blocked_callback_ends_the_task_blocked(callback_project, people, aggregator_task):
+    task = aggregator_task(callback_project, people["owner"], text="A riot #blocked")
     lifecycle.submit(task.pk)
     task.refresh_from_db()
     both_delivered(task.provider_task_id)
@@ -728,8 +735,8 @@ def test_a_blocked_callback_ends_the_task_blocked(callback_project, people):
     assert task.state == Task.State.BLOCKED and task.cost_charged == Decimal(0)
 
 
-def test_a_callback_that_is_not_json_is_400(callback_project, people):
-    task = pending_task(callback_project, people["owner"], "Reeds in wind #never")
+def test_a_callback_that_is_not_json_is_400(callback_project, people, aggregator_task):
+    task = aggregator_task(callback_project, people["owner"], text="Reeds in wind #never")
     lifecycle.submit(task.pk)
     answer = Client().post(f"/hooks/tasks/{task.callback_token}", "<html>", content_type="text/html")
     assert answer.status_code == 400

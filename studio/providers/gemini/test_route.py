@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import itertools
 import json
@@ -16,7 +17,6 @@ from django.utils import timezone
 from PIL import Image
 
 from studio.clips.media import probe
-from studio.prompts.models import Prompt
 from studio.providers.base import (
     ErrorKind,
     ImageInput,
@@ -62,20 +62,10 @@ def account(project):
     return project.draft_account
 
 
-def pending(project, user, text="Waves on basalt", *, tier=Tier.FAST, **parameters) -> Task:
-    prompt = Prompt.objects.create(project=project, title="t")
-    version = prompt.record_version(text=text, negative_prompt="", author=user)
-    wanted = {"duration_s": 4, "aspect_ratio": "16:9", "resolution": "720p", "audio": False, **parameters}
-    return lifecycle.new_task(
-        project=project,
-        prompt_version=version,
-        account=project.draft_account,
-        tier=tier,
-        kind="draft",
-        user=user,
-        seed=7,
-        parameters=wanted,
-    )
+@pytest.fixture
+def pending(pending_task):
+    """`pending(project, user, *, text, tier, **parameters)`: a pending draft with this module's seed, 7."""
+    return functools.partial(pending_task, seed=7)
 
 
 def check_now(task: Task) -> Task:
@@ -291,7 +281,7 @@ def test_lite_has_no_4k_when_google_still_serves_it(simulator, settings, account
     assert receipt.provider_task_id.startswith(f"models/{LITE}/operations/")
 
 
-def test_a_refused_setting_fails_the_task_in_googles_words_and_bills_nothing(project, people):
+def test_a_refused_setting_fails_the_task_in_googles_words_and_bills_nothing(project, people, pending):
     # The form checks first; this is what happens if Google refuses anyway.
     task = follow(pending(project, people["owner"], resolution="1080p", duration_s=4))
     assert task.state == Task.State.FAILED and task.error_code == "validation"
@@ -299,7 +289,7 @@ def test_a_refused_setting_fails_the_task_in_googles_words_and_bills_nothing(pro
     assert "Nothing was billed" in task.error_message and task.cost_charged == 0
 
 
-def test_the_retired_lite_model_fails_plainly_and_bills_nothing(project, people):
+def test_the_retired_lite_model_fails_plainly_and_bills_nothing(project, people, pending):
     task = follow(pending(project, people["owner"], tier=Tier.LITE))
     assert task.state == Task.State.FAILED and task.error_code == "not_found"
     assert task.error_message.startswith(
@@ -312,7 +302,9 @@ def test_the_retired_lite_model_fails_plainly_and_bills_nothing(project, people)
 # --- Keys -----------------------------------------------------------------------
 
 
-def test_a_wrong_key_fails_as_a_refused_key_and_a_missing_key_is_permission_denied(people, simulator, gemini_project):
+def test_a_wrong_key_fails_as_a_refused_key_and_a_missing_key_is_permission_denied(
+    people, simulator, gemini_project, pending
+):
     project = gemini_project(key="not-a-sim-key")
     task = follow(pending(project, people["owner"]))
     assert task.state == Task.State.FAILED and task.error_code == "auth"
@@ -339,12 +331,12 @@ def test_check_account_passes_a_good_key_names_a_bad_one_and_creates_nothing(peo
 
 
 def test_a_draft_goes_through_the_worker_never_faster_than_five_seconds_and_is_archived_with_sound(
-    people, simulator, settings, run_worker, sim_key, gemini_project
+    people, simulator, settings, run_worker, sim_key, gemini_project, pending
 ):
     # An account asking for 0.5 s is clamped to the route's 5 s minimum; a 7 s render takes two polls.
     settings.SIMULATOR = {**settings.SIMULATOR, "draft_seconds": 7}
     project = gemini_project(poll_interval_s=0.5)
-    task = pending(project, people["owner"], "A red kite over a barley field", aspect_ratio="9:16")
+    task = pending(project, people["owner"], text="A red kite over a barley field", aspect_ratio="9:16")
     (task,) = run_worker(task.pk, timeout=40)
     assert task.state == Task.State.DONE, task.error_message
 
@@ -378,7 +370,7 @@ def test_a_draft_goes_through_the_worker_never_faster_than_five_seconds_and_is_a
     )
 
 
-def test_the_default_schedule_is_every_ten_seconds_and_never_below_five(project, people):
+def test_the_default_schedule_is_every_ten_seconds_and_never_below_five(project, people, pending):
     task = pending(project, people["owner"])
     lifecycle.submit(task.pk)
     task.refresh_from_db()
@@ -392,22 +384,22 @@ def test_the_default_schedule_is_every_ten_seconds_and_never_below_five(project,
     ("marker", "reason"),
     [("#blocked", "violate Google's Responsible AI practices"), ("#filtered", "removed because it may violate")],
 )
-def test_a_safety_filtered_operation_is_blocked_and_not_billed(project, people, marker, reason):
-    task = follow(pending(project, people["owner"], f"A street fight {marker}"))
+def test_a_safety_filtered_operation_is_blocked_and_not_billed(project, people, marker, reason, pending):
+    task = follow(pending(project, people["owner"], text=f"A street fight {marker}"))
     assert task.state == Task.State.BLOCKED and task.error_code == "safety"
     assert task.error_message.startswith("Google's safety filter removed the video:") and reason in task.error_message
     assert task.cost_charged == 0 and not hasattr(task, "clip")
 
 
-def test_an_operation_done_with_an_error_fails_in_googles_words_and_bills_nothing(project, people):
-    task = follow(pending(project, people["owner"], "A lighthouse #failed"))
+def test_an_operation_done_with_an_error_fails_in_googles_words_and_bills_nothing(project, people, pending):
+    task = follow(pending(project, people["owner"], text="A lighthouse #failed"))
     assert task.state == Task.State.FAILED and task.error_code == "failed"
     assert "Google could not render it: Video generation failed due to an internal error" in task.error_message
     assert task.cost_charged == 0
 
 
-def test_done_with_no_samples_is_an_empty_result_that_may_have_billed(project, people):
-    task = follow(pending(project, people["owner"], "A lighthouse #empty"))
+def test_done_with_no_samples_is_an_empty_result_that_may_have_billed(project, people, pending):
+    task = follow(pending(project, people["owner"], text="A lighthouse #empty"))
     assert task.state == Task.State.FAILED and task.error_code == "empty_result"
     assert "may still have billed" in task.error_message and task.cost_charged is None
 
@@ -415,8 +407,8 @@ def test_done_with_no_samples_is_an_empty_result_that_may_have_billed(project, p
 # --- Errors on the way ----------------------------------------------------------
 
 
-def test_a_rate_limit_waits_as_long_as_retry_after_says_then_sends_again(project, people):
-    task = pending(project, people["owner"], "Dunes #ratelimit")
+def test_a_rate_limit_waits_as_long_as_retry_after_says_then_sends_again(project, people, pending):
+    task = pending(project, people["owner"], text="Dunes #ratelimit")
     before = timezone.now()
     lifecycle.submit(task.pk)
     task.refresh_from_db()
@@ -426,8 +418,8 @@ def test_a_rate_limit_waits_as_long_as_retry_after_says_then_sends_again(project
     assert not SimulatedJob.objects.exists()
 
 
-def test_poll_500s_are_retried_with_backoff_until_the_operation_answers(project, people):
-    task = pending(project, people["owner"], "Cliffs #poll500")
+def test_poll_500s_are_retried_with_backoff_until_the_operation_answers(project, people, pending):
+    task = pending(project, people["owner"], text="Cliffs #poll500")
     lifecycle.submit(task.pk)
     time.sleep(0.7)
     for _ in range(2):
@@ -440,8 +432,8 @@ def test_poll_500s_are_retried_with_backoff_until_the_operation_answers(project,
     assert check_now(task).state == Task.State.ARCHIVING
 
 
-def test_a_malformed_poll_answer_is_read_as_such_and_polled_again(project, people):
-    task = pending(project, people["owner"], "Cliffs #malformed")
+def test_a_malformed_poll_answer_is_read_as_such_and_polled_again(project, people, pending):
+    task = pending(project, people["owner"], text="Cliffs #malformed")
     lifecycle.submit(task.pk)
     time.sleep(0.7)
     task = check_now(task)
@@ -449,9 +441,9 @@ def test_a_malformed_poll_answer_is_read_as_such_and_polled_again(project, peopl
     assert check_now(task).state == Task.State.ARCHIVING
 
 
-def test_a_lost_submit_answer_is_uncertain_and_never_sent_again(project, people):
+def test_a_lost_submit_answer_is_uncertain_and_never_sent_again(project, people, pending):
     # The cut answer stalls the test server until the read timeout (2 s under the simulator fixture).
-    task = pending(project, people["owner"], "Glacier #lost")
+    task = pending(project, people["owner"], text="Glacier #lost")
     lifecycle.submit(task.pk)
     task.refresh_from_db()
     assert task.state == Task.State.UNCERTAIN and "will not send it again on its own" in task.error_message
@@ -533,7 +525,7 @@ def test_every_google_error_class_maps_to_a_plain_kind(status, body, headers, ki
 # --- Downloads ------------------------------------------------------------------
 
 
-def test_the_file_url_is_refused_without_the_key_and_served_with_it(project, people, sim_key):
+def test_the_file_url_is_refused_without_the_key_and_served_with_it(project, people, sim_key, pending):
     task = pending(project, people["owner"])
     lifecycle.submit(task.pk)
     time.sleep(0.7)
@@ -566,9 +558,9 @@ def test_the_key_is_put_only_on_file_urls_at_the_accounts_own_origin(people, med
         assert ROUTE.download_request(google, "op", foreign) == (foreign, {})
 
 
-def test_a_download_cut_halfway_is_resumed_with_range(project, people):
+def test_a_download_cut_halfway_is_resumed_with_range(project, people, pending):
     # On the test server the cut shows as a stall until the read timeout (2 s under the fixture).
-    task = pending(project, people["owner"], "Harbour lights #truncated")
+    task = pending(project, people["owner"], text="Harbour lights #truncated")
     lifecycle.submit(task.pk)
     # Rendered up front, so the short timeout only ever meets the cut.
     simulated_route.rendered_video(SimulatedJob.objects.get())
@@ -581,8 +573,8 @@ def test_a_download_cut_halfway_is_resumed_with_range(project, people):
     assert Path(task.clip.file.path).read_bytes() == original.read_bytes()
 
 
-def test_an_expired_file_link_fails_the_download_without_a_clip(project, people):
-    task = follow(pending(project, people["owner"], "Harbour lights #expired"))
+def test_an_expired_file_link_fails_the_download_without_a_clip(project, people, pending):
+    task = follow(pending(project, people["owner"], text="Harbour lights #expired"))
     assert task.state == Task.State.FAILED and not hasattr(task, "clip")
     signed = SimulatorRequest.objects.get(path__startswith="/simulator/gemini/download/")
     assert signed.status == 403

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import json
@@ -16,7 +17,6 @@ from django.utils import timezone
 from PIL import Image
 
 from studio.clips.media import has_audio_stream
-from studio.prompts.models import Prompt
 from studio.providers.base import (
     ErrorKind,
     ImageInput,
@@ -57,35 +57,11 @@ def account(route2_project):
     return make
 
 
-def new_task(
-    project,
-    user,
-    *,
-    prompt="Rain falling on a quiet street at night",
-    tier=Tier.FAST,
-    resolution="720p",
-    duration_s=5,
-    audio=False,
-    kind="draft",
-) -> Task:
-    version = Prompt.objects.create(project=project, title="t").record_version(
-        text=prompt, negative_prompt="", author=user
-    )
-    return lifecycle.new_task(
-        project=project,
-        prompt_version=version,
-        account=project.draft_account,
-        tier=tier,
-        kind=kind,
-        user=user,
-        seed=7,
-        parameters={
-            "duration_s": duration_s,
-            "aspect_ratio": "16:9",
-            "resolution": resolution,
-            "audio": audio,
-        },
-    )
+@pytest.fixture
+def new_task(pending_task):
+    """`new_task(project, user, *, text, tier, kind, **parameters)`: a pending task of route 2's words,
+    5 s, seed 7."""
+    return functools.partial(pending_task, text="Rain falling on a quiet street at night", seed=7, duration_s=5)
 
 
 def tiny_png() -> ImageInput:
@@ -328,7 +304,7 @@ def test_openai_style_error_answers_the_simulator_does_not_give_are_read_in_plai
         assert refused.value.retry_after == 7.0
 
 
-def test_a_wrong_key_is_refused_and_nothing_is_billed(simulator, people, route2_project):
+def test_a_wrong_key_is_refused_and_nothing_is_billed(simulator, people, route2_project, new_task):
     project = route2_project(key="wrong-key")
     task = new_task(project, people["owner"])
     lifecycle.submit(task.pk)
@@ -348,8 +324,8 @@ def test_an_empty_wallet_says_to_top_up(simulator, people, http, account):
     assert "Top up" in refused.value.for_user
 
 
-def test_a_rate_limited_submit_waits_as_long_as_retry_after_says(simulator, people, route2_project):
-    task = new_task(route2_project(), people["owner"], prompt="Crowd at dusk #ratelimit")
+def test_a_rate_limited_submit_waits_as_long_as_retry_after_says(simulator, people, route2_project, new_task):
+    task = new_task(route2_project(), people["owner"], text="Crowd at dusk #ratelimit")
     before = timezone.now()
     lifecycle.submit(task.pk)
     task.refresh_from_db()
@@ -358,8 +334,8 @@ def test_a_rate_limited_submit_waits_as_long_as_retry_after_says(simulator, peop
     assert not SimulatedJob.objects.exists()
 
 
-def test_a_lost_submit_answer_is_uncertain_and_never_sent_again(simulator, people, route2_project):
-    task = new_task(route2_project(), people["owner"], prompt="Harbour lights #lost")
+def test_a_lost_submit_answer_is_uncertain_and_never_sent_again(simulator, people, route2_project, new_task):
+    task = new_task(route2_project(), people["owner"], text="Harbour lights #lost")
     lifecycle.submit(task.pk)
     task.refresh_from_db()
     assert task.state == Task.State.UNCERTAIN and "will not send it again on its own" in task.error_message
@@ -377,8 +353,10 @@ def poll_now(task: Task) -> str:
 @pytest.mark.parametrize(
     ("marker", "kind", "failing_polls"), [("#poll500", "outage", 2), ("#malformed", "bad_answer", 1)]
 )
-def test_a_poll_that_breaks_is_retried_with_backoff(simulator, people, marker, kind, failing_polls, route2_project):
-    task = new_task(route2_project(poll_interval_s=None), people["owner"], prompt=f"Dunes {marker}")
+def test_a_poll_that_breaks_is_retried_with_backoff(
+    simulator, people, marker, kind, failing_polls, route2_project, new_task
+):
+    task = new_task(route2_project(poll_interval_s=None), people["owner"], text=f"Dunes {marker}")
     lifecycle.submit(task.pk)
     for _ in range(failing_polls):
         asked = timezone.now()
@@ -392,9 +370,9 @@ def test_a_poll_that_breaks_is_retried_with_backoff(simulator, people, marker, k
 
 
 def test_a_job_that_never_finishes_times_out_after_thirty_minutes_without_resubmitting(
-    simulator, people, route2_project
+    simulator, people, route2_project, new_task
 ):
-    task = new_task(route2_project(), people["owner"], prompt="Slow tide #never")
+    task = new_task(route2_project(), people["owner"], text="Slow tide #never")
     lifecycle.submit(task.pk)
     Task.objects.filter(pk=task.pk).update(submitted_at=timezone.now() - timedelta(minutes=31))
     assert poll_now(task) == Task.State.FAILED
@@ -406,7 +384,7 @@ def test_a_job_that_never_finishes_times_out_after_thirty_minutes_without_resubm
 # --- Every terminal state, through the worker -----------------------------------------
 
 
-def test_a_draft_is_archived_as_a_silent_720p_clip(simulator, people, run_worker, route2_project):
+def test_a_draft_is_archived_as_a_silent_720p_clip(simulator, people, run_worker, route2_project, new_task):
     task = new_task(route2_project(), people["owner"])
     (task,) = run_worker(task.pk)
     assert task.state == Task.State.DONE, task.error_message
@@ -417,7 +395,7 @@ def test_a_draft_is_archived_as_a_silent_720p_clip(simulator, people, run_worker
     assert video.path.endswith("/download/video.mp4") and video.headers["Authorization"].startswith("Bearer sim-")
 
 
-def test_a_final_with_audio_keeps_the_separate_audio_track(simulator, people, run_worker, route2_project):
+def test_a_final_with_audio_keeps_the_separate_audio_track(simulator, people, run_worker, route2_project, new_task):
     task = new_task(
         route2_project(),
         people["owner"],
@@ -452,17 +430,17 @@ def probe_has_video(path: Path) -> bool:
     ],
 )
 def test_a_job_the_provider_refused_ends_unbilled_in_plain_words(
-    simulator, people, marker, state, kind, words, run_worker, route2_project
+    simulator, people, marker, state, kind, words, run_worker, route2_project, new_task
 ):
-    task = new_task(route2_project(), people["owner"], prompt=f"A street fight {marker}")
+    task = new_task(route2_project(), people["owner"], text=f"A street fight {marker}")
     (task,) = run_worker(task.pk)
     assert (task.state, task.error_code, task.cost_charged) == (state, kind, 0)
     assert words in task.error_message
     assert not downloads_of(task.provider_task_id)
 
 
-def test_a_job_done_with_no_video_says_it_may_have_billed(simulator, people, run_worker, route2_project):
-    task = new_task(route2_project(), people["owner"], prompt="An empty room #empty")
+def test_a_job_done_with_no_video_says_it_may_have_billed(simulator, people, run_worker, route2_project, new_task):
+    task = new_task(route2_project(), people["owner"], text="An empty room #empty")
     (task,) = run_worker(task.pk)
     assert (task.state, task.error_code, task.cost_charged) == (
         Task.State.FAILED,
@@ -472,11 +450,13 @@ def test_a_job_done_with_no_video_says_it_may_have_billed(simulator, people, run
     assert "may still have billed" in task.error_message
 
 
-def test_a_download_cut_halfway_is_resumed_with_range(simulator, people, settings, run_worker, route2_project):
+def test_a_download_cut_halfway_is_resumed_with_range(
+    simulator, people, settings, run_worker, route2_project, new_task
+):
     task = new_task(
         route2_project(),
         people["owner"],
-        prompt="Surf at noon #truncated",
+        text="Surf at noon #truncated",
         tier=Tier.QUALITY,
         kind="final",
         audio=True,
@@ -492,8 +472,8 @@ def test_a_download_cut_halfway_is_resumed_with_range(simulator, people, setting
     assert Path(task.clip.file.path).read_bytes() == rendered.read_bytes()
 
 
-def test_an_expired_link_fails_without_a_clip(simulator, people, run_worker, route2_project):
-    task = new_task(route2_project(), people["owner"], prompt="Late train #expired")
+def test_an_expired_link_fails_without_a_clip(simulator, people, run_worker, route2_project, new_task):
+    task = new_task(route2_project(), people["owner"], text="Late train #expired")
     (task,) = run_worker(task.pk)
     assert task.state == Task.State.FAILED and not hasattr(task, "clip")
 
@@ -501,7 +481,7 @@ def test_an_expired_link_fails_without_a_clip(simulator, people, run_worker, rou
 # --- Cadence ------------------------------------------------------------------------
 
 
-def test_the_documented_cadence_is_every_5_s_then_every_10_s(simulator, people, run_worker, route2_project):
+def test_the_documented_cadence_is_every_5_s_then_every_10_s(simulator, people, run_worker, route2_project, new_task):
     assert [ROUTE.poll_delay(model="veo3.1", elapsed_s=s) for s in (0, 179, 180, 1200)] == [
         5.0,
         5.0,
@@ -517,7 +497,9 @@ def test_the_documented_cadence_is_every_5_s_then_every_10_s(simulator, people, 
     assert len(polls) == 1 and gaps[0] >= 5.0, gaps
 
 
-def test_a_faster_account_setting_never_polls_below_2_s(simulator, people, settings, run_worker, route2_project):
+def test_a_faster_account_setting_never_polls_below_2_s(
+    simulator, people, settings, run_worker, route2_project, new_task
+):
     settings.SIMULATOR = {"draft_seconds": 3.5, "final_seconds": 3.5}
     task = new_task(route2_project(poll_interval_s=0.5), people["owner"])
     (task,) = run_worker(task.pk)

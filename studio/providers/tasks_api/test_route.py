@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import json
@@ -14,7 +15,6 @@ from django.utils import timezone
 from PIL import Image
 
 from studio.clips.media import probe
-from studio.prompts.models import Prompt
 from studio.providers.base import (
     ErrorKind,
     ImageInput,
@@ -49,30 +49,10 @@ def account(simulator, tasks_project):
     return tasks_project().draft_account
 
 
-def task_for(
-    project,
-    people,
-    *,
-    prompt="Tide coming in over black sand",
-    tier=Tier.FAST,
-    duration_s=4,
-    resolution="720p",
-    aspect_ratio="16:9",
-    seed=7,
-) -> Task:
-    version = Prompt.objects.create(project=project, title="t").record_version(
-        text=prompt, negative_prompt="", author=people["owner"]
-    )
-    return lifecycle.new_task(
-        project=project,
-        prompt_version=version,
-        account=project.draft_account,
-        tier=tier,
-        kind="draft",
-        user=people["owner"],
-        seed=seed,
-        parameters={"duration_s": duration_s, "aspect_ratio": aspect_ratio, "resolution": resolution, "audio": False},
-    )
+@pytest.fixture
+def task_for(pending_task):
+    """`task_for(project, user, *, text, tier, **parameters)`: a pending draft of route 1's words, seed 7."""
+    return functools.partial(pending_task, text="Tide coming in over black sand", seed=7)
 
 
 def sent(method="POST") -> list[SimulatorRequest]:
@@ -183,9 +163,9 @@ def test_a_first_frame_goes_as_the_image_init_url(account):
     }
 
 
-def test_polls_go_to_the_assumed_path_with_the_same_header(simulator, people, run_worker, tasks_project):
+def test_polls_go_to_the_assumed_path_with_the_same_header(simulator, people, run_worker, tasks_project, task_for):
     project = tasks_project()
-    (task,) = run_worker(task_for(project, people).pk)
+    (task,) = run_worker(task_for(project, people["owner"]).pk)
     poll = status_polls(task)[0]
     assert poll.path == f"/simulator/tasks-api/v1/tasks/{task.provider_task_id}"
     assert poll.headers["X-Api-Key"].startswith("sim-tasks-k")
@@ -208,9 +188,9 @@ def test_the_poll_path_can_be_changed_per_account(account):
 # --- Terminal states through the worker ----------------------------------------------
 
 
-def test_a_fast_draft_is_archived_with_its_charge_and_quote(simulator, people, run_worker, tasks_project):
+def test_a_fast_draft_is_archived_with_its_charge_and_quote(simulator, people, run_worker, tasks_project, task_for):
     project = tasks_project()
-    (task,) = run_worker(task_for(project, people, duration_s=4, aspect_ratio="1:1").pk)
+    (task,) = run_worker(task_for(project, people["owner"], duration_s=4, aspect_ratio="1:1").pk)
     assert task.state == Task.State.DONE, task.error_message
     assert task.cost_estimate == Decimal("0.18") and task.cost_charged == Decimal("0.18")
     info = probe(task.clip.file.path)
@@ -220,10 +200,12 @@ def test_a_fast_draft_is_archived_with_its_charge_and_quote(simulator, people, r
     assert task.video_url_expires_at - timezone.now() > timedelta(hours=23)
 
 
-def test_a_quality_render_at_1080p_is_archived_and_polled_every_2_s(simulator, people, run_worker, tasks_project):
+def test_a_quality_render_at_1080p_is_archived_and_polled_every_2_s(
+    simulator, people, run_worker, tasks_project, task_for
+):
     project = tasks_project()
     (task,) = run_worker(
-        task_for(project, people, tier=Tier.QUALITY, duration_s=2, resolution="1080p", aspect_ratio="9:16").pk
+        task_for(project, people["owner"], tier=Tier.QUALITY, duration_s=2, resolution="1080p", aspect_ratio="9:16").pk
     )
     assert task.state == Task.State.DONE, task.error_message
     info = probe(task.clip.file.path)
@@ -232,25 +214,27 @@ def test_a_quality_render_at_1080p_is_archived_and_polled_every_2_s(simulator, p
     assert min(gaps(task)) >= 2.0
 
 
-def test_the_video_is_fetched_without_our_key(simulator, people, run_worker, tasks_project):
+def test_the_video_is_fetched_without_our_key(simulator, people, run_worker, tasks_project, task_for):
     project = tasks_project()
-    (task,) = run_worker(task_for(project, people).pk)
+    (task,) = run_worker(task_for(project, people["owner"]).pk)
     url, headers = ROUTE.download_request(project.draft_account, task.provider_task_id, task.video_url)
     assert (url, headers) == (task.video_url, {})
     (fetch,) = downloads(task)
     assert "X-Api-Key" not in fetch.headers and "Authorization" not in fetch.headers
 
 
-def test_a_tampered_signature_is_refused_by_the_cdn(simulator, people, run_worker, tasks_project):
+def test_a_tampered_signature_is_refused_by_the_cdn(simulator, people, run_worker, tasks_project, task_for):
     project = tasks_project()
-    (task,) = run_worker(task_for(project, people).pk)
+    (task,) = run_worker(task_for(project, people["owner"]).pk)
     assert httpx.get(task.video_url).status_code == 200
     assert httpx.get(task.video_url.replace("sig=", "sig=0")).status_code == 403
 
 
-def test_a_prompt_blocked_by_safety_is_refused_at_submit_with_451_and_not_billed(simulator, people, tasks_project):
+def test_a_prompt_blocked_by_safety_is_refused_at_submit_with_451_and_not_billed(
+    simulator, people, tasks_project, task_for
+):
     project = tasks_project()
-    task = task_for(project, people, prompt="A riot #blocked")
+    task = task_for(project, people["owner"], text="A riot #blocked")
     lifecycle.submit(task.pk)
     task.refresh_from_db()
     assert task.error_code == ErrorKind.SAFETY and task.cost_charged == 0
@@ -258,23 +242,25 @@ def test_a_prompt_blocked_by_safety_is_refused_at_submit_with_451_and_not_billed
     assert sent()[0].status == 451 and sent("GET") == []
 
 
-def test_a_failed_job_ends_failed_with_the_providers_message(simulator, people, run_worker, tasks_project):
+def test_a_failed_job_ends_failed_with_the_providers_message(simulator, people, run_worker, tasks_project, task_for):
     project = tasks_project()
-    (task,) = run_worker(task_for(project, people, prompt="Storm at sea #failed").pk)
+    (task,) = run_worker(task_for(project, people["owner"], text="Storm at sea #failed").pk)
     assert task.state == Task.State.FAILED and task.error_code == ErrorKind.FAILED
     assert "Upstream generation failed" in task.error_message and task.cost_charged == 0
 
 
-def test_a_filtered_result_ends_blocked_not_billed(simulator, people, run_worker, tasks_project):
+def test_a_filtered_result_ends_blocked_not_billed(simulator, people, run_worker, tasks_project, task_for):
     project = tasks_project()
-    (task,) = run_worker(task_for(project, people, prompt="Wildlife #filtered").pk)
+    (task,) = run_worker(task_for(project, people["owner"], text="Wildlife #filtered").pk)
     assert task.state == Task.State.BLOCKED and task.error_code == ErrorKind.SAFETY
     assert "removed by the upstream safety filter" in task.error_message and task.cost_charged == 0
 
 
-def test_completed_without_a_video_ends_saying_it_may_have_billed(simulator, people, run_worker, tasks_project):
+def test_completed_without_a_video_ends_saying_it_may_have_billed(
+    simulator, people, run_worker, tasks_project, task_for
+):
     project = tasks_project()
-    (task,) = run_worker(task_for(project, people, prompt="Foliage #empty").pk)
+    (task,) = run_worker(task_for(project, people["owner"], text="Foliage #empty").pk)
     assert task.state == Task.State.FAILED and task.error_code == ErrorKind.EMPTY_RESULT
     assert "may still have billed" in task.error_message and downloads(task) == []
 
@@ -339,9 +325,11 @@ def test_the_simulator_refuses_a_seed_that_is_not_an_integer(simulator):
         ("sim-noscope-1", 403, ErrorKind.AUTH, "not allowed"),
     ],
 )
-def test_auth_wallet_and_scope_refusals_are_not_billed(simulator, people, key, status, kind, words, tasks_project):
+def test_auth_wallet_and_scope_refusals_are_not_billed(
+    simulator, people, key, status, kind, words, tasks_project, task_for
+):
     project = tasks_project(key=key)
-    task = task_for(project, people)
+    task = task_for(project, people["owner"])
     lifecycle.submit(task.pk)
     task.refresh_from_db()
     assert task.state == Task.State.FAILED and task.error_code == kind and task.cost_charged == 0
@@ -349,9 +337,9 @@ def test_auth_wallet_and_scope_refusals_are_not_billed(simulator, people, key, s
     assert sent()[0].status == status
 
 
-def test_a_rate_limited_submit_waits_for_retry_after_then_sends_again(simulator, people, tasks_project):
+def test_a_rate_limited_submit_waits_for_retry_after_then_sends_again(simulator, people, tasks_project, task_for):
     project = tasks_project()
-    task = task_for(project, people, prompt="Tide #ratelimit")
+    task = task_for(project, people["owner"], text="Tide #ratelimit")
     lifecycle.submit(task.pk)
     task.refresh_from_db()
     assert task.state == Task.State.PENDING and task.error_code == ErrorKind.RATE_LIMIT
@@ -362,9 +350,9 @@ def test_a_rate_limited_submit_waits_for_retry_after_then_sends_again(simulator,
     assert [r.status for r in sent()] == [429, 429]
 
 
-def test_a_500_on_poll_is_retried_with_backoff_until_done(simulator, people, run_worker, tasks_project):
+def test_a_500_on_poll_is_retried_with_backoff_until_done(simulator, people, run_worker, tasks_project, task_for):
     project = tasks_project()
-    (task,) = run_worker(task_for(project, people, prompt="Waterfall #poll500").pk)
+    (task,) = run_worker(task_for(project, people["owner"], text="Waterfall #poll500").pk)
     assert task.state == Task.State.DONE, task.error_message
     polls = status_polls(task)
     assert [p.status for p in polls[:3]] == [500, 500, 200]
@@ -372,17 +360,17 @@ def test_a_500_on_poll_is_retried_with_backoff_until_done(simulator, people, run
     assert all(gap >= 2.0 for gap in gaps(task)[1:3])
 
 
-def test_a_poll_answer_that_is_not_json_is_retried_until_done(simulator, people, run_worker, tasks_project):
+def test_a_poll_answer_that_is_not_json_is_retried_until_done(simulator, people, run_worker, tasks_project, task_for):
     project = tasks_project()
-    (task,) = run_worker(task_for(project, people, prompt="Weather #malformed").pk)
+    (task,) = run_worker(task_for(project, people["owner"], text="Weather #malformed").pk)
     assert task.state == Task.State.DONE, task.error_message
     assert status_polls(task)[0].status == 200 and len(status_polls(task)) >= 2
     assert gaps(task)[1] >= 2.0
 
 
-def test_a_lost_submit_answer_is_uncertain_and_never_resent(simulator, people, tasks_project):
+def test_a_lost_submit_answer_is_uncertain_and_never_resent(simulator, people, tasks_project, task_for):
     project = tasks_project()
-    task = task_for(project, people, prompt="Forest #lost")
+    task = task_for(project, people["owner"], text="Forest #lost")
     lifecycle.submit(task.pk)
     task.refresh_from_db()
     assert task.state == Task.State.UNCERTAIN and "will not send it again" in task.error_message
@@ -390,9 +378,11 @@ def test_a_lost_submit_answer_is_uncertain_and_never_resent(simulator, people, t
     assert len(sent()) == 1
 
 
-def test_a_job_that_never_finishes_times_out_after_30_minutes_without_resubmitting(simulator, people, tasks_project):
+def test_a_job_that_never_finishes_times_out_after_30_minutes_without_resubmitting(
+    simulator, people, tasks_project, task_for
+):
     project = tasks_project()
-    task = task_for(project, people, prompt="Glacier #never")
+    task = task_for(project, people["owner"], text="Glacier #never")
     lifecycle.submit(task.pk)
     Task.objects.filter(pk=task.pk).update(
         submitted_at=timezone.now() - timedelta(minutes=31), next_check_at=timezone.now()
@@ -421,20 +411,22 @@ def test_the_schedule_never_goes_below_one_second_nor_shrinks():
         assert delays == sorted(delays)
 
 
-def test_polls_of_a_running_job_never_come_faster_than_a_second(simulator, people, settings, run_worker, tasks_project):
+def test_polls_of_a_running_job_never_come_faster_than_a_second(
+    simulator, people, settings, run_worker, tasks_project, task_for
+):
     settings.SIMULATOR = {"draft_seconds": 2.5, "final_seconds": 2.5}
     project = tasks_project()
-    (task,) = run_worker(task_for(project, people).pk)
+    (task,) = run_worker(task_for(project, people["owner"]).pk)
     assert task.state == Task.State.DONE, task.error_message
     assert len(status_polls(task)) >= 3
     assert min(gaps(task)) >= 1.0
 
 
-def test_an_accounts_faster_interval_is_clamped_to_one_second(simulator, people, tasks_project):
+def test_an_accounts_faster_interval_is_clamped_to_one_second(simulator, people, tasks_project, task_for):
     project = tasks_project()
     project.draft_account.poll_interval_s = 0.2
     project.draft_account.save()
-    task = task_for(project, people)
+    task = task_for(project, people["owner"])
     lifecycle.submit(task.pk)
     task.refresh_from_db()
     assert (task.next_check_at - task.submitted_at).total_seconds() == pytest.approx(1.0, abs=0.05)
@@ -443,9 +435,9 @@ def test_an_accounts_faster_interval_is_clamped_to_one_second(simulator, people,
 # --- Downloads ------------------------------------------------------------------------
 
 
-def test_a_download_cut_halfway_is_resumed_with_range(simulator, people, run_worker, tasks_project):
+def test_a_download_cut_halfway_is_resumed_with_range(simulator, people, run_worker, tasks_project, task_for):
     project = tasks_project()
-    (task,) = run_worker(task_for(project, people, prompt="River bend #truncated").pk)
+    (task,) = run_worker(task_for(project, people["owner"], text="River bend #truncated").pk)
     assert task.state == Task.State.DONE, task.error_message
     first, second = downloads(task)
     assert "Range" not in first.headers and second.headers["Range"].startswith("bytes=")
@@ -454,9 +446,9 @@ def test_a_download_cut_halfway_is_resumed_with_range(simulator, people, run_wor
     assert probe(task.clip.file.path).duration_s == pytest.approx(4.0, abs=0.1)
 
 
-def test_an_expired_link_ends_the_task_without_a_clip(simulator, people, run_worker, tasks_project):
+def test_an_expired_link_ends_the_task_without_a_clip(simulator, people, run_worker, tasks_project, task_for):
     project = tasks_project()
-    (task,) = run_worker(task_for(project, people, prompt="Dunes #expired").pk)
+    (task,) = run_worker(task_for(project, people["owner"], text="Dunes #expired").pk)
     assert task.state == Task.State.FAILED and not hasattr(task, "clip")
     assert downloads(task)[0].status == 403
 

@@ -101,9 +101,7 @@ def run_prompt(pending_task, run_worker):
         # The documented minimum cadence keeps these end-to-end runs short.
         project.draft_account.poll_interval_s = ROUTE.min_poll_interval_s
         project.draft_account.save()
-        task = pending_task(project, people["owner"])
-        task.prompt_version.text = prompt
-        task.prompt_version.save()
+        task = pending_task(project, people["owner"], text=prompt)
         (task,) = run_worker(task.pk, timeout=90)
         return task
 
@@ -150,9 +148,7 @@ def test_five_hundreds_on_polls_are_retried_with_backoff(simulator, project, peo
 
 
 def test_a_poll_answer_that_is_not_json_is_retried_not_fatal(simulator, project, people, pending_task):
-    task = pending_task(project, people["owner"])
-    task.prompt_version.text = "Garbled #malformed"
-    task.prompt_version.save()
+    task = pending_task(project, people["owner"], text="Garbled #malformed")
     lifecycle.submit(task.pk)
     Task.objects.filter(pk=task.pk).update(next_check_at=timezone.now())
     (claimed,) = lifecycle.claim_due_checks()
@@ -165,9 +161,7 @@ def test_a_poll_answer_that_is_not_json_is_retried_not_fatal(simulator, project,
 
 
 def test_a_rate_limited_submit_waits_for_retry_after_then_sends(simulator, project, people, pending_task):
-    task = pending_task(project, people["owner"])
-    task.prompt_version.text = "Busy #ratelimit"
-    task.prompt_version.save()
+    task = pending_task(project, people["owner"], text="Busy #ratelimit")
     lifecycle.submit(task.pk)
     task.refresh_from_db()
     assert task.state == "pending" and "Sending again in 1 s" in task.error_message
@@ -177,9 +171,7 @@ def test_a_rate_limited_submit_waits_for_retry_after_then_sends(simulator, proje
 
 
 def test_a_lost_receipt_leaves_the_task_uncertain(simulator, project, people, pending_task):
-    task = pending_task(project, people["owner"])
-    task.prompt_version.text = "Gone #lost"
-    task.prompt_version.save()
+    task = pending_task(project, people["owner"], text="Gone #lost")
     lifecycle.submit(task.pk)
     task.refresh_from_db()
     assert task.state == "uncertain"
