@@ -45,6 +45,7 @@ urlpatterns = [
     path("projects/<int:project_id>/compare", clips.compare, name="compare"),
     path("clips/<int:clip_id>/compare-pick", clips.compare_pick, name="compare-pick"),
     path("tasks/<int:task_id>/card", tasks.task_card, name="task-card"),
+    path("projects/<int:project_id>/live", tasks.live_cards, name="live-cards"),
     path("tasks/<int:task_id>/promote", tasks.promote, name="promote"),
     path("tasks/<int:task_id>/send-again", tasks.send_again, name="send-again"),
     path("hooks/tasks/<str:token>", tasks.provider_callback, name="provider-callback"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -12,7 +13,6 @@ from PIL import Image
 from studio.clips.models import Clip
 from studio.images.models import InputImage
 from studio.projects.models import Membership
-from studio.prompts.models import record_words
 from studio.providers.base import Tier
 from studio.tasks import lifecycle
 from studio.tasks.models import Batch, Task
@@ -20,26 +20,27 @@ from studio.tasks.models import Batch, Task
 pytestmark = pytest.mark.django_db
 
 State = Task.State
-SETTINGS = {"duration_s": 4, "aspect_ratio": "16:9", "resolution": "720p", "audio": False}
 
 
-def a_task(project, user, *, state=State.DONE, kind=Task.Kind.DRAFT, promoted_from=None, **fields) -> Task:
-    version = record_words(
-        project=project, prompt=project.prompts.first(), text="A fox in snow", negative_prompt="", user=user
-    )
-    task = lifecycle.new_task(
-        project=project,
-        prompt_version=version,
-        account=project.draft_account,
-        tier=Tier.QUALITY if kind == Task.Kind.FINAL else Tier.FAST,
-        kind=kind,
-        parameters=SETTINGS,
-        seed=7,
-        user=user,
-        promoted_from=promoted_from,
-    )
-    Task.objects.filter(pk=task.pk).update(state=state, **fields)
-    return Task.objects.get(pk=task.pk)
+@pytest.fixture
+def a_task(pending_task):
+    """`a_task(project, user, *, state, kind, promoted_from, **fields)`: a task of "A fox in snow", seed 7
+    (a fast draft, or a quality final), put straight into this state with these fields."""
+
+    def make(project, user, *, state=State.DONE, kind=Task.Kind.DRAFT, promoted_from=None, **fields) -> Task:
+        task = pending_task(
+            project,
+            user,
+            text="A fox in snow",
+            tier=Tier.QUALITY if kind == Task.Kind.FINAL else Tier.FAST,
+            kind=kind,
+            seed=7,
+            promoted_from=promoted_from,
+        )
+        Task.objects.filter(pk=task.pk).update(state=state, **fields)
+        return Task.objects.get(pk=task.pk)
+
+    return make
 
 
 def with_clip(task: Task, media) -> Task:
@@ -115,21 +116,21 @@ def test_only_a_finished_draft_can_be_promoted(kind, state, promotable):
         (State.BLOCKED, True),
     ],
 )
-def test_promote_is_offered_while_no_final_is_on_its_way_or_done(project, people, final_state, again):
+def test_promote_is_offered_while_no_final_is_on_its_way_or_done(project, people, final_state, again, a_task):
     draft = a_task(project, people["owner"])
     if final_state:
         a_task(project, people["owner"], kind=Task.Kind.FINAL, state=final_state, promoted_from=draft)
     assert draft.can_promote_again is again
 
 
-def test_a_task_has_a_clip_only_when_done_and_archived(project, people, media):
+def test_a_task_has_a_clip_only_when_done_and_archived(project, people, media, a_task):
     draft = a_task(project, people["owner"])
     assert not draft.has_clip
     assert with_clip(draft, media).has_clip
     assert not Task(state=State.RUNNING).has_clip
 
 
-def test_a_final_compares_with_its_draft_only_when_both_have_clips(project, people, media):
+def test_a_final_compares_with_its_draft_only_when_both_have_clips(project, people, media, a_task):
     draft = a_task(project, people["owner"])
     final = with_clip(a_task(project, people["owner"], kind=Task.Kind.FINAL, promoted_from=draft), media)
     assert not final.can_compare_with_draft
@@ -152,7 +153,7 @@ def card(client, task: Task) -> str:
     return client.get(f"/tasks/{task.pk}/card", HTTP_HX_REQUEST="true").content.decode()
 
 
-def test_a_failed_card_offers_try_again_and_shows_its_quote(project, people, owner_client):
+def test_a_failed_card_offers_try_again_and_shows_its_quote(project, people, owner_client, a_task):
     task = a_task(
         project,
         people["owner"],
@@ -164,12 +165,12 @@ def test_a_failed_card_offers_try_again_and_shows_its_quote(project, people, own
     assert "quoted $0.80" in html and ">Try again</button>" in html and "confirm(" not in html
 
 
-def test_an_uncertain_card_asks_before_sending_again(project, people, owner_client):
+def test_an_uncertain_card_asks_before_sending_again(project, people, owner_client, a_task):
     html = card(owner_client, a_task(project, people["owner"], state=State.UNCERTAIN))
     assert ">Send again</button>" in html and "may bill twice" in html
 
 
-def test_a_finished_draft_card_offers_promote_until_its_final_is_on_its_way(project, people, owner_client):
+def test_a_finished_draft_card_offers_promote_until_its_final_is_on_its_way(project, people, owner_client, a_task):
     draft = a_task(project, people["owner"])
     assert "Promote to final" in card(owner_client, draft)
     final = a_task(project, people["owner"], kind=Task.Kind.FINAL, state=State.RUNNING, promoted_from=draft)
@@ -182,14 +183,14 @@ def test_a_finished_draft_card_offers_promote_until_its_final_is_on_its_way(proj
 # --- Promotion ----------------------------------------------------------------
 
 
-def test_promoting_a_running_draft_is_refused_and_makes_nothing(project, people, owner_client):
+def test_promoting_a_running_draft_is_refused_and_makes_nothing(project, people, owner_client, a_task):
     draft = a_task(project, people["owner"], state=State.RUNNING)
     answer = owner_client.post(f"/tasks/{draft.pk}/promote", follow=True)
     assert "Only a finished draft can be promoted." in answer.content.decode()
     assert not Task.objects.filter(promoted_from=draft).exists()
 
 
-def test_promote_refuses_a_project_without_a_final_account(project, people):
+def test_promote_refuses_a_project_without_a_final_account(project, people, a_task):
     draft = a_task(project, people["owner"])
     project.final_account = None
     project.save()
@@ -199,7 +200,7 @@ def test_promote_refuses_a_project_without_a_final_account(project, people):
     assert not Task.objects.filter(promoted_from=draft).exists()
 
 
-def test_sending_a_done_task_again_is_refused(project, people, owner_client):
+def test_sending_a_done_task_again_is_refused(project, people, owner_client, a_task):
     task = a_task(project, people["owner"])
     answer = owner_client.post(f"/tasks/{task.pk}/send-again", follow=True)
     assert "Only a failed or uncertain task can be sent again." in answer.content.decode()
@@ -248,9 +249,9 @@ def test_promoting_on_the_grid_page_adds_no_new_card(owner_client, grid_of_done_
     html = answer.content.decode()
     final = Task.objects.get(promoted_from=draft)
     assert answer.status_code == 200 and "hx-swap-oob" not in html
-    # The draft's own card shows its final and keeps polling with the grid's signal.
+    # The draft's own card shows its final and stays followed as a compact grid card.
     assert f"Final #{final.pk}: " in html
-    assert f'hx-get="/tasks/{draft.pk}/card?compact=1&amp;on=grid"' in html
+    assert re.search(rf'name="card" form="live-cards" value="{draft.pk}:\w+:cg"', html)
 
 
 def test_a_grouped_card_without_the_grid_signal_lists_its_final_whatever_page_it_came_from(

@@ -25,9 +25,9 @@ def test_draft_promote_compare_through_views_and_worker(simulator, project, owne
     assert answer.status_code == 200
     draft = Task.objects.get()
     assert draft.state == Task.State.PENDING
-    # The new card arrives out of band at the top of the list, polling while live.
+    # The new card arrives out of band at the top of the list, followed by the page's one refresh while live.
     assert b'hx-swap-oob="afterbegin:#task-list"' in answer.content
-    assert f'hx-get="/tasks/{draft.pk}/card"'.encode() in answer.content
+    assert f'name="card" form="live-cards" value="{draft.pk}:'.encode() in answer.content
 
     (draft,) = run_worker(draft.pk)
     assert draft.state == Task.State.DONE, draft.error_message
@@ -41,9 +41,9 @@ def test_draft_promote_compare_through_views_and_worker(simulator, project, owne
     with Image.open(clip.poster.path) as poster:
         assert poster.format == "JPEG"
 
-    # The terminal card stops polling and plays the clip with its poster.
+    # The terminal card is no longer followed and plays the clip with its poster.
     card = owner_client.get(f"/tasks/{draft.pk}/card", HTTP_HX_REQUEST="true").content.decode()
-    assert 'hx-trigger="every' not in card
+    assert 'form="live-cards"' not in card
     assert f'src="/clips/{clip.pk}/video"' in card and f'poster="/clips/{clip.pk}/poster"' in card
     ranged = owner_client.get(f"/clips/{clip.pk}/video", HTTP_RANGE="bytes=0-99")
     assert ranged.status_code == 206 and ranged["Content-Range"].startswith("bytes 0-99/")
@@ -87,4 +87,4 @@ def test_safety_block_ends_blocked_in_plain_words(simulator, project, owner_clie
     assert task.state == Task.State.BLOCKED
     assert task.cost_charged == 0
     card = owner_client.get(f"/tasks/{task.pk}/card", HTTP_HX_REQUEST="true").content.decode()
-    assert "safety filter" in card and "Reword the prompt" in card and 'hx-trigger="every' not in card
+    assert "safety filter" in card and "Reword the prompt" in card and 'form="live-cards"' not in card

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
@@ -201,6 +203,26 @@ class Task(models.Model):
         """Whether its card should keep polling: it, or the final it was promoted to, is still in flight."""
         final = self.final if self.can_be_promoted else None
         return self.is_live or bool(final and final.is_live)
+
+    @property
+    def card_fingerprint(self) -> str:
+        """A short digest of everything its card shows that the worker changes.
+
+        The page sends it back with each refresh; only cards whose digest
+        moved are sent again, so an unchanged refresh costs no card HTML.
+        """
+        final = self.final if self.kind == self.Kind.DRAFT else None
+        seen = [
+            self.state,
+            self.progress,
+            self.error_message,
+            self.cost_charged,
+            self.cost_estimate,
+            self.carry_notes,
+            self.has_clip,
+            final and (final.pk, final.state, final.has_clip),
+        ]
+        return hashlib.blake2s(repr(seen).encode(), digest_size=6).hexdigest()
 
     @property
     def elapsed_s(self) -> float:

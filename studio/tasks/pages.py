@@ -7,6 +7,8 @@ into. (A single task card needs only its task: see `tasks.views._card`.)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from studio.prompts.models import PromptVersion
 
 from .forms import DraftForm, kept_image_values
@@ -40,6 +42,41 @@ def editor_initial(project, prompt, recalled: Task | None) -> dict:
         if recalled:
             initial["seed"] = recalled.seed
     return initial
+
+
+@dataclass(frozen=True)
+class LiveCard:
+    """One card a page still follows, as the page last saw it."""
+
+    task_id: int
+    fingerprint: str
+    compact: bool
+    on_grid: bool
+
+
+# More than any page shows at once; a longer list is cut, never an error.
+MAX_LIVE_CARDS = 200
+
+
+def live_cards_seen(values: list[str]) -> dict[int, LiveCard]:
+    """The page's `card` values ("<task id>:<digest>:<c if compact><g if on the grid>"); malformed ones are skipped."""
+    seen: dict[int, LiveCard] = {}
+    for value in values[:MAX_LIVE_CARDS]:
+        task_id, _, rest = value.partition(":")
+        fingerprint, _, flags = rest.partition(":")
+        if task_id.isdigit() and fingerprint:
+            seen[int(task_id)] = LiveCard(int(task_id), fingerprint, "c" in flags, "g" in flags)
+    return seen
+
+
+def changed_cards(project, seen: dict[int, LiveCard]) -> list[tuple[Task, LiveCard]]:
+    """The followed cards whose task changed since the page last saw them."""
+    tasks = (
+        project.tasks.filter(pk__in=seen)
+        .select_related("prompt_version", "promoted_from__clip", "clip")
+        .prefetch_related("promotions__clip")
+    )
+    return [(task, seen[task.pk]) for task in tasks if task.card_fingerprint != seen[task.pk].fingerprint]
 
 
 def project_page_context(project, membership, *, form: DraftForm | None = None, prompt=None) -> dict:

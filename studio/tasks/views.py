@@ -17,7 +17,7 @@ from studio.providers.base import Tier
 from . import batches, forms, lifecycle
 from .forms import DraftForm, GridForm, kept_image_values
 from .models import Batch, Task
-from .pages import project_page_context
+from .pages import changed_cards, live_cards_seen, project_page_context
 from .queue import enqueue_job, kick_tracker
 
 
@@ -229,6 +229,26 @@ def task_card(request, task_id: int):
     if not request.htmx:
         return redirect(f"{project_url(project)}#task-{task.pk}")
     return HttpResponse(_card(request, task, project, membership))
+
+
+@login_required
+@require_GET
+def live_cards(request, project_id: int):
+    """The page's one refresh: only the cards that changed, as out-of-band swaps; 204 and no HTML when none did."""
+    project, membership = get_project_for_user(request.user, project_id)
+    changed = changed_cards(project, live_cards_seen(request.GET.getlist("card")))
+    if not changed:
+        return HttpResponse(status=204)
+    context = {"project": project, "membership": membership, "oob": True}
+    cards = [
+        render_to_string(
+            "projects/project.html#task-card",
+            {**context, "task": task, "compact": card.compact, "on_grid": card.on_grid},
+            request=request,
+        )
+        for task, card in changed
+    ]
+    return HttpResponse("".join(cards))
 
 
 @login_required

@@ -238,13 +238,14 @@ def test_promoting_a_grid_cell_links_its_final_and_the_compare(owner_page, clips
     expect(card.locator(".final-link")).to_have_text(re.compile(r"Final #\d+: \S"))
     final = Task.objects.get(promoted_from_id=draft_id)
     expect(card.locator(".final-link")).to_contain_text(f"Final #{final.pk}: ")
-    # The draft's card keeps polling while its final renders, then stops.
-    expect(card).to_have_attribute("hx-trigger", "every 2s")
+    # The draft's card stays followed by the page's refresh while its final renders, then is not.
+    followed = card.locator('input[form="live-cards"]')
+    expect(followed).to_have_count(1)
     shoot("rendering")
     compare = card.get_by_role("link", name="Compare")
     expect(compare).to_be_visible(timeout=RENDERED)
     expect(card.locator(".final-link")).to_have_text(f"Final #{final.pk}: done")
-    expect(card).not_to_have_attribute("hx-trigger", re.compile("."))
+    expect(followed).to_have_count(0)
     assert still_same_page(page)
     # Only the promoted cell changed; its neighbour offers Promote still.
     expect(page.locator(".grid-cell").get_by_role("button", name="Promote")).to_have_count(1)
