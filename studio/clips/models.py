@@ -21,6 +21,8 @@ class Clip(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # The gallery pages by (created_at, id) in both directions.
+        indexes = [models.Index(fields=["created_at", "id"], name="clips_by_time")]
 
     def __str__(self) -> str:
         return f"Clip of task {self.task_id} ({self.width}×{self.height}, {self.duration_s:.1f}s)"

@@ -13,6 +13,7 @@ from studio.projects.access import get_project_for_user
 from studio.prompts.diff import parameter_diff, word_diff
 from studio.streaming import ranged_file_response
 
+from . import gallery as galleries
 from .models import Clip
 
 # The compare selection lives in the session: per user by nature, per project
@@ -61,6 +62,37 @@ def clip_poster(request, clip_id: int):
     response = ranged_file_response(request, Path(clip.poster.path), content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=86400"
     return response
+
+
+@login_required
+@require_GET
+def gallery(request, project_id: int):
+    """Every clip of the project as posters, filtered from the URL; later pages append as the list scrolls."""
+    project, membership = get_project_for_user(request.user, project_id)
+    filters = galleries.read_filters(request.GET)
+    page = galleries.page_of(project, filters, after=request.GET.get("after", ""))
+    query = request.GET.copy()
+    query.pop("after", None)
+    context = {
+        "project": project,
+        "membership": membership,
+        "filters": filters,
+        "page": page,
+        "query": query.urlencode(),
+        "choices": {
+            "kinds": galleries.KINDS,
+            "tiers": galleries.TIERS,
+            "aspects": galleries.ASPECTS,
+            "sorts": galleries.SORTS,
+            # From the project's accounts, not its tasks: a bounded list however many clips there are.
+            "routes": galleries.routes_of(project),
+            "models": galleries.models_of(project),
+            "authors": project.memberships.order_by("user__username").values_list("user__username", flat=True),
+        },
+    }
+    if request.htmx and request.GET.get("after"):
+        return render(request, "clips/gallery.html#gallery-page", context)
+    return render(request, "clips/gallery.html", context)
 
 
 @login_required

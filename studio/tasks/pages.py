@@ -79,29 +79,36 @@ def changed_cards(project, seen: dict[int, LiveCard]) -> list[tuple[Task, LiveCa
     return [(task, seen[task.pk]) for task in tasks if task.card_fingerprint != seen[task.pk].fingerprint]
 
 
+# The project page shows the newest work only (the gallery holds the rest), so it
+# costs the same for a project of ten clips as for one of ten thousand.
+RECENT_TASKS = 24
+
+
 def project_page_context(project, membership, *, form: DraftForm | None = None, prompt=None) -> dict:
     prompt = prompt or project.prompts.first()
-    tasks = list(
-        project.tasks.select_related("prompt_version", "promoted_from", "clip")
-        .prefetch_related("promotions")
-        .order_by("-created_at")
-    )
-    batches = {batch.pk: batch for batch in Batch.objects.filter(project=project)}
-    # Standalone tasks as cards; a batch's tasks as one group, where its first task stood.
+    cards = project.tasks.select_related("prompt_version", "promoted_from", "clip").prefetch_related("promotions__clip")
+    recent = list(cards.order_by("-created_at", "-pk")[:RECENT_TASKS])
+    batch_ids = {task.batch_id for task in recent if task.batch_id}
+    # A group shows all its cells, even those older than the newest few (at most batches.MAX_CELLS each).
+    grouped = list(cards.filter(batch_id__in=batch_ids)) if batch_ids else []
+    batches = {batch.pk: batch for batch in Batch.objects.filter(pk__in=batch_ids)}
+    # Standalone tasks as cards; a batch's tasks as one group, where its newest task stood.
     items, seen = [], set()
-    for task in tasks:
+    for task in recent:
         if task.batch_id is None:
             items.append({"task": task})
         elif task.batch_id not in seen:
             seen.add(task.batch_id)
-            batch = batches[task.batch_id]
-            members = sorted((t for t in tasks if t.batch_id == batch.pk), key=lambda t: (t.cell_row, t.cell_column))
-            items.append({"batch": batch, "tasks": members})
+            members = sorted(
+                (t for t in grouped if t.batch_id == task.batch_id), key=lambda t: (t.cell_row, t.cell_column)
+            )
+            items.append({"batch": batches[task.batch_id], "tasks": members})
     return {
         "project": project,
         "membership": membership,
         "prompt": prompt,
         "form": form,
         "items": items,
-        "has_tasks": bool(tasks),
+        "has_tasks": bool(recent),
+        "more_in_gallery": len(recent) == RECENT_TASKS,
     }

@@ -1,0 +1,180 @@
+"""A project's gallery: every clip, filtered and paged by a keyset, so the 10,000th costs what the 10th does.
+
+The filters live in the URL, so a filtered gallery can be bookmarked and
+shared. Paging goes by (created_at, id) rather than by offset: each page is
+one bounded query however deep it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+
+from .models import Clip
+
+PAGE_SIZE = 24
+KINDS = {"draft": "Drafts", "final": "Finals"}
+TIERS = {"lite": "Lite", "fast": "Fast", "quality": "Quality"}
+ASPECTS = ("16:9", "9:16", "1:1")
+SORTS = {"newest": "Newest first", "oldest": "Oldest first"}
+# Search words are matched one by one, each anywhere in the prompt: portable across SQLite and PostgreSQL.
+MAX_WORDS = 8
+
+
+@dataclass(frozen=True)
+class Filters:
+    kind: str = ""
+    tier: str = ""
+    route: str = ""
+    model: str = ""
+    aspect_ratio: str = ""
+    author: str = ""
+    since: date | None = None
+    until: date | None = None
+    words: str = ""
+    sort: str = "newest"
+    problems: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        return any(
+            (
+                self.kind,
+                self.tier,
+                self.route,
+                self.model,
+                self.aspect_ratio,
+                self.author,
+                self.since,
+                self.until,
+                self.words,
+            )
+        )
+
+
+def read_filters(query) -> Filters:
+    """The filters in a query string; a value we cannot use is dropped and named in `problems`."""
+    problems: dict[str, str] = {}
+
+    def choice(name: str, allowed) -> str:
+        value = str(query.get(name, "")).strip()
+        if value and value not in allowed:
+            problems[name] = f"{value[:40]!r} is not one of the choices."
+            return ""
+        return value
+
+    def day(name: str) -> date | None:
+        raw = str(query.get(name, "")).strip()
+        if not raw:
+            return None
+        try:
+            parsed = parse_date(raw)
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            problems[name] = "Use a date like 2026-12-01."
+        return parsed
+
+    return Filters(
+        kind=choice("kind", KINDS),
+        tier=choice("tier", TIERS),
+        route=str(query.get("route", "")).strip()[:40],
+        model=str(query.get("model", "")).strip()[:80],
+        aspect_ratio=choice("aspect_ratio", ASPECTS),
+        author=str(query.get("author", "")).strip()[:150],
+        since=day("since"),
+        until=day("until"),
+        words=" ".join(str(query.get("q", "")).split()[:MAX_WORDS]),
+        sort=choice("sort", SORTS) or "newest",
+        problems=problems,
+    )
+
+
+def routes_of(project) -> list[str]:
+    return sorted({account.route for account in project.provider_accounts.all()})
+
+
+def models_of(project) -> list[str]:
+    """Every model the project's routes offer, in tier order: what its clips can have been made with."""
+    models: list[str] = []
+    for account in project.provider_accounts.all():
+        for model in account.provider.models.values():
+            if model not in models:
+                models.append(model)
+    return models
+
+
+def clips_of(project, filters: Filters) -> QuerySet[Clip]:
+    clips = Clip.objects.filter(task__project=project)
+    if filters.kind:
+        clips = clips.filter(task__kind=filters.kind)
+    if filters.tier:
+        clips = clips.filter(task__tier=filters.tier)
+    if filters.route:
+        clips = clips.filter(task__route=filters.route)
+    if filters.model:
+        clips = clips.filter(task__model=filters.model)
+    if filters.aspect_ratio:
+        clips = clips.filter(task__parameters__aspect_ratio=filters.aspect_ratio)
+    if filters.author:
+        clips = clips.filter(task__created_by__username=filters.author)
+    if filters.since:
+        clips = clips.filter(created_at__gte=_start_of(filters.since))
+    if filters.until:
+        clips = clips.filter(created_at__lt=_start_of(filters.until) + timedelta(days=1))
+    for word in filters.words.split():
+        clips = clips.filter(task__prompt_version__text__icontains=word)
+    return clips
+
+
+def _start_of(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, datetime.min.time()))
+
+
+@dataclass(frozen=True)
+class GalleryPage:
+    clips: list[Clip]
+    # Where the next page starts, for ?after=; empty on the last page.
+    next_cursor: str
+
+
+def page_of(project, filters: Filters, *, after: str = "", size: int = PAGE_SIZE) -> GalleryPage:
+    """One page of clips, starting after the cursor of the previous one."""
+    newest_first = filters.sort == "newest"
+    clips = clips_of(project, filters)
+    position = _read_cursor(after)
+    if position:
+        at, pk = position
+        if newest_first:
+            clips = clips.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk))
+        else:
+            clips = clips.filter(Q(created_at__gt=at) | Q(created_at=at, pk__gt=pk))
+    order = ("-created_at", "-pk") if newest_first else ("created_at", "pk")
+    rows = list(
+        clips.select_related("task__prompt_version", "task__promoted_from__clip", "task__created_by")
+        .prefetch_related("task__promotions__clip")
+        .order_by(*order)[: size + 1]
+    )
+    more = len(rows) > size
+    rows = rows[:size]
+    return GalleryPage(clips=rows, next_cursor=_cursor(rows[-1]) if more and rows else "")
+
+
+CURSOR_TIME = "%Y%m%dT%H%M%S.%f"
+
+
+def _cursor(clip: Clip) -> str:
+    # Exact to the microsecond (a float timestamp is not), so a page never skips nor repeats a clip.
+    return f"{clip.created_at.astimezone(UTC).strftime(CURSOR_TIME)}_{clip.pk}"
+
+
+def _read_cursor(raw: str) -> tuple[datetime, int] | None:
+    stamp, _, pk = raw.partition("_")
+    try:
+        return datetime.strptime(stamp, CURSOR_TIME).replace(tzinfo=UTC), int(pk)
+    except ValueError:
+        return None

@@ -1,0 +1,178 @@
+"""The gallery: every clip as a poster, filtered from the URL, paged by keyset; the project page stays small."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from studio.clips.models import Clip
+from studio.prompts.models import Prompt
+from studio.tasks.models import Task
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def done_clips(project, people):
+    """`count` done clips made straight in the database, newest last, with these task fields."""
+
+    def make(count: int, *, text: str = "A fox in snow", by: str = "owner", **fields) -> list[Clip]:
+        prompt = Prompt.objects.create(project=project, title=text[:40])
+        version = prompt.record_version(text=text, negative_prompt="", author=people[by])
+        parameters = {"duration_s": 4, "aspect_ratio": "16:9", "resolution": "720p", "audio": False}
+        parameters.update(fields.pop("parameters", {}))
+        base = {
+            "project": project,
+            "prompt_version": version,
+            "account": project.draft_account,
+            "created_by": people[by],
+            "route": "videos-gateway",
+            "model": "veo-3.1-fast-generate-preview",
+            "kind": "draft",
+            "tier": "fast",
+            "seed": 1,
+            "state": Task.State.DONE,
+            "parameters": parameters,
+        }
+        tasks = Task.objects.bulk_create([Task(**{**base, **fields}) for _ in range(count)])
+        clips = Clip.objects.bulk_create(
+            [
+                Clip(
+                    task=task,
+                    file=f"clips/{task.pk}.mp4",
+                    duration_s=4,
+                    width=1280,
+                    height=720,
+                    has_audio=False,
+                    bytes=1,
+                    sha256="0" * 64,
+                )
+                for task in tasks
+            ]
+        )
+        return clips
+
+    return make
+
+
+def shown(html: str) -> list[int]:
+    return [int(pk) for pk in re.findall(r'class="gallery-item[^"]*" id="clip-(\d+)"', html)]
+
+
+def more_link(html: str) -> str | None:
+    found = re.search(r'class="button gallery-more" href="([^"]+)"', html)
+    return found.group(1).replace("&amp;", "&") if found else None
+
+
+def test_every_clip_appears_once_across_pages_newest_first(project, clients, done_clips):
+    clips = done_clips(60)
+    client, url, seen = clients["viewer"], f"/projects/{project.pk}/gallery", []
+    while url:
+        html = client.get(url).content.decode()
+        page = shown(html)
+        assert len(page) <= 24
+        seen += page
+        link = more_link(html)
+        url = f"/projects/{project.pk}/gallery{link}" if link else None
+    assert seen == sorted((clip.pk for clip in clips), reverse=True)
+
+
+def test_oldest_first_walks_the_other_way(project, clients, done_clips):
+    clips = done_clips(30)
+    html = clients["viewer"].get(f"/projects/{project.pk}/gallery", {"sort": "oldest"}).content.decode()
+    assert shown(html) == [clip.pk for clip in clips[:24]] and "sort=oldest" in more_link(html)
+
+
+def test_clips_made_in_the_same_instant_are_neither_skipped_nor_repeated(project, clients, done_clips):
+    clips = done_clips(30)
+    Clip.objects.filter(pk__in=[clip.pk for clip in clips]).update(created_at=timezone.now())
+    first = clients["viewer"].get(f"/projects/{project.pk}/gallery").content.decode()
+    second = clients["viewer"].get(f"/projects/{project.pk}/gallery{more_link(first)}").content.decode()
+    assert sorted(shown(first) + shown(second)) == sorted(clip.pk for clip in clips)
+
+
+def test_a_later_page_asked_by_htmx_is_just_the_cards(project, clients, done_clips):
+    done_clips(30)
+    first = clients["viewer"].get(f"/projects/{project.pk}/gallery").content.decode()
+    later = clients["viewer"].get(f"/projects/{project.pk}/gallery{more_link(first)}", HTTP_HX_REQUEST="true")
+    html = later.content.decode()
+    assert "<html" not in html and len(shown(html)) == 6 and more_link(html) is None
+
+
+@pytest.mark.parametrize(
+    ("query", "matches"),
+    [
+        ({"kind": "final"}, "final"),
+        ({"tier": "quality"}, "final"),
+        ({"aspect_ratio": "9:16"}, "portrait"),
+        ({"author": "editor"}, "editor's"),
+        ({"q": "LIGHTHOUSE dusk"}, "lighthouse"),
+        ({"model": "veo-3.1-generate-preview"}, "final"),
+    ],
+)
+def test_filters_narrow_the_gallery(project, clients, done_clips, query, matches):
+    made = {
+        "drafts": done_clips(3),
+        "final": done_clips(2, kind="final", tier="quality", model="veo-3.1-generate-preview"),
+        "portrait": done_clips(2, parameters={"aspect_ratio": "9:16"}),
+        "editor's": done_clips(2, by="editor"),
+        "lighthouse": done_clips(2, text="A lighthouse at dusk, slow push in"),
+    }
+    html = clients["viewer"].get(f"/projects/{project.pk}/gallery", query).content.decode()
+    assert sorted(shown(html)) == sorted(clip.pk for clip in made[matches])
+
+
+def test_a_date_range_keeps_the_clips_of_those_days(project, clients, done_clips):
+    old, new = done_clips(2), done_clips(3)
+    Clip.objects.filter(pk__in=[c.pk for c in old]).update(created_at=timezone.now() - timedelta(days=10))
+    since = (timezone.now() - timedelta(days=1)).date().isoformat()
+    html = clients["viewer"].get(f"/projects/{project.pk}/gallery", {"since": since}).content.decode()
+    assert sorted(shown(html)) == sorted(c.pk for c in new)
+
+
+def test_a_filter_value_that_cannot_be_used_is_named_and_ignored(project, clients, done_clips):
+    done_clips(2)
+    html = (
+        clients["viewer"].get(f"/projects/{project.pk}/gallery", {"since": "last week", "kind": "x"}).content.decode()
+    )
+    assert "Use a date like 2026-12-01." in html and "is not one of the choices" in html and len(shown(html)) == 2
+
+
+def test_the_filters_live_in_the_url_and_the_next_page_keeps_them(project, clients, done_clips):
+    done_clips(30, kind="final", tier="quality")
+    html = clients["viewer"].get(f"/projects/{project.pk}/gallery", {"kind": "final", "q": "fox"}).content.decode()
+    link = more_link(html)
+    assert "kind=final" in link and "q=fox" in link and "after=" in link
+    assert '<option value="final" selected>' in html and 'value="fox"' in html
+
+
+def test_the_gallery_costs_the_same_queries_at_any_depth(project, clients, done_clips):
+    done_clips(30)
+
+    def queries(url: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert clients["viewer"].get(url).status_code == 200
+        return len(captured)
+
+    clients["viewer"].get(f"/projects/{project.pk}/")  # signs in: the first request pays for the session
+    first = queries(f"/projects/{project.pk}/gallery")
+    done_clips(300)
+    assert queries(f"/projects/{project.pk}/gallery") == first
+    deep = clients["viewer"].get(f"/projects/{project.pk}/gallery").content.decode()
+    for _ in range(5):
+        deep = clients["viewer"].get(f"/projects/{project.pk}/gallery{more_link(deep)}").content.decode()
+    assert queries(f"/projects/{project.pk}/gallery{more_link(deep)}") == first
+
+
+def test_the_project_page_shows_the_newest_work_and_sends_the_rest_to_the_gallery(project, clients, done_clips):
+    done_clips(5)
+    small = clients["viewer"].get(f"/projects/{project.pk}/").content.decode()
+    assert small.count('class="task-card') == 5 and "Older work is in the gallery" not in small
+    done_clips(40)
+    big = clients["viewer"].get(f"/projects/{project.pk}/").content.decode()
+    assert big.count('class="task-card') == 24 and "Older work is in the gallery" in big
