@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseBadRequest
+from django.http import Http404, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.utils.text import slugify
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
 from studio.projects.access import get_project_for_user
@@ -14,6 +16,7 @@ from studio.prompts.diff import parameter_diff, word_diff
 from studio.streaming import ranged_file_response
 
 from . import gallery as galleries
+from .export import zip_stream
 from .models import Clip
 
 # The compare selection lives in the session: per user by nature, per project
@@ -93,6 +96,36 @@ def gallery(request, project_id: int):
     if request.htmx and request.GET.get("after"):
         return render(request, "clips/gallery.html#gallery-page", context)
     return render(request, "clips/gallery.html", context)
+
+
+# One download is bounded, so one request cannot hold a web worker for hours.
+MAX_ZIP_CLIPS = 500
+
+
+@login_required
+@require_POST
+def gallery_zip(request, project_id: int):
+    """The chosen clips (or every clip matching the gallery's filters) as one streamed zip with a manifest."""
+    project, _membership = get_project_for_user(request.user, project_id)
+    if request.POST.get("matching"):
+        clips = galleries.clips_of(project, galleries.read_filters(request.POST))
+    else:
+        ids = [int(v) for v in request.POST.getlist("clip") if v.isdigit()]
+        clips = Clip.objects.filter(task__project=project, pk__in=ids)
+    chosen = list(
+        clips.select_related("task__prompt_version", "task__created_by")
+        .prefetch_related("task__promotions")
+        .order_by("created_at", "pk")[: MAX_ZIP_CLIPS + 1]
+    )
+    if not chosen:
+        messages.error(request, "Choose at least one clip to download.")
+        return redirect("gallery", project.pk)
+    if len(chosen) > MAX_ZIP_CLIPS:
+        messages.error(request, f"A zip holds at most {MAX_ZIP_CLIPS} clips: narrow the filters or choose fewer.")
+        return redirect("gallery", project.pk)
+    response = StreamingHttpResponse(zip_stream(chosen), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{slugify(project.name) or "project"}-clips.zip"'
+    return response
 
 
 @login_required
