@@ -53,7 +53,7 @@ def archived(project, people, pending_task, media):
 
 def unzip(answer) -> zipfile.ZipFile:
     assert isinstance(answer, StreamingHttpResponse) and answer["Content-Type"] == "application/zip"
-    return zipfile.ZipFile(io.BytesIO(b"".join(answer.streaming_content)))
+    return zipfile.ZipFile(io.BytesIO(answer.getvalue()))
 
 
 def test_the_chosen_clips_come_byte_for_byte_with_a_manifest_that_matches(project, clients, archived, media):
