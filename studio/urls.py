@@ -51,6 +51,7 @@ urlpatterns = [
     path("tasks/<int:task_id>/promote", tasks.promote, name="promote"),
     path("tasks/<int:task_id>/send-again", tasks.send_again, name="send-again"),
     path("hooks/tasks/<str:token>", tasks.provider_callback, name="provider-callback"),
+    path("clips/<int:clip_id>/", clips.clip_page, name="clip"),
     path("clips/<int:clip_id>/video", clips.clip_video, name="clip-video"),
     path("clips/<int:clip_id>/poster", clips.clip_poster, name="clip-poster"),
     path("images/<int:image_id>/thumbnail", images.thumbnail, name="image-thumbnail"),

@@ -22,8 +22,10 @@ def done_clips(project, people):
     """`count` done clips made straight in the database, newest last, with these task fields."""
 
     def make(count: int, *, text: str = "A fox in snow", by: str = "owner", **fields) -> list[Clip]:
-        prompt = Prompt.objects.create(project=project, title=text[:40])
-        version = prompt.record_version(text=text, negative_prompt="", author=people[by])
+        version = fields.pop("prompt_version", None)
+        if version is None:
+            prompt = Prompt.objects.create(project=project, title=text[:40])
+            version = prompt.record_version(text=text, negative_prompt="", author=people[by])
         parameters = {"duration_s": 4, "aspect_ratio": "16:9", "resolution": "720p", "audio": False}
         parameters.update(fields.pop("parameters", {}))
         base = {
@@ -176,3 +178,37 @@ def test_the_project_page_shows_the_newest_work_and_sends_the_rest_to_the_galler
     done_clips(40)
     big = clients["viewer"].get(f"/projects/{project.pk}/").content.decode()
     assert big.count('class="task-card') == 24 and "Older work is in the gallery" in big
+
+
+# --- A clip's own page -------------------------------------------------------------
+
+
+def test_a_clip_page_shows_its_words_their_change_settings_and_lineage(project, clients, people, done_clips):
+    (draft_clip,) = done_clips(1, text="A fox crossing a snowy road")
+    version = draft_clip.task.prompt_version
+    newer = version.prompt.record_version(
+        text="A fox crossing a snowy road at night", negative_prompt="", author=people["owner"]
+    )
+    (final_clip,) = done_clips(
+        1,
+        kind="final",
+        tier="quality",
+        prompt_version=newer,
+        promoted_from=draft_clip.task,
+        model="veo-3.1-generate-preview",
+    )
+    draft_page = clients["reviewer"].get(f"/clips/{draft_clip.pk}/").content.decode()
+    assert "A fox crossing a snowy road" in draft_page and f"final #{final_clip.task_id}" in draft_page
+    assert f"?a={draft_clip.pk}&amp;b={final_clip.pk}" in draft_page  # compare with its final
+    final_page = clients["reviewer"].get(f"/clips/{final_clip.pk}/").content.decode()
+    assert "<ins>at night</ins>" in final_page  # the words added since v1
+    assert f"draft #{draft_clip.task_id}" in final_page and "veo-3.1-generate-preview" in final_page
+    assert f"?a={draft_clip.pk}&amp;b={final_clip.pk}" in final_page  # compare with its draft
+    # A reviewer watches: no "Use these settings".
+    assert "Use these settings" not in final_page
+    assert "Use these settings" in clients["editor"].get(f"/clips/{final_clip.pk}/").content.decode()
+
+
+def test_the_gallery_links_each_clip_to_its_page(project, clients, done_clips):
+    (clip,) = done_clips(1)
+    assert f'href="/clips/{clip.pk}/"' in clients["viewer"].get(f"/projects/{project.pk}/gallery").content.decode()

@@ -69,6 +69,38 @@ def clip_poster(request, clip_id: int):
 
 @login_required
 @require_GET
+def clip_page(request, clip_id: int):
+    """A clip's own page: a large player, its words and their change from the version before, settings, lineage."""
+    clip = get_object_or_404(
+        Clip.objects.select_related(
+            "task__prompt_version__prompt",
+            "task__created_by",
+            "task__promoted_from__clip",
+            "task__promoted_from__created_by",
+        ),
+        pk=clip_id,
+    )
+    project, membership = get_project_for_user(request.user, clip.task.project_id)
+    task = clip.task
+    version = task.prompt_version
+    previous = version.prompt.versions.filter(number__lt=version.number).order_by("-number").first()
+    finals = task.promotions.select_related("clip", "created_by").order_by("created_at")
+    context = {
+        "project": project,
+        "membership": membership,
+        "clip": clip,
+        "task": task,
+        "version": version,
+        "previous": previous,
+        "prompt_diff": word_diff(previous.text, version.text) if previous else None,
+        "settings": [(PARAMETER_LABELS[name], _shown(name, value)) for name, value in _settings_of(clip).items()],
+        "finals": finals,
+    }
+    return render(request, "clips/clip.html", context)
+
+
+@login_required
+@require_GET
 def gallery(request, project_id: int):
     """Every clip of the project as posters, filtered from the URL; later pages append as the list scrolls."""
     project, membership = get_project_for_user(request.user, project_id)
