@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import expect
 
 from studio.projects.models import Membership, Project
+from studio.tasks.models import Task
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -84,3 +90,49 @@ def test_the_owner_starts_a_project_and_a_newcomer_joins_through_the_invitation(
     again = tab()
     again.goto(link)
     expect(again.locator("h1")).to_have_text("This invitation does not work")
+
+
+def test_an_editor_drafts_and_promotes_and_a_reviewer_downloads_the_finals_as_a_zip(
+    tab, make_people, make_project, simulator, run_worker, screenshots
+):
+    people = make_people()
+    project = make_project(people, name="Festival", poll_interval_s=5.0)
+
+    editor = tab()
+    log_in(editor, "editor")
+    editor.goto(f"/projects/{project.pk}/")
+    editor.fill("textarea[name=prompt]", "A paper boat drifting down a rain gutter, close up")
+    editor.click("#draft-panel button[type=submit]")
+    expect(editor.locator("#task-list article.task-card")).to_have_count(1)
+    (draft,) = run_worker(Task.objects.get(project=project).pk)
+    assert draft.state == Task.State.DONE, draft.error_message
+    card = editor.locator(f"#task-{draft.pk}")
+    expect(card.locator("video")).to_have_count(1)  # the page's one refresh brought the finished card
+    card.get_by_role("button", name="Promote to final").click()
+    expect(card.locator(".final-link")).to_contain_text("Final #")
+    final = Task.objects.get(promoted_from=draft)
+    (final,) = run_worker(final.pk)
+    assert final.state == Task.State.DONE, final.error_message
+
+    reviewer = tab()
+    log_in(reviewer, "reviewer")
+    reviewer.goto(f"/projects/{project.pk}/gallery")
+    expect(reviewer.locator("figure.gallery-item")).to_have_count(2)
+    reviewer.select_option("select[name=kind]", "final")
+    reviewer.click("button:has-text('Filter')")
+    expect(reviewer.locator("figure.gallery-item")).to_have_count(1)
+    assert "kind=final" in reviewer.url
+    reviewer.screenshot(path=str(screenshots / "gallery-filtered-to-finals.png"), full_page=True)
+    with reviewer.expect_download() as download:
+        reviewer.click("button:has-text('Download every matching clip as zip')")
+    archive = zipfile.ZipFile(io.BytesIO(Path(download.value.path()).read_bytes()))
+    (entry,) = json.loads(archive.read("manifest.json"))["clips"]
+    final.refresh_from_db()
+    assert (entry["task"], entry["kind"], entry["seed"], entry["sha256"]) == (
+        final.pk,
+        "final",
+        final.seed,
+        final.clip.sha256,
+    )
+    assert entry["prompt"] == final.prompt_version.text and entry["promoted_from_task"] == draft.pk
+    assert archive.read(entry["file"]) == Path(final.clip.file.path).read_bytes()
