@@ -45,6 +45,7 @@ urlpatterns = [
     path("projects/<int:project_id>/compare", clips.compare, name="compare"),
     path("projects/<int:project_id>/gallery", clips.gallery, name="gallery"),
     path("projects/<int:project_id>/gallery/zip", clips.gallery_zip, name="gallery-zip"),
+    path("projects/<int:project_id>/gallery/star", clips.gallery_star, name="gallery-star"),
     path("clips/<int:clip_id>/compare-pick", clips.compare_pick, name="compare-pick"),
     path("tasks/<int:task_id>/card", tasks.task_card, name="task-card"),
     path("projects/<int:project_id>/live", tasks.live_cards, name="live-cards"),

@@ -24,7 +24,7 @@ from studio.tasks.models import Batch, Task
 pytestmark = pytest.mark.django_db
 
 ROLES = ("anonymous", "outsider", "viewer", "reviewer", "editor", "owner")
-# Who may: "public" (anyone, no login), "signed-in", "member", "editor", "owner",
+# Who may: "public" (anyone, no login), "signed-in", "member", "reviewer" (not viewers), "editor", "owner",
 # "token" (a public link: an unknown token is 404 for everyone), "sign-out"
 # (everyone is sent to log in), or None (the view does not take this method).
 RULES: dict[str, tuple[str | None, str | None]] = {
@@ -60,6 +60,7 @@ RULES: dict[str, tuple[str | None, str | None]] = {
     "compare": ("member", None),
     "gallery": ("member", None),
     "gallery-zip": (None, "member"),
+    "gallery-star": (None, "reviewer"),
     "compare-pick": ("member", "member"),
     "task-card": ("member", None),
     "live-cards": ("member", None),
@@ -76,8 +77,8 @@ RULES: dict[str, tuple[str | None, str | None]] = {
 MOUNTED_ELSEWHERE = ("admin/", "simulator/")
 # Views that need no login: a method they do not take is 405 even for the anonymous.
 NO_LOGIN = {name for name, rules in RULES.items() if {"public", "token", "sign-out"} & set(rules)}
-RANK = {"viewer": 1, "reviewer": 1, "editor": 2, "owner": 3}
-NEEDED = {"member": 1, "editor": 2, "owner": 3}
+RANK = {"viewer": 1, "reviewer": 2, "editor": 3, "owner": 4}
+NEEDED = {"member": 1, "reviewer": 2, "editor": 3, "owner": 4}
 
 
 def named_routes() -> dict[str, str]:
@@ -159,6 +160,7 @@ def studio(project, people, pending_task, media) -> Studio:
             "live-cards": in_project,
             "gallery": in_project,
             "gallery-zip": in_project,
+            "gallery-star": in_project,
             "member-role": {**in_project, "membership_id": extra_membership.pk},
             "member-remove": {**in_project, "membership_id": extra_membership.pk},
             "invitation-revoke": {**in_project, "invitation_id": invitation.pk},

@@ -212,3 +212,31 @@ def test_a_clip_page_shows_its_words_their_change_settings_and_lineage(project, 
 def test_the_gallery_links_each_clip_to_its_page(project, clients, done_clips):
     (clip,) = done_clips(1)
     assert f'href="/clips/{clip.pk}/"' in clients["viewer"].get(f"/projects/{project.pk}/gallery").content.decode()
+
+
+# --- Stars ---------------------------------------------------------------------------
+
+
+def test_a_reviewer_stars_clips_for_the_team_and_the_gallery_filters_on_them(project, clients, people, done_clips):
+    clips = done_clips(4)
+    picked = [clips[0].pk, clips[2].pk]
+    back = f"/projects/{project.pk}/gallery?kind=draft"
+    answer = clients["reviewer"].post(
+        f"/projects/{project.pk}/gallery/star", {"clip": picked, "star": "1", "next": back}
+    )
+    assert answer.status_code == 302 and answer["Location"] == back
+    assert set(Clip.objects.filter(starred_by=people["reviewer"]).values_list("pk", flat=True)) == set(picked)
+    starred = clients["viewer"].get(f"/projects/{project.pk}/gallery", {"starred": "1"}).content.decode()
+    assert sorted(shown(starred)) == sorted(picked) and "★" in starred
+    clients["editor"].post(f"/projects/{project.pk}/gallery/star", {"clip": [clips[0].pk], "star": "0"})
+    assert list(Clip.objects.filter(starred_at__isnull=False).values_list("pk", flat=True)) == [clips[2].pk]
+
+
+def test_viewers_cannot_star_and_a_foreign_next_is_not_followed(project, clients, done_clips):
+    (clip,) = done_clips(1)
+    url = f"/projects/{project.pk}/gallery/star"
+    assert clients["viewer"].post(url, {"clip": [clip.pk], "star": "1"}).status_code == 403
+    answer = clients["owner"].post(url, {"clip": [clip.pk], "star": "1", "next": "https://evil.example/"})
+    assert answer["Location"] == f"/projects/{project.pk}/gallery"
+    clip.refresh_from_db()
+    assert clip.starred_at is not None

@@ -36,6 +36,7 @@ class Filters:
     since: date | None = None
     until: date | None = None
     words: str = ""
+    starred: bool = False
     sort: str = "newest"
     problems: dict[str, str] = field(default_factory=dict)
 
@@ -52,6 +53,7 @@ class Filters:
                 self.since,
                 self.until,
                 self.words,
+                self.starred,
             )
         )
 
@@ -89,6 +91,7 @@ def read_filters(query) -> Filters:
         since=day("since"),
         until=day("until"),
         words=" ".join(str(query.get("q", "")).split()[:MAX_WORDS]),
+        starred=query.get("starred") == "1",
         sort=choice("sort", SORTS) or "newest",
         problems=problems,
     )
@@ -126,6 +129,8 @@ def clips_of(project, filters: Filters) -> QuerySet[Clip]:
         clips = clips.filter(created_at__gte=_start_of(filters.since))
     if filters.until:
         clips = clips.filter(created_at__lt=_start_of(filters.until) + timedelta(days=1))
+    if filters.starred:
+        clips = clips.filter(starred_at__isnull=False)
     for word in filters.words.split():
         clips = clips.filter(task__prompt_version__text__icontains=word)
     return clips
@@ -155,7 +160,7 @@ def page_of(project, filters: Filters, *, after: str = "", size: int = PAGE_SIZE
             clips = clips.filter(Q(created_at__gt=at) | Q(created_at=at, pk__gt=pk))
     order = ("-created_at", "-pk") if newest_first else ("created_at", "pk")
     rows = list(
-        clips.select_related("task__prompt_version", "task__promoted_from__clip", "task__created_by")
+        clips.select_related("task__prompt_version", "task__promoted_from__clip", "task__created_by", "starred_by")
         .prefetch_related("task__promotions__clip")
         .order_by(*order)[: size + 1]
     )

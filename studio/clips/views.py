@@ -4,9 +4,12 @@ from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
@@ -128,6 +131,27 @@ def gallery(request, project_id: int):
     if request.htmx and request.GET.get("after"):
         return render(request, "clips/gallery.html#gallery-page", context)
     return render(request, "clips/gallery.html", context)
+
+
+@login_required
+@require_POST
+def gallery_star(request, project_id: int):
+    """Star (or unstar) the chosen clips for the team; back to the gallery as it was."""
+    project, membership = get_project_for_user(request.user, project_id)
+    if not membership.can_review:
+        raise PermissionDenied("Viewers watch; reviewers, editors and owners pick the stars.")
+    ids = [int(v) for v in request.POST.getlist("clip") if v.isdigit()]
+    chosen = Clip.objects.filter(task__project=project, pk__in=ids)
+    if request.POST.get("star") == "1":
+        count = chosen.filter(starred_at__isnull=True).update(starred_by=request.user, starred_at=timezone.now())
+        messages.success(request, f"Starred {count} clip{pluralize(count)}.")
+    else:
+        count = chosen.filter(starred_at__isnull=False).update(starred_by=None, starred_at=None)
+        messages.success(request, f"Unstarred {count} clip{pluralize(count)}.")
+    back = request.POST.get("next", "")
+    if not back.startswith(reverse("gallery", args=[project.pk])):
+        back = reverse("gallery", args=[project.pk])
+    return redirect(back)
 
 
 # One download is bounded, so one request cannot hold a web worker for hours.

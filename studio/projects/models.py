@@ -62,6 +62,11 @@ class Membership(models.Model):
         return self.role in (self.Role.OWNER, self.Role.EDITOR) and not self.project.is_archived
 
     @property
+    def can_review(self) -> bool:
+        """Stars clips and (with review) comments and sets their status: everyone but viewers."""
+        return self.role != self.Role.VIEWER
+
+    @property
     def is_owner(self) -> bool:
         """Only the owner manages the project's provider accounts and routing."""
         return self.role == self.Role.OWNER
