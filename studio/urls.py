@@ -19,6 +19,7 @@ urlpatterns = [
     path("projects/<int:project_id>/archive", projects.project_archive, name="project-archive"),
     path("projects/<int:project_id>/delete", projects.project_delete, name="project-delete"),
     path("projects/<int:project_id>/members/", projects.members, name="members"),
+    path("projects/<int:project_id>/activity", projects.project_activity, name="project-activity"),
     path("projects/<int:project_id>/members/<int:membership_id>/role", projects.member_role, name="member-role"),
     path("projects/<int:project_id>/members/<int:membership_id>/remove", projects.member_remove, name="member-remove"),
     path(

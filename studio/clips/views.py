@@ -14,6 +14,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
+from studio.projects import activity
 from studio.projects.access import get_project_for_user
 from studio.prompts.diff import parameter_diff, word_diff
 from studio.streaming import ranged_file_response
@@ -145,6 +146,14 @@ def gallery_star(request, project_id: int):
     if request.POST.get("star") == "1":
         count = chosen.filter(starred_at__isnull=True).update(starred_by=request.user, starred_at=timezone.now())
         messages.success(request, f"Starred {count} clip{pluralize(count)}.")
+        if count:
+            activity.record(
+                project,
+                request.user,
+                activity.Verb.STARRED,
+                f"starred {count} clip{pluralize(count)}",
+                link=reverse("gallery", args=[project.pk]) + "?starred=1",
+            )
     else:
         count = chosen.filter(starred_at__isnull=False).update(starred_by=None, starred_at=None)
         messages.success(request, f"Unstarred {count} clip{pluralize(count)}.")
@@ -179,6 +188,9 @@ def gallery_zip(request, project_id: int):
     if len(chosen) > MAX_ZIP_CLIPS:
         messages.error(request, f"A zip holds at most {MAX_ZIP_CLIPS} clips: narrow the filters or choose fewer.")
         return redirect("gallery", project.pk)
+    activity.record(
+        project, request.user, activity.Verb.EXPORTED, f"downloaded {len(chosen)} clip{pluralize(len(chosen))} as a zip"
+    )
     response = StreamingHttpResponse(zip_stream(chosen), content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{slugify(project.name) or "project"}-clips.zip"'
     return response

@@ -103,3 +103,33 @@ class Invitation(models.Model):
     def is_open(self) -> bool:
         """Not used, not revoked, not expired: the link still works."""
         return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class Activity(models.Model):
+    """One thing someone did in a project, in words, for the project's activity feed."""
+
+    class Verb(models.TextChoices):
+        CREATED = "created", "created the project"
+        INVITED = "invited", "invited"
+        JOINED = "joined", "joined"
+        ROLE = "role", "changed a role"
+        REMOVED = "removed", "removed a member"
+        DRAFTED = "drafted", "drafted"
+        PROMOTED = "promoted", "promoted"
+        STARRED = "starred", "starred"
+        EXPORTED = "exported", "exported"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="activity")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    verb = models.CharField(max_length=12, choices=Verb.choices)
+    # The rest of the sentence after the actor's name, e.g. "promoted draft #12 to final #13".
+    words = models.CharField(max_length=300)
+    # Where the reader goes to see it (a path on this site), or "".
+    link = models.CharField(max_length=300, blank=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.words}"

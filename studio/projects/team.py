@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from studio.providers.models import ProviderAccount
 
+from . import activity
 from .models import Invitation, Membership, Project, token_digest
 
 Role = Membership.Role
@@ -40,6 +41,7 @@ def create_project(*, name: str, description: str = "", owner: User) -> Project:
     with transaction.atomic():
         project = Project.objects.create(name=name, description=description, created_by=owner)
         Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+        activity.record(project, owner, activity.Verb.CREATED, "created the project")
         if settings.SIMULATOR_FOR_NEW_PROJECTS:
             wire_to_simulator(project, key=f"sim-{secrets.token_urlsafe(12)}")
     return project
@@ -117,6 +119,12 @@ def invite(*, project: Project, who: str, role: str, invited_by: User, link_for)
             if Membership.objects.filter(project=project, user=user).exists():
                 raise TeamRuleBroken(f"{user.get_username()} is already in this project.")
             membership = Membership.objects.create(project=project, user=user, role=role)
+        activity.record(
+            project,
+            invited_by,
+            activity.Verb.INVITED,
+            f"added {user.get_username()} as {membership.get_role_display().lower()}",
+        )
         return Invited(membership=membership)
     if "@" not in who:
         raise TeamRuleBroken(f"Nobody here is called {who!r}. Use their e-mail address to invite them.")
@@ -144,6 +152,9 @@ def invite(*, project: Project, who: str, role: str, invited_by: User, link_for)
         from_email=None,
         recipient_list=[who],
     )
+    activity.record(
+        project, invited_by, activity.Verb.INVITED, f"invited {who} as {invitation.get_role_display().lower()}"
+    )
     return Invited(invitation=invitation, link=link)
 
 
@@ -164,6 +175,9 @@ def accept(invitation: Invitation, *, user: User) -> Membership:
         membership, _created = Membership.objects.get_or_create(
             project=invitation.project, user=user, defaults={"role": invitation.role}
         )
+        activity.record(
+            invitation.project, user, activity.Verb.JOINED, f"joined as {membership.get_role_display().lower()}"
+        )
     return membership
 
 
@@ -171,19 +185,28 @@ def revoke(invitation: Invitation) -> None:
     Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).update(revoked_at=timezone.now())
 
 
-def change_role(membership: Membership, *, role: str) -> None:
+def change_role(membership: Membership, *, role: str, by: User) -> None:
     if role not in Role.values:
         raise TeamRuleBroken("Choose a role: owner, editor, reviewer or viewer.")
     with transaction.atomic():
         if role != Role.OWNER:
             _keep_an_owner(membership)
         Membership.objects.filter(pk=membership.pk).update(role=role)
+        activity.record(
+            membership.project,
+            by,
+            activity.Verb.ROLE,
+            f"made {membership.user.get_username()} {Role(role).label.lower()}",
+        )
 
 
-def remove_member(membership: Membership) -> None:
+def remove_member(membership: Membership, *, by: User) -> None:
     with transaction.atomic():
         _keep_an_owner(membership)
         membership.delete()
+        leaving = membership.user_id == by.pk
+        words = "left the project" if leaving else f"removed {membership.user.get_username()}"
+        activity.record(membership.project, by, activity.Verb.REMOVED, words)
 
 
 def _keep_an_owner(leaving: Membership) -> None:

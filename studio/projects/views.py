@@ -12,7 +12,7 @@ from studio.tasks.forms import DraftForm
 from studio.tasks.models import Task
 from studio.tasks.pages import editor_initial, project_page_context
 
-from . import team
+from . import activity, team
 from .access import get_project_for_user
 from .forms import DeleteProjectForm, InviteForm, ProjectForm, RoleForm, SignUpForm
 from .models import Invitation, Membership
@@ -59,6 +59,14 @@ def project_settings(request, project_id: int):
         "removes": team.what_deleting_removes(project) if membership.is_owner else None,
     }
     return render(request, "projects/settings.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_GET
+def project_activity(request, project_id: int):
+    project, membership = get_project_for_user(request.user, project_id)
+    context = {"project": project, "membership": membership, "feed": activity.feed(project)}
+    return render(request, "projects/activity.html", context)
 
 
 @login_required
@@ -141,7 +149,7 @@ def member_role(request, project_id: int, membership_id: int):
     try:
         if not form.is_valid():
             raise team.TeamRuleBroken("Choose a role: owner, editor, reviewer or viewer.")
-        team.change_role(member, role=form.cleaned_data["role"])
+        team.change_role(member, role=form.cleaned_data["role"], by=request.user)
     except team.TeamRuleBroken as broken:
         messages.error(request, broken.message)
     else:
@@ -160,7 +168,7 @@ def member_remove(request, project_id: int, membership_id: int):
     if not (leaving or membership.is_owner):
         raise PermissionDenied("Only a project owner can remove other members.")
     try:
-        team.remove_member(member)
+        team.remove_member(member, by=request.user)
     except team.TeamRuleBroken as broken:
         messages.error(request, broken.message)
         return redirect("members", project.pk)

@@ -10,6 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from studio.money import prices as money
+from studio.projects import activity
 from studio.projects.access import get_project_for_user
 from studio.prompts.models import record_words
 from studio.providers.base import Tier
@@ -99,6 +100,7 @@ def draft(request, project_id: int):
             form_token=data["form_token"],
         )
         new_tasks = list(batch.tasks.all())
+        words, link = f"drafted {len(new_tasks)} variations", reverse("batch-detail", args=[batch.pk])
         # Every task of a variations batch has its column (its place along the seed axis).
         created = {"batch": batch, "tasks": sorted(new_tasks, key=lambda t: t.cell_column or 0)}
     else:
@@ -112,8 +114,10 @@ def draft(request, project_id: int):
             form_token=data["form_token"],
         )
         new_tasks, created = [task], {"task": task}
+        words, link = f"drafted task #{task.pk}", f"{project_url(project)}#task-{task.pk}"
     for task in new_tasks:
         _send(task)
+    activity.record_once(project, request.user, activity.Verb.DRAFTED, words, link=link)
     if not request.htmx:
         return redirect("project-detail", project.pk)
     # A fresh editor (new token, same words) plus the new card or group at the top of the list.
@@ -179,6 +183,9 @@ def new_grid(request, project_id: int):
             )
             for task in batch.tasks.all():
                 _send(task)
+            link = reverse("batch-detail", args=[batch.pk])
+            cells = len(form.cells)
+            activity.record_once(project, request.user, activity.Verb.DRAFTED, f"drafted a grid of {cells}", link=link)
             return redirect("batch-detail", batch.pk)
         status = 400
     else:
@@ -265,6 +272,13 @@ def promote(request, task_id: int):
         return redirect("project-detail", project.pk)
     if created:
         _send(final)
+        activity.record_once(
+            project,
+            request.user,
+            activity.Verb.PROMOTED,
+            f"promoted draft #{draft_task.pk} to final #{final.pk}",
+            link=f"{project_url(project)}#task-{final.pk}",
+        )
     if not request.htmx:
         return redirect(f"{project_url(project)}#task-{final.pk}")
     draft_task.refresh_from_db()
