@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -21,8 +23,10 @@ KINDS = {"draft": "Drafts", "final": "Finals"}
 TIERS = {"lite": "Lite", "fast": "Fast", "quality": "Quality"}
 ASPECTS = ("16:9", "9:16", "1:1")
 SORTS = {"newest": "Newest first", "oldest": "Oldest first"}
-# Search words are matched one by one, each anywhere in the prompt: portable across SQLite and PostgreSQL.
+# Prompt search: PostgreSQL's full-text search (English stemming: "lighthouses" finds "lighthouse");
+# elsewhere every word must appear somewhere in the prompt.
 MAX_WORDS = 8
+SEARCH_CONFIG = "english"
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,16 @@ def clips_of(project, filters: Filters) -> QuerySet[Clip]:
         clips = clips.filter(created_at__lt=_start_of(filters.until) + timedelta(days=1))
     if filters.starred:
         clips = clips.filter(starred_at__isnull=False)
-    for word in filters.words.split():
+    if filters.words:
+        clips = _matching_words(clips, filters.words)
+    return clips
+
+
+def _matching_words(clips: QuerySet[Clip], words: str) -> QuerySet[Clip]:
+    if connection.vendor == "postgresql":
+        vector = SearchVector("task__prompt_version__text", config=SEARCH_CONFIG)
+        return clips.annotate(words_found=vector).filter(words_found=SearchQuery(words, config=SEARCH_CONFIG))
+    for word in words.split():
         clips = clips.filter(task__prompt_version__text__icontains=word)
     return clips
 
