@@ -1,7 +1,9 @@
 """A project's gallery: every clip, filtered and paged by a keyset, so the 10,000th costs what the 10th does.
 
 The filters live in the URL, so a filtered gallery can be bookmarked and
-shared. Paging goes by (created_at, id) rather than by offset: each page is
+shared. Clips are in the order their tasks were asked for, and paging goes by
+the task's (created_at, id) rather than by offset, along the index the project
+page also reads (tasks by project, newest first): each page is
 one bounded query however deep it is.
 """
 
@@ -168,10 +170,10 @@ def page_of(project, filters: Filters, *, after: str = "", size: int = PAGE_SIZE
     if position:
         at, pk = position
         if newest_first:
-            clips = clips.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk))
+            clips = clips.filter(Q(task__created_at__lt=at) | Q(task__created_at=at, task__pk__lt=pk))
         else:
-            clips = clips.filter(Q(created_at__gt=at) | Q(created_at=at, pk__gt=pk))
-    order = ("-created_at", "-pk") if newest_first else ("created_at", "pk")
+            clips = clips.filter(Q(task__created_at__gt=at) | Q(task__created_at=at, task__pk__gt=pk))
+    order = ("-task__created_at", "-task__pk") if newest_first else ("task__created_at", "task__pk")
     rows = list(
         clips.select_related("task__prompt_version", "task__promoted_from__clip", "task__created_by", "starred_by")
         .prefetch_related("task__promotions__clip")
@@ -187,7 +189,7 @@ CURSOR_TIME = "%Y%m%dT%H%M%S.%f"
 
 def _cursor(clip: Clip) -> str:
     # Exact to the microsecond (a float timestamp is not), so a page never skips nor repeats a clip.
-    return f"{clip.created_at.astimezone(UTC).strftime(CURSOR_TIME)}_{clip.pk}"
+    return f"{clip.task.created_at.astimezone(UTC).strftime(CURSOR_TIME)}_{clip.task_id}"
 
 
 def _read_cursor(raw: str) -> tuple[datetime, int] | None:

@@ -27,7 +27,7 @@ class Clip(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        # The gallery pages by (created_at, id) in both directions.
+        # The gallery's date-range filter reads clips by when they were archived.
         indexes = [models.Index(fields=["created_at", "id"], name="clips_by_time")]
 
     def __str__(self) -> str:

@@ -120,7 +120,11 @@ class Task(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["state", "next_check_at"])]
+        indexes = [
+            models.Index(fields=["state", "next_check_at"]),
+            # The project page lists a project's newest tasks.
+            models.Index(fields=["project", "-created_at", "-id"], name="tasks_newest_in_project"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["project", "form_token"], condition=~models.Q(form_token=""), name="one_task_per_form"
