@@ -240,3 +240,45 @@ def test_viewers_cannot_star_and_a_foreign_next_is_not_followed(project, clients
     assert answer["Location"] == f"/projects/{project.pk}/gallery"
     clip.refresh_from_db()
     assert clip.starred_at is not None
+
+
+# --- Review status -------------------------------------------------------------------
+
+
+def test_a_reviewer_approves_or_asks_for_changes_and_the_gallery_filters_on_it(project, clients, people, done_clips):
+    clips = done_clips(3)
+    url = f"/projects/{project.pk}/gallery/review"
+    clients["reviewer"].post(url, {"clip": [clips[0].pk], "review": "approved"})
+    clients["reviewer"].post(url, {"clip": [clips[1].pk], "review": "changes", "note": "  warmer   light  "})
+    clips[1].refresh_from_db()
+    assert (clips[1].review_status, clips[1].reviewed_by, clips[1].review_note) == (
+        Clip.Review.CHANGES_REQUESTED,
+        people["reviewer"],
+        "warmer light",
+    )
+    approved = clients["viewer"].get(f"/projects/{project.pk}/gallery", {"review": "approved"}).content.decode()
+    assert shown(approved) == [clips[0].pk]
+    waiting = clients["viewer"].get(f"/projects/{project.pk}/gallery", {"review": "needs_review"}).content.decode()
+    assert shown(waiting) == [clips[2].pk]
+    page = clients["viewer"].get(f"/clips/{clips[1].pk}/").content.decode()
+    assert "Changes requested" in page and "warmer light" in page and "Approve</button>" not in page
+    assert "Approve</button>" in clients["reviewer"].get(f"/clips/{clips[1].pk}/").content.decode()
+
+
+def test_viewers_set_no_status_and_an_unknown_status_changes_nothing(project, clients, done_clips):
+    (clip,) = done_clips(1)
+    url = f"/projects/{project.pk}/gallery/review"
+    assert clients["viewer"].post(url, {"clip": [clip.pk], "review": "approved"}).status_code == 403
+    answer = clients["owner"].post(url, {"clip": [clip.pk], "review": "great"}, follow=True)
+    assert "Choose approved, changes requested or needs review." in answer.content.decode()
+    clip.refresh_from_db()
+    assert clip.review_status == Clip.Review.NEEDS_REVIEW and not clip.is_reviewed
+
+
+def test_the_clip_page_form_comes_back_to_the_clip_page(project, clients, done_clips):
+    (clip,) = done_clips(1)
+    answer = clients["editor"].post(
+        f"/projects/{project.pk}/gallery/review",
+        {"clip": [clip.pk], "review": "approved", "next": f"/clips/{clip.pk}/"},
+    )
+    assert answer["Location"] == f"/clips/{clip.pk}/"

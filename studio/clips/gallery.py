@@ -43,6 +43,7 @@ class Filters:
     until: date | None = None
     words: str = ""
     starred: bool = False
+    review: str = ""
     sort: str = "newest"
     problems: dict[str, str] = field(default_factory=dict)
 
@@ -60,6 +61,7 @@ class Filters:
                 self.until,
                 self.words,
                 self.starred,
+                self.review,
             )
         )
 
@@ -98,6 +100,7 @@ def read_filters(query) -> Filters:
         until=day("until"),
         words=" ".join(str(query.get("q", "")).split()[:MAX_WORDS]),
         starred=query.get("starred") == "1",
+        review=choice("review", Clip.Review.values),
         sort=choice("sort", SORTS) or "newest",
         problems=problems,
     )
@@ -137,6 +140,8 @@ def clips_of(project, filters: Filters) -> QuerySet[Clip]:
         clips = clips.filter(created_at__lt=_start_of(filters.until) + timedelta(days=1))
     if filters.starred:
         clips = clips.filter(starred_at__isnull=False)
+    if filters.review:
+        clips = clips.filter(review_status=filters.review)
     if filters.words:
         clips = _matching_words(clips, filters.words)
     return clips
@@ -175,7 +180,9 @@ def page_of(project, filters: Filters, *, after: str = "", size: int = PAGE_SIZE
             clips = clips.filter(Q(task__created_at__gt=at) | Q(task__created_at=at, task__pk__gt=pk))
     order = ("-task__created_at", "-task__pk") if newest_first else ("task__created_at", "task__pk")
     rows = list(
-        clips.select_related("task__prompt_version", "task__promoted_from__clip", "task__created_by", "starred_by")
+        clips.select_related(
+            "task__prompt_version", "task__promoted_from__clip", "task__created_by", "starred_by", "reviewed_by"
+        )
         .prefetch_related("task__promotions__clip")
         .order_by(*order)[: size + 1]
     )

@@ -7,6 +7,11 @@ from django.db import models
 class Clip(models.Model):
     """A finished video, archived in our own storage (provider links expire)."""
 
+    class Review(models.TextChoices):
+        NEEDS_REVIEW = "needs_review", "Needs review"
+        APPROVED = "approved", "Approved"
+        CHANGES_REQUESTED = "changes", "Changes requested"
+
     task = models.OneToOneField("tasks.Task", on_delete=models.PROTECT, related_name="clip")
     file = models.FileField(upload_to="clips/%Y/%m/")
     poster = models.FileField(upload_to="posters/%Y/%m/", blank=True)
@@ -24,6 +29,13 @@ class Clip(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     starred_at = models.DateTimeField(null=True, blank=True)
+    # Where the team stands on it, and who said so when.
+    review_status = models.CharField(max_length=14, choices=Review.choices, default=Review.NEEDS_REVIEW)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -32,3 +44,8 @@ class Clip(models.Model):
 
     def __str__(self) -> str:
         return f"Clip of task {self.task_id} ({self.width}×{self.height}, {self.duration_s:.1f}s)"
+
+    @property
+    def is_reviewed(self) -> bool:
+        """Someone approved it or asked for changes (it is no longer waiting for review)."""
+        return self.review_status != self.Review.NEEDS_REVIEW

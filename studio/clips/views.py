@@ -123,6 +123,7 @@ def gallery(request, project_id: int):
             "tiers": galleries.TIERS,
             "aspects": galleries.ASPECTS,
             "sorts": galleries.SORTS,
+            "reviews": Clip.Review.choices,
             # From the project's accounts, not its tasks: a bounded list however many clips there are.
             "routes": galleries.routes_of(project),
             "models": galleries.models_of(project),
@@ -157,10 +158,43 @@ def gallery_star(request, project_id: int):
     else:
         count = chosen.filter(starred_at__isnull=False).update(starred_by=None, starred_at=None)
         messages.success(request, f"Unstarred {count} clip{pluralize(count)}.")
+    return redirect(_back_to(request, project))
+
+
+def _back_to(request, project) -> str:
+    """Where a gallery or clip-page form came from, if it is inside this project's gallery or a clip page."""
     back = request.POST.get("next", "")
-    if not back.startswith(reverse("gallery", args=[project.pk])):
-        back = reverse("gallery", args=[project.pk])
-    return redirect(back)
+    if back.startswith((reverse("gallery", args=[project.pk]), "/clips/")) and "//" not in back:
+        return back
+    return reverse("gallery", args=[project.pk])
+
+
+@login_required
+@require_POST
+def gallery_review(request, project_id: int):
+    """Set the review status of the chosen clips: approved, changes requested (with a note), or back to review."""
+    project, membership = get_project_for_user(request.user, project_id)
+    if not membership.can_review:
+        raise PermissionDenied("Viewers watch; reviewers, editors and owners set review status.")
+    status = request.POST.get("review", "")
+    if status not in Clip.Review.values:
+        messages.error(request, "Choose approved, changes requested or needs review.")
+        return redirect(_back_to(request, project))
+    note = " ".join(request.POST.get("note", "").split())[:500]
+    ids = [int(v) for v in request.POST.getlist("clip") if v.isdigit()]
+    count = Clip.objects.filter(task__project=project, pk__in=ids).update(
+        review_status=status, reviewed_by=request.user, reviewed_at=timezone.now(), review_note=note
+    )
+    label = Clip.Review(status).label.lower()
+    if count:
+        activity.record(
+            project,
+            request.user,
+            activity.Verb.REVIEWED,
+            f"marked {count} clip{pluralize(count)} {label}" + (f": “{note}”" if note else ""),
+        )
+    messages.success(request, f"Marked {count} clip{pluralize(count)} {label}.")
+    return redirect(_back_to(request, project))
 
 
 # One download is bounded, so one request cannot hold a web worker for hours.

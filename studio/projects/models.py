@@ -117,6 +117,7 @@ class Activity(models.Model):
         DRAFTED = "drafted", "drafted"
         PROMOTED = "promoted", "promoted"
         STARRED = "starred", "starred"
+        REVIEWED = "reviewed", "set a review status"
         EXPORTED = "exported", "exported"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="activity")
