@@ -263,6 +263,8 @@ def test_a_reviewer_approves_or_asks_for_changes_and_the_gallery_filters_on_it(p
     page = clients["viewer"].get(f"/clips/{clips[1].pk}/").content.decode()
     assert "Changes requested" in page and "warmer light" in page and "Approve</button>" not in page
     assert "Approve</button>" in clients["reviewer"].get(f"/clips/{clips[1].pk}/").content.decode()
+    studio = clients["viewer"].get(f"/projects/{project.pk}/").content.decode()
+    assert 'class="badge review-approved">Approved<' in studio and f'href="/clips/{clips[0].pk}/"' in studio
 
 
 def test_viewers_set_no_status_and_an_unknown_status_changes_nothing(project, clients, done_clips):
