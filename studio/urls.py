@@ -48,6 +48,7 @@ urlpatterns = [
     path("projects/<int:project_id>/gallery/zip", clips.gallery_zip, name="gallery-zip"),
     path("projects/<int:project_id>/gallery/star", clips.gallery_star, name="gallery-star"),
     path("projects/<int:project_id>/gallery/review", clips.gallery_review, name="gallery-review"),
+    path("projects/<int:project_id>/gallery/compare", clips.gallery_compare, name="gallery-compare"),
     path("clips/<int:clip_id>/compare-pick", clips.compare_pick, name="compare-pick"),
     path("tasks/<int:task_id>/card", tasks.task_card, name="task-card"),
     path("projects/<int:project_id>/live", tasks.live_cards, name="live-cards"),

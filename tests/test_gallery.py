@@ -284,3 +284,12 @@ def test_the_clip_page_form_comes_back_to_the_clip_page(project, clients, done_c
         {"clip": [clip.pk], "review": "approved", "next": f"/clips/{clip.pk}/"},
     )
     assert answer["Location"] == f"/clips/{clip.pk}/"
+
+
+def test_two_selected_clips_open_side_by_side_and_any_other_count_is_said(project, clients, done_clips):
+    clips = done_clips(3)
+    url = f"/projects/{project.pk}/gallery/compare"
+    answer = clients["viewer"].post(url, {"clip": [clips[2].pk, clips[0].pk]})
+    assert answer["Location"] == f"/projects/{project.pk}/compare?a={clips[0].pk}&b={clips[2].pk}"
+    refused = clients["viewer"].post(url, {"clip": [clips[0].pk]}, follow=True)
+    assert "Select exactly two clips to compare them." in refused.content.decode()

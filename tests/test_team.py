@@ -252,3 +252,16 @@ def test_every_team_change_needs_the_csrf_token(project, people):
     )
     assert client.post("/projects/new", {"name": "Forged"}).status_code == 403
     assert not Invitation.objects.exists() and not Project.objects.filter(name="Forged").exists()
+
+
+def test_the_owner_chooses_the_draft_and_final_accounts_on_the_settings_page(project, clients):
+    page = clients["owner"].get(f"/projects/{project.pk}/settings").content.decode()
+    assert 'name="draft_account"' in page and 'name="final_account"' in page
+    answer = clients["owner"].post(
+        f"/projects/{project.pk}/accounts/",
+        {"draft_account": project.draft_account.pk, "final_account": "", "next": f"/projects/{project.pk}/settings"},
+    )
+    assert answer["Location"] == f"/projects/{project.pk}/settings"
+    project.refresh_from_db()
+    assert project.final_account is None
+    assert 'name="draft_account"' not in clients["editor"].get(f"/projects/{project.pk}/settings").content.decode()

@@ -197,6 +197,21 @@ def gallery_review(request, project_id: int):
     return redirect(_back_to(request, project))
 
 
+@login_required
+@require_POST
+def gallery_compare(request, project_id: int):
+    """The two selected clips side by side (the compare page is a plain GET of both)."""
+    project, _membership = get_project_for_user(request.user, project_id)
+    ids = [int(v) for v in request.POST.getlist("clip") if v.isdigit()]
+    found = list(
+        Clip.objects.filter(task__project=project, pk__in=ids).order_by("created_at").values_list("pk", flat=True)
+    )
+    if len(found) != 2:
+        messages.error(request, "Select exactly two clips to compare them.")
+        return redirect(_back_to(request, project))
+    return redirect(f"{reverse('compare', args=[project.pk])}?a={found[0]}&b={found[1]}")
+
+
 # One download is bounded, so one request cannot hold a web worker for hours.
 MAX_ZIP_CLIPS = 500
 

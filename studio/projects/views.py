@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from studio.providers.forms import RoutingForm
 from studio.tasks.forms import DraftForm
 from studio.tasks.models import Task
 from studio.tasks.pages import editor_initial, project_page_context
@@ -57,6 +58,10 @@ def project_settings(request, project_id: int):
         "form": form,
         "delete_form": DeleteProjectForm(project=project),
         "removes": team.what_deleting_removes(project) if membership.is_owner else None,
+        "routing": RoutingForm(
+            project=project, initial={"draft_account": project.draft_account, "final_account": project.final_account}
+        ),
+        "back": reverse("project-settings", args=[project.pk]),
     }
     return render(request, "projects/settings.html", context, status=400 if form.errors else 200)
 

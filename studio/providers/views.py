@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -40,6 +41,9 @@ def account_list(request, project_id: int):
             project.final_account = routing.cleaned_data["final_account"]
             project.save(update_fields=["draft_account", "final_account"])
             messages.success(request, "Saved which accounts draft and render finals.")
+            settings_page = reverse("project-settings", args=[project.pk])
+            if request.POST.get("next") == settings_page:
+                return redirect(settings_page)
             return redirect("provider-accounts", project.pk)
     else:
         routing = RoutingForm(
