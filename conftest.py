@@ -20,6 +20,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.test import Client
 
+from studio.clips.models import Clip
 from studio.projects.models import Membership, Project
 from studio.prompts.models import Prompt
 from studio.providers.base import Tier
@@ -258,6 +259,29 @@ def _run_worker(*task_ids: int, timeout: float = 60.0) -> list[Task]:
                 return sorted(tasks, key=lambda t: task_ids.index(t.pk))
             time.sleep(0.1)
     raise AssertionError(f"tasks {task_ids} still live after {timeout} s")
+
+
+@pytest.fixture
+def archived_clip(media) -> Callable[..., Clip]:
+    """`archived_clip(task, content=..., **task_fields)`: the task done, with its clip's file in storage,
+    as the archive step leaves it (made without the network)."""
+
+    def archive(task: Task, *, content: bytes = b"not really a video", **task_fields) -> Clip:
+        Task.objects.filter(pk=task.pk).update(state=Task.State.DONE, **task_fields)
+        media.mkdir(parents=True, exist_ok=True)
+        (media / f"clip-{task.pk}.mp4").write_bytes(content)
+        return Clip.objects.create(
+            task=task,
+            file=f"clip-{task.pk}.mp4",
+            duration_s=4,
+            width=1280,
+            height=720,
+            has_audio=False,
+            bytes=len(content),
+            sha256="0" * 64,
+        )
+
+    return archive
 
 
 @pytest.fixture(scope="session")

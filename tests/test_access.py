@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from studio.clips.models import Clip
 from studio.projects.models import Membership
 from studio.tasks.models import Task
 
@@ -14,29 +13,12 @@ from studio.tasks.models import Task
 WATCHERS = ("reviewer", "viewer")
 
 
-def done_with_clip(task: Task, media) -> tuple[Task, Clip]:
-    """The task done, with an archived clip, made without the network."""
-    Task.objects.filter(pk=task.pk).update(state=Task.State.DONE)
-    media.mkdir(parents=True, exist_ok=True)
-    (media / f"clip-{task.seed}.mp4").write_bytes(b"not really a video")
-    clip = Clip.objects.create(
-        task=task,
-        file=f"clip-{task.seed}.mp4",
-        duration_s=4,
-        width=1280,
-        height=720,
-        has_audio=False,
-        bytes=18,
-        sha256="0" * 64,
-    )
-    return task, clip
-
-
 @pytest.fixture
-def finished(project, people, media, pending_task):
+def finished(project, people, media, pending_task, archived_clip):
     """Two done drafts of "A fox in snow" with clips (seeds 7 and 8)."""
-    task, clip = done_with_clip(pending_task(project, people["owner"], text="A fox in snow", seed=7), media)
-    _other_task, other = done_with_clip(pending_task(project, people["owner"], text="A fox in snow", seed=8), media)
+    task = pending_task(project, people["owner"], text="A fox in snow", seed=7)
+    clip = archived_clip(task)
+    other = archived_clip(pending_task(project, people["owner"], text="A fox in snow", seed=8))
     return task, clip, other
 
 

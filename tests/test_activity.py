@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from studio.clips.models import Clip
 from studio.projects.models import Activity, Membership, Project
-from studio.tasks.models import Task
 
 pytestmark = pytest.mark.django_db
 
@@ -51,14 +49,8 @@ def test_outsiders_see_no_feed(project, clients):
     assert clients["outsider"].get(f"/projects/{project.pk}/activity").status_code == 404
 
 
-def test_stars_and_exports_are_in_the_feed(project, clients, people, pending_task, media):
-    task = pending_task(project, people["owner"])
-    Task.objects.filter(pk=task.pk).update(state=Task.State.DONE)
-    media.mkdir(parents=True, exist_ok=True)
-    (media / "c.mp4").write_bytes(b"x" * 10)
-    clip = Clip.objects.create(
-        task=task, file="c.mp4", duration_s=4, width=1280, height=720, has_audio=False, bytes=10, sha256="0" * 64
-    )
+def test_stars_and_exports_are_in_the_feed(project, clients, people, pending_task, media, archived_clip):
+    clip = archived_clip(pending_task(project, people["owner"]))
     clients["reviewer"].post(f"/projects/{project.pk}/gallery/star", {"clip": [clip.pk], "star": "1"})
     clients["reviewer"].post(f"/projects/{project.pk}/gallery/star", {"clip": [clip.pk], "star": "1"})  # no change
     clients["viewer"].post(f"/projects/{project.pk}/gallery/zip", {"clip": [clip.pk]}).getvalue()

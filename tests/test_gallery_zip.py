@@ -10,16 +10,14 @@ from decimal import Decimal
 import pytest
 from django.http import StreamingHttpResponse
 
-from studio.clips.models import Clip
 from studio.tasks.models import Task
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def archived(project, people, pending_task, media):
+def archived(project, people, pending_task, media, archived_clip):
     """A done draft and its done final, each with a real file in storage."""
-    media.mkdir(parents=True, exist_ok=True)
     draft = pending_task(project, people["editor"], text="A heron lifting off a misty lake", seed=42)
     final = pending_task(
         project,
@@ -32,23 +30,10 @@ def archived(project, people, pending_task, media):
         duration_s=8,
         audio=True,
     )
-    clips = []
-    for task, payload in ((draft, b"draft-bytes" * 1000), (final, b"final-bytes" * 3000)):
-        (media / f"clip-{task.pk}.mp4").write_bytes(payload)
-        Task.objects.filter(pk=task.pk).update(state=Task.State.DONE, cost_charged=Decimal("0.40"))
-        clips.append(
-            Clip.objects.create(
-                task=task,
-                file=f"clip-{task.pk}.mp4",
-                duration_s=4,
-                width=1280,
-                height=720,
-                has_audio=False,
-                bytes=len(payload),
-                sha256="a" * 64,
-            )
-        )
-    return clips
+    return [
+        archived_clip(draft, content=b"draft-bytes" * 1000, cost_charged=Decimal("0.40")),
+        archived_clip(final, content=b"final-bytes" * 3000, cost_charged=Decimal("0.40")),
+    ]
 
 
 def unzip(answer) -> zipfile.ZipFile:

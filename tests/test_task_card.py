@@ -10,7 +10,6 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from studio.clips.models import Clip
 from studio.images.models import InputImage
 from studio.projects.models import Membership
 from studio.providers.base import Tier
@@ -41,22 +40,6 @@ def a_task(pending_task):
         return Task.objects.get(pk=task.pk)
 
     return make
-
-
-def with_clip(task: Task, media) -> Task:
-    media.mkdir(parents=True, exist_ok=True)
-    (media / f"clip-{task.pk}.mp4").write_bytes(b"not really a video")
-    Clip.objects.create(
-        task=task,
-        file=f"clip-{task.pk}.mp4",
-        duration_s=4,
-        width=1280,
-        height=720,
-        has_audio=False,
-        bytes=18,
-        sha256="0" * 64,
-    )
-    return Task.objects.get(pk=task.pk)
 
 
 # --- What the task may offer --------------------------------------------------
@@ -123,18 +106,21 @@ def test_promote_is_offered_while_no_final_is_on_its_way_or_done(project, people
     assert draft.can_promote_again is again
 
 
-def test_a_task_has_a_clip_only_when_done_and_archived(project, people, media, a_task):
+def test_a_task_has_a_clip_only_when_done_and_archived(project, people, media, a_task, archived_clip):
     draft = a_task(project, people["owner"])
     assert not draft.has_clip
-    assert with_clip(draft, media).has_clip
+    archived_clip(draft)
+    assert Task.objects.get(pk=draft.pk).has_clip
     assert not Task(state=State.RUNNING).has_clip
 
 
-def test_a_final_compares_with_its_draft_only_when_both_have_clips(project, people, media, a_task):
+def test_a_final_compares_with_its_draft_only_when_both_have_clips(project, people, media, a_task, archived_clip):
     draft = a_task(project, people["owner"])
-    final = with_clip(a_task(project, people["owner"], kind=Task.Kind.FINAL, promoted_from=draft), media)
+    final = a_task(project, people["owner"], kind=Task.Kind.FINAL, promoted_from=draft)
+    archived_clip(final)
+    final = Task.objects.get(pk=final.pk)
     assert not final.can_compare_with_draft
-    with_clip(draft, media)
+    archived_clip(draft)
     final = Task.objects.get(pk=final.pk)
     assert final.can_compare_with_draft and not Task.objects.get(pk=draft.pk).can_compare_with_draft
 
