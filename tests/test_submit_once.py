@@ -55,9 +55,10 @@ def test_a_worker_dying_mid_submit_leaves_it_uncertain_and_never_resends(
     simulator, project, people, pending_task, inline_queue
 ):
     task = pending_task(project, people["owner"])
-    # What a killed worker leaves behind: claimed, maybe sent, nothing recorded.
+    # What a worker killed after its request left behind: claimed, stamped sent, no answer recorded.
+    long_ago = timezone.now() - timedelta(minutes=5)
     Task.objects.filter(pk=task.pk).update(
-        state=Task.State.SUBMITTING, submit_started_at=timezone.now() - timedelta(minutes=5)
+        state=Task.State.SUBMITTING, submit_started_at=long_ago, request_sent_at=long_ago
     )
     tracker.sweep(enqueue=inline_queue)
     task.refresh_from_db()
@@ -107,8 +108,8 @@ def test_an_unreachable_provider_fails_saying_nothing_was_sent(people, media, pe
     task = pending_task(project, people["owner"])
     lifecycle.submit(task.pk)
     task.refresh_from_db()
-    assert task.state == Task.State.FAILED
-    assert "Nothing was sent, so nothing was billed" in task.error_message
+    assert task.state == Task.State.FAILED and task.cost_charged == 0
+    assert "Not sent" in task.error_message and "Nothing was sent, so nothing was billed" in task.error_message
 
 
 def test_a_lost_submit_message_is_picked_up_by_the_sweep(simulator, project, people, pending_task, inline_queue):
@@ -128,3 +129,95 @@ def test_a_wrong_key_fails_in_plain_words(people, simulator, media, pending_task
     task.refresh_from_db()
     assert task.state == Task.State.FAILED and task.error_code == "auth"
     assert "rejected the API key" in task.error_message and "Nothing was billed" in task.error_message
+
+
+def test_a_worker_dying_before_its_request_left_is_sent_once_and_not_called_uncertain(
+    simulator, project, people, pending_task, inline_queue
+):
+    task = pending_task(project, people["owner"])
+    # Killed between claiming and sending: never stamped, so provably never sent.
+    Task.objects.filter(pk=task.pk).update(
+        state=Task.State.SUBMITTING, submit_started_at=timezone.now() - timedelta(minutes=5)
+    )
+    lifecycle.mark_stale_submissions_uncertain()
+    task.refresh_from_db()
+    assert task.state == Task.State.PENDING and task.error_message == ""
+    Task.objects.filter(pk=task.pk).update(created_at=timezone.now() - timedelta(seconds=30))
+    tracker.sweep(enqueue=inline_queue)
+    tracker.sweep(enqueue=inline_queue)
+    task.refresh_from_db()
+    assert task.state == Task.State.QUEUED and submits() == 1
+    assert task.request_sent_at is not None
+
+
+def test_a_stalled_worker_whose_task_was_taken_back_sends_nothing(
+    simulator, project, people, pending_task, monkeypatch
+):
+    task = pending_task(project, people["owner"])
+    real_request = lifecycle.video_request
+
+    def stall_then_lose_the_claim(t):
+        # While this worker was busy preparing, a sweeper gave the task back to the queue.
+        Task.objects.filter(pk=t.pk).update(state=Task.State.PENDING, submit_started_at=None)
+        return real_request(t)
+
+    monkeypatch.setattr(lifecycle, "video_request", stall_then_lose_the_claim)
+    assert lifecycle.submit(task.pk) is False
+    assert submits() == 0
+    task.refresh_from_db()
+    assert task.state == Task.State.PENDING
+
+
+def test_a_dns_failure_is_not_sent_and_not_billed(people, media, pending_task, make_project):
+    project = make_project(people, base_url="http://no-such-host.invalid")
+    task = pending_task(project, people["owner"])
+    lifecycle.submit(task.pk)
+    task.refresh_from_db()
+    assert task.state == Task.State.FAILED and task.cost_charged == 0
+    assert task.error_message.startswith("Not sent: could not reach the provider")
+    assert "nothing was billed" in task.error_message
+
+
+def test_a_failure_while_preparing_the_request_is_not_sent_and_not_billed(
+    simulator, project, people, pending_task, monkeypatch
+):
+    task = pending_task(project, people["owner"])
+
+    def unreadable(t):
+        raise OSError("first frame missing from storage")
+
+    monkeypatch.setattr(lifecycle, "video_request", unreadable)
+    lifecycle.submit(task.pk)
+    task.refresh_from_db()
+    assert task.state == Task.State.FAILED and task.cost_charged == 0
+    assert "Not sent: OSError while preparing the request" in task.error_message
+    assert submits() == 0
+
+
+def test_a_rate_limited_submit_is_sent_when_retry_after_passes_not_at_the_next_sweep(
+    simulator, project, people, pending_task, inline_queue
+):
+    task = pending_task(project, people["owner"])
+    # What a 429 with Retry-After: 1 leaves: pending again, its wait recorded, created just now.
+    Task.objects.filter(pk=task.pk).update(next_check_at=timezone.now() + timedelta(seconds=1))
+    tracker.sweep(enqueue=inline_queue)
+    assert inline_queue.jobs == []
+    Task.objects.filter(pk=task.pk).update(next_check_at=timezone.now() - timedelta(milliseconds=1))
+    tracker.sweep(enqueue=inline_queue)
+    assert inline_queue.jobs == [("submit", task.pk)]
+    task.refresh_from_db()
+    assert task.state == Task.State.QUEUED and submits() == 1
+
+
+def test_the_tracker_resends_a_rate_limited_submit_as_soon_as_retry_after_allows(
+    simulator, project, people, pending_task, inline_queue
+):
+    # The simulator answers every "#ratelimit" submit 429 with Retry-After: 1.
+    task = pending_task(project, people["owner"], text="Busy harbour #ratelimit")
+    lifecycle.submit(task.pk)
+    task.refresh_from_db()
+    assert task.state == Task.State.PENDING and "Sending again in 1 s; nothing was billed" in task.error_message
+    tracker.run(enqueue=inline_queue, run_for_s=2.6)
+    # Sent again about every second (not after the 10 s lost-message sweep), each refused, none billed.
+    assert 3 <= submits() <= 4
+    assert inline_queue.jobs[:2] == [("submit", task.pk), ("submit", task.pk)]

@@ -119,6 +119,8 @@ class Activity(models.Model):
         STARRED = "starred", "starred"
         REVIEWED = "reviewed", "set a review status"
         EXPORTED = "exported", "exported"
+        SETTLED = "settled", "settled a submission"
+        BUDGET = "budget", "changed the budget"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="activity")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")

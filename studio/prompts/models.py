@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import IntegrityError, models, transaction
+from django.db import models, transaction
 
 TITLE_MAX_LENGTH = 120
 
@@ -29,23 +29,20 @@ class Prompt(models.Model):
         Versions are never edited, so every clip keeps pointing at the exact
         words that made it.
         """
-        for _attempt in range(5):
+        with transaction.atomic():
+            # Concurrent edits of one prompt queue on its row (SQLite's write
+            # lock does the same), so each numbers after the one before it.
+            Prompt.objects.select_for_update().filter(pk=self.pk).values_list("pk").first()
             latest = self.latest_version()
             if latest and latest.text == text and latest.negative_prompt == negative_prompt:
                 return latest
-            try:
-                with transaction.atomic():
-                    return PromptVersion.objects.create(
-                        prompt=self,
-                        number=(latest.number + 1) if latest else 1,
-                        text=text,
-                        negative_prompt=negative_prompt,
-                        author=author,
-                    )
-            except IntegrityError:
-                # Someone saved a version at the same moment; number after theirs.
-                continue
-        raise RuntimeError("Could not number a new prompt version after 5 tries.")
+            return PromptVersion.objects.create(
+                prompt=self,
+                number=(latest.number + 1) if latest else 1,
+                text=text,
+                negative_prompt=negative_prompt,
+                author=author,
+            )
 
     def restore(self, *, version: PromptVersion, author) -> tuple[PromptVersion, bool]:
         """Make an old version's words the newest again; True if that took a new version.

@@ -30,6 +30,14 @@ class ProviderAccount(models.Model):
     # to the route's minimum.
     poll_interval_s = models.FloatField(null=True, blank=True)
     options = models.JSONField(default=dict, blank=True)
+    # Under a budget a task with no price card cannot be reserved; only an
+    # owner's explicit choice lets such tasks through (they count as $0 until
+    # the provider reports a charge).
+    allow_unpriced = models.BooleanField(
+        "No price card: allow",
+        default=False,
+        help_text="Under a budget, send tasks that no price card covers (they count as $0 until charged).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # The last "test connection", run by a worker (never in a web request).
     check_requested_at = models.DateTimeField(null=True, blank=True)

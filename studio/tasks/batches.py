@@ -11,13 +11,14 @@ import random
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from studio.money.prices import price_of
 from studio.prompts.models import PromptVersion
 from studio.providers.base import Tier
 from studio.providers.models import ProviderAccount
 
+from . import budgets
 from .lifecycle import SEED_MAX, new_task, problems_with
 from .models import Batch, Task
 
@@ -121,24 +122,36 @@ def start(
     user,
     form_token: str = "",
 ) -> Batch:
-    """Create the batch and one pending task per cell, all or nothing.
+    """Create the batch and one pending task per cell, all or nothing, its total held against the budget.
 
-    The form token rides on the first cell's task, so a resent form finds the
-    batch it already made instead of paying for it twice.
+    Concurrent copies of one form make one batch: the budget lock (or, with no
+    budget, the one-batch-per-form constraint) decides, and the others answer
+    with the batch the first one made. Raises `budgets.OverBudget` or
+    ValueError before anything is created.
     """
-    if form_token:
-        earlier = Task.objects.filter(project=project, form_token=form_token).select_related("batch").first()
-        if earlier and earlier.batch:
-            return earlier.batch
     if not cells or len(cells) > MAX_CELLS:
         raise ValueError(f"A batch has 1 to {MAX_CELLS} cells.")
     if any(cell.problems for cell in cells):
         raise ValueError("Every cell must be valid before anything is sent.")
     with transaction.atomic():
-        batch = Batch.objects.create(
-            project=project, kind=kind, axes=[axis.as_json() for axis in axes], created_by=user
-        )
-        for index, cell in enumerate(cells):
+        budget = budgets.lock(project)
+        if form_token and (earlier := Batch.objects.filter(project=project, form_token=form_token).first()):
+            return earlier
+        budgets.reserve(budget, project=project, member=user, account=account, quotes=[c.quote for c in cells])
+        try:
+            with transaction.atomic():
+                batch = Batch.objects.create(
+                    project=project,
+                    kind=kind,
+                    axes=[axis.as_json() for axis in axes],
+                    created_by=user,
+                    form_token=form_token,
+                )
+        except IntegrityError:
+            # A concurrent copy of this form made its batch first (and committed
+            # its tasks with it, in the same transaction).
+            return Batch.objects.get(project=project, form_token=form_token)
+        for cell in cells:
             task = new_task(
                 project=project,
                 prompt_version=cell.version,
@@ -148,7 +161,7 @@ def start(
                 parameters=cell.parameters,
                 seed=cell.seed,
                 user=user,
-                form_token=form_token if index == 0 else "",
+                reserved=True,
             )
             Task.objects.filter(pk=task.pk).update(batch=batch, cell_column=cell.column, cell_row=cell.row)
     return batch

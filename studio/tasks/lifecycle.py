@@ -37,6 +37,7 @@ from studio.providers.base import (
 )
 from studio.providers.models import ProviderAccount
 
+from . import budgets
 from .models import Task
 
 log = logging.getLogger(__name__)
@@ -143,14 +144,17 @@ def new_task(
     user,
     promoted_from: Task | None = None,
     form_token: str = "",
+    reserved: bool = False,
 ) -> Task:
-    """A pending task with its quote. Callers validate first (see `problems_with`).
+    """A pending task with its quote held against the budget. Callers validate first (see `problems_with`).
 
     A form token already used in this project returns the task it made, so a
-    double click never pays twice.
+    double click never pays twice: the database's one-task-per-form constraint
+    decides between concurrent copies, and the budget lock makes a resent form
+    find its task before it is counted again. Raises `budgets.OverBudget`
+    before creating anything; `reserved=True` means the caller (a batch)
+    already held the quote inside this transaction.
     """
-    if form_token and (earlier := Task.objects.filter(project=project, form_token=form_token).first()):
-        return earlier
     model = model_for(account, tier)
     if seed is None:
         # A drawn seed is recorded so the final can be rendered from the same one.
@@ -172,13 +176,20 @@ def new_task(
         "form_token": form_token,
         "callback_token": secrets.token_urlsafe(32) if _can_be_called_back(account) else "",
     }
-    try:
-        with transaction.atomic():
-            return Task.objects.create(**fields)
-    except IntegrityError:
-        if form_token:
-            return Task.objects.get(project=project, form_token=form_token)
-        raise
+    with transaction.atomic():
+        budget = None if reserved else budgets.lock(project)
+        if form_token and (earlier := Task.objects.filter(project=project, form_token=form_token).first()):
+            return earlier
+        if not reserved:
+            budgets.reserve(budget, project=project, member=user, account=account, quotes=[cost])
+        try:
+            with transaction.atomic():
+                return Task.objects.create(**fields)
+        except IntegrityError:
+            # A concurrent copy of this form won the one-task-per-form constraint.
+            if form_token:
+                return Task.objects.get(project=project, form_token=form_token)
+            raise
 
 
 class NoModelForTier(ValueError):
@@ -343,20 +354,32 @@ def promote(*, draft: Task, user) -> tuple[Task, bool]:
 
 def submit(task_id: int) -> bool:
     """Send a pending task to its provider. Returns whether this call sent it."""
-    now = timezone.now()
+    claimed_at = timezone.now()
     claimed = (
         Task.objects.filter(pk=task_id, state=State.PENDING)
-        .filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=now))
-        .update(state=State.SUBMITTING, submit_started_at=now, next_check_at=None)
+        .filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=claimed_at))
+        .update(state=State.SUBMITTING, submit_started_at=claimed_at, next_check_at=None, request_sent_at=None)
     )
     if not claimed:
         return False
     task = Task.objects.select_related("account", "prompt_version").get(pk=task_id)
     route = task.account.provider
+
+    def stamp_sent(request: httpx.Request) -> None:
+        # Runs just before the request leaves. If a sweeper took the task back
+        # meanwhile (this worker stalled past the submit grace), do not send.
+        if not Task.objects.filter(pk=task_id, state=State.SUBMITTING, submit_started_at=claimed_at).update(
+            request_sent_at=timezone.now(), provider_requests=F("provider_requests") + 1
+        ):
+            raise ClaimLost(task_id)
+
     try:
         with http_client(httpx.Timeout(settings.SUBMIT_READ_TIMEOUT_S, connect=10.0)) as http:
-            count_request(task_id)
+            http.event_hooks = {"request": [stamp_sent], "response": []}
             receipt = route.submit(http, task.account, video_request(task))
+    except ClaimLost:
+        log.warning("task %s was taken back before its submit left; not sent", task_id)
+        return False
     except ProviderError as error:
         if error.kind == ErrorKind.RATE_LIMIT:
             # A refused submit created no job, so waiting and sending again is safe.
@@ -364,6 +387,7 @@ def submit(task_id: int) -> bool:
             Task.objects.filter(pk=task_id, state=State.SUBMITTING).update(
                 state=State.PENDING,
                 next_check_at=timezone.now() + timedelta(seconds=wait),
+                lease_until=None,
                 error_code=error.kind,
                 error_message=f"{error.message}. Sending again in {wait:.0f} s; nothing was billed.",
             )
@@ -374,10 +398,20 @@ def submit(task_id: int) -> bool:
             finish_task(task_id, from_states=[State.SUBMITTING], state=State.FAILED, error=error, billed=False)
         return True
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-        unreachable = ProviderError(ErrorKind.UNREACHABLE, f"Could not reach the provider ({type(exc).__name__})")
+        # Refused, unresolvable (DNS) or unanswered connection: no request left.
+        why = f"Not sent: could not reach the provider ({type(exc).__name__})"
+        unreachable = ProviderError(ErrorKind.UNREACHABLE, why)
         finish_task(task_id, from_states=[State.SUBMITTING], state=State.FAILED, error=unreachable, billed=False)
         return True
-    except Exception as exc:  # the request may have left: never guess, never resend
+    except Exception as exc:
+        if not Task.objects.filter(pk=task_id, request_sent_at__isnull=False).exists():
+            # It broke before the request left (reading an image, building the body).
+            log.warning("submit of task %s failed before sending: %s", task_id, type(exc).__name__)
+            why = f"Not sent: {type(exc).__name__} while preparing the request"
+            not_sent = ProviderError(ErrorKind.UNREACHABLE, why)
+            finish_task(task_id, from_states=[State.SUBMITTING], state=State.FAILED, error=not_sent, billed=False)
+            return True
+        # The request may have left: never guess, never resend.
         log.warning("submit of task %s ended without an answer: %s", task_id, type(exc).__name__)
         _mark_uncertain(task_id, f"No answer from the provider after sending ({type(exc).__name__})")
         return True
@@ -403,18 +437,77 @@ def _mark_uncertain(task_id: int, why: str) -> None:
         error_code="uncertain",
         error_message=(
             f"{why}. The provider may have started (and billed) this job, so Dailies will not send it "
-            "again on its own. Check the provider's dashboard; use “Send again” only if it is not there."
+            "again on its own. Its quote stays held against the budget. Look for it in the provider's "
+            "dashboard: an owner settles it here (found: paste its id and Dailies follows it; not there: "
+            "not billed), or uses “Send again” to pay for a new one."
         ),
     )
 
 
+class ClaimLost(Exception):
+    """This worker's claim on a task was taken back before its request left."""
+
+
 def mark_stale_submissions_uncertain() -> int:
-    """Tasks whose worker died between sending and recording the answer."""
+    """Tasks whose worker died while sending: uncertain if the request had left, else back to the queue.
+
+    A task never stamped as sent provably never reached the provider (the
+    stamp is written before the request leaves, and a stalled worker that
+    wakes finds its claim gone and sends nothing), so it is simply sent again.
+    """
     cutoff = timezone.now() - timedelta(seconds=settings.SUBMIT_READ_TIMEOUT_S + SUBMIT_GRACE_MARGIN_S)
-    stale = list(Task.objects.filter(state=State.SUBMITTING, submit_started_at__lt=cutoff).values_list("pk", flat=True))
-    for task_id in stale:
-        _mark_uncertain(task_id, "The worker stopped while sending this task")
-    return len(stale)
+    stale = Task.objects.filter(state=State.SUBMITTING, submit_started_at__lt=cutoff)
+    stale.filter(request_sent_at__isnull=True).update(
+        state=State.PENDING, submit_started_at=None, next_check_at=None, lease_until=None
+    )
+    sent = list(stale.filter(request_sent_at__isnull=False).values_list("pk", flat=True))
+    for task_id in sent:
+        _mark_uncertain(task_id, "The worker stopped after sending this task")
+    return len(sent)
+
+
+# No route documented in PROVIDERS.md can list its jobs or find one by a
+# reference of ours, so an uncertain submission is settled either by a late
+# receipt or callback (route 3 calls back to the task's own token) or by an
+# owner who looked in the provider's dashboard.
+
+
+class SettleRefused(ValueError):
+    """Why an uncertain task could not be settled, in words for the user; nothing changed."""
+
+
+PROVIDER_TASK_ID_MAX = 200
+
+
+def settle_found(task_id: int, *, provider_task_id: str, by) -> None:
+    """An owner found the job at the provider: follow it under that id, as if its receipt had come back."""
+    provider_task_id = provider_task_id.strip()
+    if not 0 < len(provider_task_id) <= PROVIDER_TASK_ID_MAX or any(c.isspace() for c in provider_task_id):
+        raise SettleRefused(
+            f"Paste the job's id from the provider's dashboard: 1 to {PROVIDER_TASK_ID_MAX} characters, no spaces."
+        )
+    now = timezone.now()
+    settled = Task.objects.filter(pk=task_id, state=State.UNCERTAIN).update(
+        state=State.QUEUED,
+        provider_task_id=provider_task_id,
+        submitted_at=F("submit_started_at"),
+        next_check_at=now,
+        settled_by=by,
+        settled_at=now,
+        error_code="",
+        error_message="",
+    )
+    if not settled:
+        raise SettleRefused("This task is no longer uncertain; nothing changed.")
+
+
+def settle_not_billed(task_id: int, *, by) -> None:
+    """An owner checked the provider and the job is not there: nothing was billed, the quote is released."""
+    name = by.get_username() if by else "an owner"
+    error = ProviderError(ErrorKind.UNREACHABLE, f"Settled by {name}: the provider has no such job")
+    if not finish_task(task_id, from_states=[State.UNCERTAIN], state=State.FAILED, error=error, billed=False):
+        raise SettleRefused("This task is no longer uncertain; nothing changed.")
+    Task.objects.filter(pk=task_id).update(settled_by=by, settled_at=timezone.now())
 
 
 # --- Following: polls at the route's cadence ---------------------------------

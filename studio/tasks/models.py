@@ -24,9 +24,17 @@ class Batch(models.Model):
     axes = models.JSONField(default=list)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(default=timezone.now)
+    # One per rendered form: concurrent copies of one POST make one batch (the
+    # constraint, not a read-then-insert, decides which).
+    form_token = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "form_token"], condition=~models.Q(form_token=""), name="one_batch_per_form"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk}"
@@ -111,6 +119,15 @@ class Task(models.Model):
 
     created_at = models.DateTimeField(default=timezone.now)
     submit_started_at = models.DateTimeField(null=True, blank=True)
+    # Stamped just before the submit request leaves. A worker that died with
+    # this unset never sent anything, so its task can be sent safely; only a
+    # stamped one may have reached (and been billed by) the provider.
+    request_sent_at = models.DateTimeField(null=True, blank=True)
+    # Who settled an uncertain submission by hand, and when.
+    settled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    settled_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # The worker's schedule: when this task next needs a look, and until when

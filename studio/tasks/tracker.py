@@ -98,11 +98,12 @@ def sweep(*, enqueue) -> None:
     """Pick up what a lost queue message or a killed worker left behind."""
     lifecycle.mark_stale_submissions_uncertain()
     now = timezone.now()
-    # Pending tasks whose submit message never ran. Submitting claims the task
-    # itself, so a duplicate message is harmless.
+    # Pending tasks whose submit message never ran, and those whose wait after
+    # a rate limit (the provider's Retry-After) is over: those are sent the
+    # moment it passes, not at the next lost-message sweep.
     stale_pending = (
-        Task.objects.filter(state=State.PENDING, created_at__lt=now - LOST_SUBMIT_AFTER)
-        .filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=now))
+        Task.objects.filter(state=State.PENDING)
+        .filter(Q(next_check_at__isnull=True, created_at__lt=now - LOST_SUBMIT_AFTER) | Q(next_check_at__lte=now))
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
     )
     for task_id, held in stale_pending.values_list("pk", "lease_until")[:50]:
@@ -124,7 +125,9 @@ def sweep(*, enqueue) -> None:
 
 
 def _sleep_until_next_due() -> float:
-    nearest = Task.objects.filter(state__in=Task.TRACKED_STATES).aggregate(at=Min("next_check_at"))["at"]
+    # Polls due, and rate-limited submits whose wait ends.
+    waiting = Task.objects.filter(state__in=(*Task.TRACKED_STATES, State.PENDING))
+    nearest = waiting.aggregate(at=Min("next_check_at"))["at"]
     if nearest is None:
         return MAX_SLEEP_S
     return min(MAX_SLEEP_S, max(0.05, (nearest - timezone.now()).total_seconds()))
