@@ -43,9 +43,7 @@ def post_draft(client, project, draft_form, **fields):
 
 
 @pytest.mark.django_db
-def test_a_draft_that_would_overrun_is_refused_in_plain_words_and_changes_nothing(
-    owner_client, project, draft_form
-):
+def test_a_draft_that_would_overrun_is_refused_in_plain_words_and_changes_nothing(owner_client, project, draft_form):
     budget_for(project, drafts=2)
     for token in ("a", "b"):
         assert post_draft(owner_client, project, draft_form, form_token=token).status_code == 200
@@ -102,16 +100,16 @@ def test_a_monthly_budget_does_not_count_last_months_tasks(project, people, pend
 
 
 @pytest.mark.django_db
-def test_a_task_ended_not_billed_releases_its_hold_and_a_charge_replaces_the_quote(
-    project, people, pending_task
-):
+def test_a_task_ended_not_billed_releases_its_hold_and_a_charge_replaces_the_quote(project, people, pending_task):
     each = quote_of_a_draft(project)
     budget_for(project, drafts=1)
     failed = pending_task(project, people["owner"])
     standing = budgets.standing(project, people["owner"])
     assert standing.spent == each and standing.left == 0
     error = lifecycle.ProviderError(lifecycle.ErrorKind.VALIDATION, "Bad prompt")
-    lifecycle.finish_task(failed.pk, from_states=[Task.State.PENDING], state=Task.State.FAILED, error=error, billed=False)
+    lifecycle.finish_task(
+        failed.pk, from_states=[Task.State.PENDING], state=Task.State.FAILED, error=error, billed=False
+    )
     assert budgets.standing(project, people["owner"]).spent == 0
     charged = pending_task(project, people["owner"])
     Task.objects.filter(pk=charged.pk).update(cost_charged=each / 2)

@@ -16,9 +16,9 @@ def record(project: Project, actor: User | None, verb: str, words: str, *, link:
 
 def record_once(project: Project, actor: User | None, verb: str, words: str, *, link: str) -> None:
     """Record it unless this very thing (same verb, same link) is already in the feed: a resent form says it once."""
-    Activity.objects.get_or_create(
-        project=project, verb=verb, link=link[:300], defaults={"actor": actor, "words": words[:300]}
-    )
+    # Not get_or_create: two lines written by a race must not turn every later copy into an error.
+    if not Activity.objects.filter(project=project, verb=verb, link=link[:300]).exists():
+        record(project, actor, verb, words, link=link)
 
 
 def feed(project: Project) -> list[Activity]:

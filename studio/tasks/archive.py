@@ -8,7 +8,6 @@ marked done on a partial or unplayable file.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -18,10 +17,12 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from studio.clips.media import NotAVideo, has_audio_stream, make_poster, probe, sha256_of
 from studio.clips.models import Clip
 from studio.providers.base import ErrorKind, ProviderError, error_for_status, http_client
+from studio.storage import STORAGE_ERRORS, save_local_file
 
 from .lifecycle import count_request, finish_task
 from .models import Task
@@ -40,6 +41,7 @@ class DownloadIncomplete(Exception):
     pass
 
 
+@sensitive_variables()  # the download's headers (or URL) carry the account's key
 def archive(task_id: int) -> bool:
     """Download, check and store the clip of a task the provider finished. Returns whether it is done."""
     now = timezone.now()
@@ -52,6 +54,8 @@ def archive(task_id: int) -> bool:
         return False
     task = Task.objects.select_related("account").get(pk=task_id)
     route = task.account.provider
+    # This machine's own disk, whatever the storage: PyAV probes a local file, and a cut
+    # download resumes from what is here.
     incoming = Path(settings.MEDIA_ROOT) / "incoming" / f"task-{task_id}.part"
     incoming_audio = incoming.with_name(f"task-{task_id}-audio.part") if task.audio_url else None
     incoming.parent.mkdir(parents=True, exist_ok=True)
@@ -96,6 +100,7 @@ def archive(task_id: int) -> bool:
     return clip is not None
 
 
+@sensitive_variables()
 def download(
     http: httpx.Client,
     url: str,
@@ -116,8 +121,11 @@ def download(
         try:
             on_request()
             with http.stream("GET", url, headers=request_headers) as response:
-                if response.status_code == 416 and have and expected == have:
-                    return have
+                if response.status_code == 416 and have:
+                    # Nothing past what we have: a complete file kept from an earlier try.
+                    total = response.headers.get("content-range", "").rpartition("/")[2]
+                    if have in (expected, int(total) if total.isdigit() else None):
+                        return have
                 if response.status_code >= 400:
                     response.read()
                     raise error_for_status(response, "the video could not be downloaded")
@@ -164,45 +172,70 @@ def _lease_renewer(task_id: int):
 
 
 def _store(task: Task, incoming: Path, info, *, audio: Path | None) -> Clip | None:
+    """Put the checked download, its poster and audio track into storage, then record the Clip.
+
+    The files are uploaded from disk (in parts, to an object store) before the row exists, so no
+    one ever sees a Clip whose file is missing; a storage that fails leaves the download here for
+    the next try.
+    """
     digest = sha256_of(incoming)
-    stamp = timezone.now()
     name = f"task-{task.pk}-{digest[:12]}"
-    relative = Path("clips") / stamp.strftime("%Y/%m") / f"{name}.mp4"
-    poster_relative = Path("posters") / stamp.strftime("%Y/%m") / f"{name}.jpg"
-    audio_relative = Path("audio") / stamp.strftime("%Y/%m") / f"{name}.m4a" if audio else None
-    media_root = Path(settings.MEDIA_ROOT)
-    for part in (relative, poster_relative, audio_relative):
-        if part:
-            (media_root / part).parent.mkdir(parents=True, exist_ok=True)
-    os.replace(incoming, media_root / relative)
-    if audio and audio_relative:
-        os.replace(audio, media_root / audio_relative)
+    poster_local = incoming.with_name(f"task-{task.pk}-poster.jpg")
     try:
-        make_poster(media_root / relative, media_root / poster_relative)
-        poster = str(poster_relative)
+        make_poster(incoming, poster_local)
     except NotAVideo:
-        poster = ""
+        poster_local.unlink(missing_ok=True)
+    clip = Clip(
+        task=task,
+        duration_s=info.duration_s,
+        width=info.width,
+        height=info.height,
+        has_audio=info.has_audio,
+        bytes=incoming.stat().st_size,
+        sha256=digest,
+    )
+    try:
+        save_local_file(clip.file, f"{name}.mp4", incoming)
+        if poster_local.exists():
+            save_local_file(clip.poster, f"{name}.jpg", poster_local)
+        if audio:
+            save_local_file(clip.audio_file, f"{name}.m4a", audio)
+    except STORAGE_ERRORS as exc:
+        # The download stays for the next try (it resumes at its end); what did get stored goes.
+        _discard(clip)
+        poster_local.unlink(missing_ok=True)
+        _retry_later(task.pk, f"the clip could not be put in storage ({type(exc).__name__})")
+        return None
+    stored: Clip | None = clip
     try:
         with transaction.atomic():
-            clip = Clip.objects.create(
-                task=task,
-                file=str(relative),
-                poster=poster,
-                audio_file=str(audio_relative) if audio_relative else "",
-                duration_s=info.duration_s,
-                width=info.width,
-                height=info.height,
-                has_audio=info.has_audio,
-                bytes=(media_root / relative).stat().st_size,
-                sha256=digest,
-            )
+            clip.save()
             Task.objects.filter(pk=task.pk, state=State.ARCHIVING).update(
                 state=State.DONE, finished_at=timezone.now(), lease_until=None, error_code="", error_message=""
             )
     except IntegrityError:
-        # Another worker stored it first (its lease ran out while we downloaded).
-        return None
-    return clip
+        # Another worker stored it first (its lease ran out while we downloaded): ours are spare
+        # copies, unless both uploads landed under one name.
+        winner = Clip.objects.filter(task_id=task.pk).first()
+        _discard(clip, keep=_names(winner) if winner else set())
+        stored = None
+    for local in (incoming, poster_local, audio):
+        if local:
+            local.unlink(missing_ok=True)
+    return stored
+
+
+def _names(clip: Clip) -> set[str]:
+    return {file.name for file in (clip.file, clip.poster, clip.audio_file) if file.name}
+
+
+def _discard(clip: Clip, *, keep: set[str] | None = None) -> None:
+    for file in (clip.file, clip.poster, clip.audio_file):
+        if file.name and file.name not in (keep or set()):
+            try:
+                file.storage.delete(file.name)
+            except STORAGE_ERRORS as exc:
+                log.warning("could not remove the spare %s from storage: %s", file.name, exc)
 
 
 def _retry_later(task_id: int, why: str) -> None:

@@ -29,6 +29,7 @@ from studio.money.models import Budget
 from .models import Task
 
 ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
 # What a task counts against its budget: the reported charge, else its quote.
 HELD = Coalesce(
     "cost_charged", "cost_estimate", Value(ZERO), output_field=DecimalField(max_digits=12, decimal_places=2)
@@ -50,7 +51,9 @@ def held(project, *, since: datetime | None = None, member=None) -> Decimal:
         tasks = tasks.filter(created_at__gte=since)
     if member is not None:
         tasks = tasks.filter(created_by=member)
-    return tasks.aggregate(total=Sum(HELD))["total"] or ZERO
+    total = tasks.aggregate(total=Sum(HELD))["total"] or ZERO
+    # SQLite sums decimals as floats ("2.40000000000000"): back to cents.
+    return Decimal(total).quantize(CENT)
 
 
 @dataclass(frozen=True)

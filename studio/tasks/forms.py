@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -12,19 +13,35 @@ from django.core.exceptions import ValidationError
 from django.forms import BoundField
 from django.urls import reverse
 
+from studio.forms import StorableText
 from studio.images.checks import store_upload
 from studio.images.models import InputImage
-from studio.money.prices import price_of
+from studio.money.prices import price_of, total
 from studio.projects.models import Project
 from studio.prompts.models import PromptVersion
 from studio.providers.base import DRAFT_TIERS, Capabilities, Tier
 from studio.providers.models import ProviderAccount
 
-from .batches import AXES, MAX_CELLS, Axis, plan
+from .batches import AXES, MAX_CELLS, Axis, Cell, plan
 from .lifecycle import SEED_MAX, NoModelForTier, problems_with
 
 MAX_VARIATIONS = 8
 SEED_RANGE = "A seed is a whole number from 0 to 4294967295."
+# Longer than any seed (10 digits) or version number: a longer run of digits names nothing here.
+MAX_DIGITS = 12
+# An axis's text, at most: far more than MAX_CELLS values of any axis take, so anything longer is refused
+# unread, and a mistyped long value still gets its own "is not a value here".
+MAX_AXIS_CHARS = 10_000
+
+
+def whole_number(text: str) -> int | None:
+    """`text` as a whole number when it is one of at most MAX_DIGITS plain digits, else None."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= MAX_DIGITS else None
+
+
+def seconds_words(durations) -> str:
+    return ", ".join(str(d) for d in durations)
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -96,7 +113,20 @@ class MultipleImageField(ImageUploadField):
         return [super(MultipleImageField, self).clean(f, initial) for f in files]
 
 
-class DraftForm(forms.Form):
+@dataclass(frozen=True)
+class DraftQuote:
+    """What the editor's draft (or variations) would cost, or in plain words why it cannot be priced."""
+
+    each: Decimal | None = None
+    count: int = 1
+    problem: str = ""
+
+    @property
+    def total(self) -> Decimal | None:
+        return None if self.problem else total([self.each] * self.count)
+
+
+class DraftForm(StorableText, forms.Form):
     """The prompt editor. Its options are what the project's draft route can render on the chosen tier.
 
     Its `tier` field is added in `__init__`, in its place after the prompt: the
@@ -135,6 +165,7 @@ class DraftForm(forms.Form):
         error_messages={
             "min_value": f"Draft 1 to {MAX_VARIATIONS} variations.",
             "max_value": f"Draft 1 to {MAX_VARIATIONS} variations at a time.",
+            "invalid": f"Variations: a whole number from 1 to {MAX_VARIATIONS}.",
         },
     )
     first_frame = ImageUploadField(
@@ -171,6 +202,7 @@ class DraftForm(forms.Form):
         self.account, self.project, self.user = account, project, user
         route = account.provider
         tiers = [t for t in DRAFT_TIERS if route.model_for(t)]
+        self.tiers = tiers
         tier_field.choices = [(t.value, f"{t.value.title()} · {route.model_for(t)}") for t in tiers]
         default_tier = Tier.FAST if Tier.FAST in tiers else (tiers[0] if tiers else None)
         tier_field.initial = default_tier.value if default_tier else ""
@@ -230,7 +262,7 @@ class DraftForm(forms.Form):
             return self._kept_images
         found = {}
         for name, field in KEPT_IN.items():
-            wanted = [int(v) for v in str(self._value(field) or "").split(",") if v.strip().isdigit()]
+            wanted = [n for v in str(self._value(field) or "").split(",") if (n := whole_number(v)) is not None]
             images = InputImage.objects.filter(pk__in=wanted, project=self.project) if self.project else []
             found[name] = sorted(images, key=lambda i: wanted.index(i.pk))
         # Asked once per image input when the editor renders; the ids cannot change after binding.
@@ -291,20 +323,41 @@ class DraftForm(forms.Form):
             parameters["references"] = [image.pk for image in data["reference_images"]]
         return parameters
 
-    def quote_each(self) -> Decimal | None:
-        """The list price of one draft with the current values, or None."""
+    def quote(self) -> DraftQuote:
+        """What the editor's values would cost, or why they cannot be priced.
+
+        Only values this form would accept are priced: a duration of -99999999999999 s,
+        a million variations or an unknown tier is named instead of quoted. A value
+        not sent at all is the editor's default.
+        """
+        caps, model = self.caps, self.model
+        if not caps or not model:
+            return DraftQuote(problem="This provider account has no draft model.")
+        tier = self._value("tier")
+        if tier and tier not in {t.value for t in self.tiers}:
+            return DraftQuote(problem=f"Tier must be one of {', '.join(t.value for t in self.tiers)}.")
+        resolution = self._value("resolution") or self.fields["resolution"].initial
+        if resolution not in caps.resolutions:
+            return DraftQuote(problem=f"Resolution must be one of {', '.join(caps.resolutions)}.")
         try:
-            seconds = int(self._value("duration_s") or self.fields["duration_s"].initial)
-        except (TypeError, ValueError, KeyError):
-            return None
-        if not self.model:
-            return None
+            seconds = self.fields["duration_s"].clean(self._value("duration_s") or self.fields["duration_s"].initial)
+        except ValidationError:
+            seconds = None
+        if seconds not in caps.durations:
+            return DraftQuote(problem=f"Duration must be one of {seconds_words(caps.durations)} s.")
+        for rule_resolution, allowed, reason in caps.rules:
+            if resolution == rule_resolution and seconds not in allowed:
+                return DraftQuote(problem=reason)
+        try:
+            count = self.fields["variations"].clean(self._value("variations") or 1)
+        except ValidationError as refused:
+            return DraftQuote(problem=" ".join(refused.messages))
         parameters = {
-            "resolution": self._value("resolution") or self.fields["resolution"].initial,
-            "audio": str(self._value("audio")).lower() in {"on", "true", "1"},
+            "resolution": resolution,
+            "audio": "audio" in self.fields and str(self._value("audio")).lower() in {"on", "true", "1"},
             "duration_s": seconds,
         }
-        return price_of(route=self.account.route, model=self.model, parameters=parameters)
+        return DraftQuote(each=price_of(route=self.account.route, model=model, parameters=parameters), count=count)
 
 
 class VersionChoiceField(forms.ModelChoiceField):
@@ -314,7 +367,7 @@ class VersionChoiceField(forms.ModelChoiceField):
         return f"{obj.prompt.title} · v{obj.number}"
 
 
-class GridForm(forms.Form):
+class GridForm(StorableText, forms.Form):
     """A grid: base settings plus up to two axes; every cell is planned and quoted before anything is sent."""
 
     # The project's versions are set per form in __init__.
@@ -368,6 +421,12 @@ class GridForm(forms.Form):
 
     AXIS_FIELDS = ("columns", "column_values", "rows", "row_values")
 
+    def clean_duration_s(self) -> int:
+        seconds = self.cleaned_data["duration_s"]
+        if seconds not in self.durations:
+            raise ValidationError(f"Duration must be one of {seconds_words(self.durations)} s.")
+        return seconds
+
     def cell_fields(self) -> list[BoundField]:
         """What every cell starts from: all but the axes."""
         return [field for field in self.visible_fields() if field.name not in self.AXIS_FIELDS]
@@ -386,34 +445,43 @@ class GridForm(forms.Form):
         }.get(axis, "")
 
     def _axis(self, name: str, raw: str, field: str):
+        # Counted before any value is read (a version is a query each), and the text bounded before
+        # it is even split: a 40,000-seed axis is refused at once.
+        if len(raw) > MAX_AXIS_CHARS:
+            self.add_error(field, f"That is far more than {MAX_CELLS} values; a grid has at most {MAX_CELLS} cells.")
+            return None
         words = [w.strip() for w in raw.replace(";", ",").split(",") if w.strip()]
         if not words:
             self.add_error(field, f"List the values, e.g. {self.hint(name)}.")
             return None
-        values, labels = [], []
+        if len(words) > MAX_CELLS:
+            self.add_error(field, f"That is {len(words)} values; a grid has at most {MAX_CELLS} cells.")
+            return None
+        values, labels, seen = [], [], set()
         for word in words:
             value = self._parse(name, word)
             if value is None:
                 self.add_error(field, f"“{word}” is not a value here; use {self.hint(name)}.")
                 return None
-            if value in values:
+            if value in seen:
                 self.add_error(field, f"“{word}” is listed twice.")
                 return None
+            seen.add(value)
             values.append(value)
             labels.append(self._label(name, value))
         return Axis(name, tuple(values), tuple(labels))
 
     def _parse(self, name: str, word: str):
         if name == "version":
-            digits = word.lower().lstrip("v")
+            number = whole_number(word.lower().lstrip("v"))
             base = self.cleaned_data.get("version")
-            if digits.isdigit() and base:
-                return base.prompt.versions.filter(number=int(digits)).first()
+            if number is not None and base:
+                return base.prompt.versions.filter(number=number).first()
             return None
         if name in ("seed", "duration_s"):
-            if not word.isdigit():
+            number = whole_number(word)
+            if number is None:
                 return None
-            number = int(word)
             if name == "seed":
                 return number if number <= SEED_MAX else None
             return number if number in self.durations else None
@@ -466,8 +534,14 @@ class GridForm(forms.Form):
         )
         for cell in self.cells:
             if cell.problems:
-                where = " · ".join(
-                    filter(None, (self.axes[0].labels[cell.column], rows.labels[cell.row] if rows else ""))
-                )
-                raise ValidationError(f"Cell {where}: {' '.join(cell.problems.values())}")
+                raise ValidationError(f"Cell {self.cell_label(cell)}: {' '.join(cell.problems.values())}")
         return data
+
+    def cell_label(self, cell: Cell) -> str:
+        """Where a cell sits, in the axes' words: "seed 11 · 9:16"."""
+        labels = [axis.labels[index] for axis, index in zip(self.axes, (cell.column, cell.row), strict=False)]
+        return " · ".join(filter(None, labels))
+
+    def cell_quotes(self) -> list[tuple[str, Decimal | None]]:
+        """Each planned cell's place and quote, for the preview before anything is sent."""
+        return [(self.cell_label(cell), cell.quote) for cell in self.cells]

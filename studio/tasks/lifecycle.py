@@ -13,7 +13,6 @@ import random
 import secrets
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 from django.conf import settings
@@ -21,7 +20,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
+from studio.forms import unstorable
 from studio.images.models import InputImage
 from studio.money.prices import price_of
 from studio.prompts.models import PromptVersion
@@ -118,8 +119,10 @@ def image_input(image: InputImage, *, account) -> ImageInput:
     # Only a public address lets a provider on the internet fetch it; the
     # simulator runs beside us and can use our own address.
     base = settings.PUBLIC_URL or (settings.SITE_URL if account.is_simulator else "")
+    with image.file.open("rb") as handle:  # from storage: the local folder or the object store
+        data = handle.read()
     return ImageInput(
-        data=Path(image.file.path).read_bytes(),
+        data=data,
         mime_type=image.mime_type,
         url=base + image.public_path if base else None,
     )
@@ -352,6 +355,7 @@ def promote(*, draft: Task, user) -> tuple[Task, bool]:
 # --- Submitting: exactly once -------------------------------------------------
 
 
+@sensitive_variables()  # the task's account builds requests with its decrypted key
 def submit(task_id: int) -> bool:
     """Send a pending task to its provider. Returns whether this call sent it."""
     claimed_at = timezone.now()
@@ -482,7 +486,11 @@ PROVIDER_TASK_ID_MAX = 200
 def settle_found(task_id: int, *, provider_task_id: str, by) -> None:
     """An owner found the job at the provider: follow it under that id, as if its receipt had come back."""
     provider_task_id = provider_task_id.strip()
-    if not 0 < len(provider_task_id) <= PROVIDER_TASK_ID_MAX or any(c.isspace() for c in provider_task_id):
+    if (
+        not 0 < len(provider_task_id) <= PROVIDER_TASK_ID_MAX
+        or any(c.isspace() for c in provider_task_id)
+        or unstorable(provider_task_id)
+    ):
         raise SettleRefused(
             f"Paste the job's id from the provider's dashboard: 1 to {PROVIDER_TASK_ID_MAX} characters, no spaces."
         )
@@ -527,6 +535,7 @@ def claim_due_checks(*, limit: int = 32) -> list[Task]:
     return list(Task.objects.select_related("account").filter(pk__in=claimed))
 
 
+@sensitive_variables()
 def fetch_report(task: Task, http: httpx.Client) -> Report | ProviderError:
     """One poll over HTTP, with no database access (it runs on a thread pool)."""
     try:

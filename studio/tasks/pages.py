@@ -1,18 +1,123 @@
-"""What the project page shows: its editor's starting values and its list of tasks and batches.
+"""What the project page shows: its editor's starting values, its list of tasks and batches, and
+what each spend button would cost against the budget.
 
 The project page and the draft views that answer with its editor or a new
 item build their context here, so a fragment matches the page it is swapped
-into. (A single task card needs only its task: see `tasks.views._card`.)
+into. A card needs its task and what its buttons would spend (`quote_cards`),
+wherever it is rendered: the page, the grid, the live refresh, a single card.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
+from studio.money.prices import price_of
 from studio.prompts.models import PromptVersion
+from studio.providers.base import Tier
 
+from . import budgets, lifecycle
+from .budgets import Standing
 from .forms import DraftForm, kept_image_values
 from .models import Batch, Task
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What one button would spend, beside what the budget has left: "≈ $0.40 · $9.60 left of $10.00 this month".
+
+    `refusal` says in plain words why the server would refuse it (the button is
+    then disabled); with no budget set only the price is shown.
+    """
+
+    amount: Decimal | None
+    standing: Standing
+    # The account lets tasks with no price card spend under a budget (see `budgets.reserve`).
+    unpriced_allowed: bool = False
+
+    @property
+    def refusal(self) -> str:
+        if not self.standing.is_limited:
+            return ""
+        if self.amount is None:
+            if self.unpriced_allowed:
+                return ""
+            return "No price card, so the budget cannot hold it: an owner can allow this in the account's settings"
+        if self.standing.fits(self.amount):
+            return ""
+        return f"Over budget: ${self.amount} needed, ${self.standing.left_for_member} left"
+
+    @property
+    def budget_words(self) -> str:
+        """What goes after the price: the refusal, else what is left ("" with no budget)."""
+        return self.refusal or self.standing.words
+
+    @property
+    def words(self) -> str:
+        """The whole line beside a card's button."""
+        if self.refusal:
+            return self.refusal
+        price = "no price card" if self.amount is None else f"≈ ${self.amount}"
+        return " · ".join(filter(None, (price, self.standing.words)))
+
+
+def quote_for(amount: Decimal | None, *, standing: Standing, account) -> Quote:
+    """`amount` against the standing. Only an unpriced amount under a budget asks `account`
+    whether it allows that, so callers may pass None when the question cannot arise."""
+    unpriced_allowed = amount is None and standing.is_limited and account is not None and account.allow_unpriced
+    return Quote(amount, standing, unpriced_allowed)
+
+
+@dataclass(frozen=True)
+class CardQuotes:
+    """What a card's Promote and Send again buttons would spend; None where it offers no such button."""
+
+    promote: Quote | None = None
+    again: Quote | None = None
+
+
+def quote_cards(tasks: Iterable[Task], *, project, membership) -> Standing | None:
+    """Give each card what its buttons would spend, as `task.quotes`; returns the member's standing.
+
+    The standing is added up once and each distinct price looked up once, so a
+    page of many cards costs the queries of a page of one. Only members who may
+    spend see those buttons: for anyone else nothing is quoted (None).
+
+    A promotion is priced as `lifecycle.promote` will create it: the final's
+    settings on the project's final account. Sending again is quoted at the
+    task's own quote.
+    """
+    if not membership.can_edit:
+        return None
+    standing = budgets.standing(project, membership.user_id)
+    final_account = project.final_account
+    prices: dict[tuple, Decimal | None] = {}
+
+    def promotion(task: Task) -> Quote | None:
+        if final_account is None or not task.can_promote_again:
+            return None
+        try:
+            model = lifecycle.model_for(final_account, Tier.QUALITY)
+        except lifecycle.NoModelForTier:
+            return None  # promote says so; there is nothing to price
+        parameters, _notes = lifecycle.final_parameters(task, final_account)
+        key = (parameters["resolution"], bool(parameters["audio"]), parameters["duration_s"])
+        if key not in prices:
+            prices[key] = price_of(route=final_account.route, model=model, parameters=parameters)
+        return quote_for(prices[key], standing=standing, account=final_account)
+
+    def again(task: Task) -> Quote | None:
+        if not task.can_send_again:
+            return None
+        # Only an unpriced task under a budget asks its account, which a card may not have loaded.
+        asks = task.cost_estimate is None and standing.is_limited
+        return quote_for(task.cost_estimate, standing=standing, account=task.account if asks else None)
+
+    for task in tasks:
+        # Like annotate(): a value this page computed, carried on the instance its card reads.
+        setattr(task, "quotes", CardQuotes(promote=promotion(task), again=again(task)))  # noqa: B010
+    return standing
 
 
 def editor_initial(project, prompt, recalled: Task | None) -> dict:
@@ -93,6 +198,7 @@ def project_page_context(project, membership, *, form: DraftForm | None = None, 
     grouped = list(cards.filter(batch_id__in=batch_ids)) if batch_ids else []
     batches = {batch.pk: batch for batch in Batch.objects.filter(pk__in=batch_ids)}
     # Standalone tasks as cards; a batch's tasks as one group, where its newest task stood.
+    standing = quote_cards([*recent, *grouped], project=project, membership=membership)
     items, seen = [], set()
     for task in recent:
         if task.batch_id is None:
@@ -111,4 +217,5 @@ def project_page_context(project, membership, *, form: DraftForm | None = None, 
         "items": items,
         "has_tasks": bool(recent),
         "more_in_gallery": len(recent) == RECENT_TASKS,
+        "standing": standing,
     }

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import logging
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -15,16 +18,18 @@ from studio.projects.access import get_project_for_user
 from studio.prompts.models import record_words
 from studio.providers.base import Tier
 
-from . import batches, forms, lifecycle
+from . import batches, budgets, lifecycle
 from .forms import DraftForm, GridForm, kept_image_values
 from .models import Batch, Task
-from .pages import changed_cards, live_cards_seen, project_page_context
+from .pages import changed_cards, live_cards_seen, project_page_context, quote_cards, quote_for
 from .queue import enqueue_job, kick_tracker
 
+log = logging.getLogger(__name__)
 
-def _get_task_for_user(user, task_id: int, *, edit: bool = False):
+
+def _get_task_for_user(user, task_id: int, *, edit: bool = False, own: bool = False):
     task = get_object_or_404(Task.objects.select_related("prompt_version", "project"), pk=task_id)
-    project, membership = get_project_for_user(user, task.project_id, edit=edit)
+    project, membership = get_project_for_user(user, task.project_id, edit=edit, own=own)
     return task, project, membership
 
 
@@ -34,6 +39,7 @@ def _on_grid(request) -> bool:
 
 
 def _card(request, task: Task, project, membership) -> str:
+    quote_cards([task], project=project, membership=membership)
     context = {
         "task": task,
         "project": project,
@@ -45,8 +51,16 @@ def _card(request, task: Task, project, membership) -> str:
 
 
 def _send(task: Task) -> None:
-    enqueue_job("submit", task.pk)
-    kick_tracker()
+    """Hand a committed task to the queue; if the broker is down, the tracker's sweep sends it later.
+
+    The database is the truth: the task is pending either way, so the page
+    shows it waiting to send rather than an error for a task that will be billed.
+    """
+    try:
+        enqueue_job("submit", task.pk)
+        kick_tracker()
+    except Exception as exc:  # the broker (Redis, or the database queue) is unreachable
+        log.warning("could not queue task %s (%s); the sweep will send it", task.pk, type(exc).__name__)
 
 
 def _editor_form(request, project, **kwargs) -> DraftForm:
@@ -67,11 +81,52 @@ def draft(request, project_id: int):
     form = _editor_form(request, project, data=request.POST, files=request.FILES)
     prompt = _prompt_for(project, request.POST.get("prompt_id"))
     if not form.is_valid():
-        context = project_page_context(project, membership, form=form, prompt=prompt)
-        if request.htmx:
-            return render(request, "projects/project.html#draft-form", context)
-        return render(request, "projects/project.html", context, status=400)
+        return _editor_with_errors(request, project, membership, form, prompt)
+    try:
+        # The version and its tasks land together: a refused budget changes nothing.
+        with transaction.atomic():
+            new_tasks, created, words, link, version = _start_drafts(request, project, form, prompt)
+            if new_tasks[0].prompt_version_id != version.pk:
+                # A concurrent copy of this form made the tasks, from its own
+                # version: keep nothing of ours (no stray prompt or version).
+                raise _MadeByAnotherCopy(new_tasks, created, words, link)
+            # In the same transaction, so concurrent copies (queued on the
+            # form's constraint) find this line instead of writing their own.
+            activity.record_once(project, request.user, activity.Verb.DRAFTED, words, link=link)
+    except budgets.OverBudget as refusal:
+        form.add_error(None, str(refusal))
+        return _editor_with_errors(request, project, membership, form, prompt)
+    except _MadeByAnotherCopy as copy:
+        new_tasks, created, words, link = copy.args
+        version = new_tasks[0].prompt_version
+    for task in new_tasks:
+        _send(task)
+    if not request.htmx:
+        return redirect("project-detail", project.pk)
+    # A fresh editor (new token, same words) plus the new card or group at the top of the list.
+    kept = {k: v for k, v in request.POST.items() if k not in ("form_token", "seed", "csrfmiddlewaretoken")}
+    kept.update(prompt_id=version.prompt_id, **kept_image_values(form.parameters()))
+    context = project_page_context(
+        project, membership, form=_editor_form(request, project, initial=kept), prompt=version.prompt
+    )
+    editor = render_to_string("projects/project.html#draft-form", context, request=request)
+    item = render_to_string("projects/project.html#task-item", {**context, "item": created}, request=request)
+    return render(request, "tasks/card_updates.html", {"editor": editor, "card": item})
 
+
+class _MadeByAnotherCopy(Exception):
+    """Rolls back this copy's words: the first copy of the form already made its tasks."""
+
+
+def _editor_with_errors(request, project, membership, form: DraftForm, prompt):
+    context = project_page_context(project, membership, form=form, prompt=prompt)
+    if request.htmx:
+        return render(request, "projects/project.html#draft-form", context)
+    return render(request, "projects/project.html", context, status=400)
+
+
+def _start_drafts(request, project, form: DraftForm, prompt):
+    """The editor's words as a version, and its draft or variations, created (and held) together."""
     data = form.cleaned_data
     version = record_words(
         project=project,
@@ -80,6 +135,7 @@ def draft(request, project_id: int):
         negative_prompt=data.get("negative_prompt", ""),
         user=request.user,
     )
+    created: dict[str, object]
     if data["variations"] > 1:
         axes = [batches.seed_axis(data["variations"])]
         cells = batches.plan(
@@ -115,20 +171,7 @@ def draft(request, project_id: int):
         )
         new_tasks, created = [task], {"task": task}
         words, link = f"drafted task #{task.pk}", f"{project_url(project)}#task-{task.pk}"
-    for task in new_tasks:
-        _send(task)
-    activity.record_once(project, request.user, activity.Verb.DRAFTED, words, link=link)
-    if not request.htmx:
-        return redirect("project-detail", project.pk)
-    # A fresh editor (new token, same words) plus the new card or group at the top of the list.
-    kept = {k: v for k, v in request.POST.items() if k not in ("form_token", "seed", "csrfmiddlewaretoken")}
-    kept.update(prompt_id=version.prompt_id, **kept_image_values(form.parameters()))
-    context = project_page_context(
-        project, membership, form=_editor_form(request, project, initial=kept), prompt=version.prompt
-    )
-    editor = render_to_string("projects/project.html#draft-form", context, request=request)
-    item = render_to_string("projects/project.html#task-item", {**context, "item": created}, request=request)
-    return render(request, "tasks/card_updates.html", {"editor": editor, "card": item})
+    return new_tasks, created, words, link, version
 
 
 @login_required
@@ -147,16 +190,16 @@ def draft_form(request, project_id: int):
 @login_required
 @require_GET
 def draft_quote(request, project_id: int):
+    """The editor's quote beside its Draft button, against what the budget has left."""
     project, _membership = get_project_for_user(request.user, project_id)
-    if project.draft_account is None:
+    account = project.draft_account
+    if account is None:
         return HttpResponse("")
-    form = DraftForm(account=project.draft_account, project=project, initial=request.GET.dict())
-    try:
-        count = max(1, min(forms.MAX_VARIATIONS, int(request.GET.get("variations") or 1)))
-    except ValueError:
-        count = 1
-    each = form.quote_each()
-    return render(request, "tasks/quote.html", {"each": each, "count": count, "total": money.total([each] * count)})
+    draft = DraftForm(account=account, project=project, initial=request.GET.dict()).quote()
+    quote = None
+    if not draft.problem:
+        quote = quote_for(draft.total, standing=budgets.standing(project, request.user), account=account)
+    return render(request, "tasks/quote.html", {"draft": draft, "quote": quote})
 
 
 def _grid_form(request, project, **kwargs) -> GridForm:
@@ -171,16 +214,21 @@ def new_grid(request, project_id: int):
         return redirect("project-detail", project.pk)
     if request.method == "POST":
         form = _grid_form(request, project, data=request.POST)
+        batch = None
         if form.is_valid():
-            batch = batches.start(
-                project=project,
-                kind=Batch.Kind.GRID,
-                account=project.draft_account,
-                cells=form.cells,
-                axes=form.axes,
-                user=request.user,
-                form_token=form.cleaned_data["form_token"],
-            )
+            try:
+                batch = batches.start(
+                    project=project,
+                    kind=Batch.Kind.GRID,
+                    account=project.draft_account,
+                    cells=form.cells,
+                    axes=form.axes,
+                    user=request.user,
+                    form_token=form.cleaned_data["form_token"],
+                )
+            except budgets.OverBudget as refusal:
+                form.add_error(None, str(refusal))
+        if batch is not None:
             for task in batch.tasks.all():
                 _send(task)
             link = reverse("batch-detail", args=[batch.pk])
@@ -208,15 +256,21 @@ def new_grid(request, project_id: int):
 def grid_quote(request, project_id: int):
     """The cell count and quoted total for the grid as it stands, before anything is sent."""
     project, _membership = get_project_for_user(request.user, project_id)
+    if project.draft_account is None:
+        return HttpResponse("")
     form = _grid_form(request, project, data=request.GET)
     valid = form.is_valid()
+    total = money.total(cell.quote for cell in form.cells) if valid else None
     context = {
         "form": form,
         "valid": valid,
         "cells": form.cells,
-        "total": money.total(cell.quote for cell in form.cells) if valid else None,
+        "total": total,
         "max_cells": batches.MAX_CELLS,
     }
+    if valid:
+        standing = budgets.standing(project, request.user)
+        context["quote"] = quote_for(total, standing=standing, account=project.draft_account)
     return render(request, "tasks/new_grid.html#grid-quote", context)
 
 
@@ -225,7 +279,9 @@ def grid_quote(request, project_id: int):
 def batch_detail(request, batch_id: int):
     batch = get_object_or_404(Batch, pk=batch_id)
     project, membership = get_project_for_user(request.user, batch.project_id)
-    context = {"project": project, "membership": membership, "batch": batch, "layout": batches.grid_of(batch)}
+    layout = batches.grid_of(batch)
+    quote_cards([task for _label, row in layout for task in row if task], project=project, membership=membership)
+    context = {"project": project, "membership": membership, "batch": batch, "layout": layout}
     return render(request, "tasks/batch.html", context)
 
 
@@ -246,6 +302,7 @@ def live_cards(request, project_id: int):
     changed = changed_cards(project, live_cards_seen(request.GET.getlist("card")))
     if not changed:
         return HttpResponse(status=204)
+    quote_cards([task for task, _card in changed], project=project, membership=membership)
     context = {"project": project, "membership": membership, "oob": True}
     cards = [
         render_to_string(
@@ -267,7 +324,7 @@ def promote(request, task_id: int):
         return redirect("project-detail", project.pk)
     try:
         final, created = lifecycle.promote(draft=draft_task, user=request.user)
-    except lifecycle.PromotionRefused as refusal:
+    except (lifecycle.PromotionRefused, budgets.OverBudget) as refusal:
         messages.error(request, str(refusal))
         return redirect("project-detail", project.pk)
     if created:
@@ -303,20 +360,57 @@ def send_again(request, task_id: int):
     if not task.can_send_again:
         messages.error(request, "Only a failed or uncertain task can be sent again.")
         return redirect("project-detail", project.pk)
-    again = lifecycle.new_task(
-        project=project,
-        prompt_version=task.prompt_version,
-        account=task.account,
-        tier=Tier(task.tier),
-        kind=task.kind,
-        parameters=task.parameters,
-        seed=task.seed,
-        user=request.user,
-        promoted_from=task.promoted_from,
-        form_token=f"again-{task.pk}",
-    )
+    try:
+        again = lifecycle.new_task(
+            project=project,
+            prompt_version=task.prompt_version,
+            account=task.account,
+            tier=Tier(task.tier),
+            kind=task.kind,
+            parameters=task.parameters,
+            seed=task.seed,
+            user=request.user,
+            promoted_from=task.promoted_from,
+            form_token=f"again-{task.pk}",
+        )
+    except budgets.OverBudget as refusal:
+        messages.error(request, str(refusal))
+        return redirect(f"{project_url(project)}#task-{task.pk}")
     _send(again)
     return redirect(f"{project_url(project)}#task-{again.pk}")
+
+
+@login_required
+@require_POST
+def settle(request, task_id: int):
+    """An owner's answer for an uncertain submission: found at the provider (with its id), or not there."""
+    task, project, _membership = _get_task_for_user(request.user, task_id, own=True)
+    back = request.POST.get("next") or f"{project_url(project)}#task-{task.pk}"
+    if not back.startswith("/") or back.startswith("//"):
+        back = project_url(project)
+    try:
+        if request.POST.get("found") == "yes":
+            lifecycle.settle_found(task.pk, provider_task_id=request.POST.get("provider_task_id", ""), by=request.user)
+            _send_tracker()
+            words = f"settled task #{task.pk}: found at the provider, now followed"
+        elif request.POST.get("found") == "no":
+            lifecycle.settle_not_billed(task.pk, by=request.user)
+            words = f"settled task #{task.pk}: not at the provider, not billed"
+        else:
+            raise lifecycle.SettleRefused("Say whether the provider has this job.")
+    except lifecycle.SettleRefused as refusal:
+        messages.error(request, str(refusal))
+        return redirect(back)
+    activity.record(project, request.user, activity.Verb.SETTLED, words, link=f"{project_url(project)}#task-{task.pk}")
+    messages.success(request, words[0].upper() + words[1:] + ".")
+    return redirect(back)
+
+
+def _send_tracker() -> None:
+    try:
+        kick_tracker()
+    except Exception as exc:  # the sweep's schedule starts it once the broker is back
+        log.warning("could not start the tracker (%s)", type(exc).__name__)
 
 
 @csrf_exempt  # called by providers, not browsers; the unguessable token is the credential
