@@ -1,8 +1,8 @@
 """Clips as one zip, streamed: each file goes out as it is read, with a manifest.json that says what each one is.
 
 Nothing is built whole in memory or on disk: the archive is written to a sink
-that hands its bytes on as they come, and each clip is read from storage in
-chunks. The zip is stored, not compressed: MP4s do not shrink.
+that hands its bytes on as they come, and each clip is read from storage (the
+local folder or the object store) in chunks. The zip is stored, not compressed: MP4s do not shrink.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import json
 import zipfile
 from collections.abc import Iterable, Iterator
 
-from .models import Clip
+from studio.storage import read_range
 
-CHUNK = 1024 * 1024
+from .models import Clip
 
 
 class _Sink(io.RawIOBase):
@@ -82,8 +82,8 @@ def zip_stream(clips: Iterable[Clip]) -> Iterator[bytes]:
     with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_STORED) as archive:
         for index, clip in enumerate(clips, start=1):
             name = file_name(index, clip)
-            with clip.file.open("rb") as source, archive.open(name, "w", force_zip64=True) as target:
-                while chunk := source.read(CHUNK):
+            with archive.open(name, "w", force_zip64=True) as target:
+                for chunk in read_range(clip.file):
                     target.write(chunk)
                     yield sink.take()
             manifest.append(manifest_entry(name, clip))

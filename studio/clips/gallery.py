@@ -18,6 +18,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
+from studio.forms import unstorable
+
 from .models import Clip
 
 PAGE_SIZE = 24
@@ -89,16 +91,23 @@ def read_filters(query) -> Filters:
             problems[name] = "Use a date like 2026-12-01."
         return parsed
 
+    def text(name: str, limit: int) -> str:
+        value = str(query.get(name, "")).strip()[:limit]
+        if problem := unstorable(value):
+            problems[name] = problem
+            return ""
+        return value
+
     return Filters(
         kind=choice("kind", KINDS),
         tier=choice("tier", TIERS),
-        route=str(query.get("route", "")).strip()[:40],
-        model=str(query.get("model", "")).strip()[:80],
+        route=text("route", 40),
+        model=text("model", 80),
         aspect_ratio=choice("aspect_ratio", ASPECTS),
-        author=str(query.get("author", "")).strip()[:150],
+        author=text("author", 150),
         since=day("since"),
         until=day("until"),
-        words=" ".join(str(query.get("q", "")).split()[:MAX_WORDS]),
+        words=" ".join(text("q", 2000).split()[:MAX_WORDS]),
         starred=query.get("starred") == "1",
         review=choice("review", Clip.Review.values),
         sort=choice("sort", SORTS) or "newest",

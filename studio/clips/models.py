@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
+
+from studio.storage import delete_on_commit
 
 
 class Clip(models.Model):
@@ -49,3 +51,12 @@ class Clip(models.Model):
     def is_reviewed(self) -> bool:
         """Someone approved it or asked for changes (it is no longer waiting for review)."""
         return self.review_status != self.Review.NEEDS_REVIEW
+
+
+def delete_clips(clips: models.QuerySet[Clip]) -> int:
+    """Delete these clips and, once that commits, their video, poster and audio track from storage."""
+    with transaction.atomic():
+        doomed = list(clips.select_for_update().only("file", "poster", "audio_file"))
+        count, _ = Clip.objects.filter(pk__in=[clip.pk for clip in doomed]).delete()
+        delete_on_commit(file for clip in doomed for file in (clip.file, clip.poster, clip.audio_file))
+    return count

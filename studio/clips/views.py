@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -14,10 +12,11 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
+from studio.forms import unstorable
 from studio.projects import activity
 from studio.projects.access import get_project_for_user
 from studio.prompts.diff import parameter_diff, word_diff
-from studio.streaming import ranged_file_response
+from studio.streaming import ranged_storage_response
 
 from . import gallery as galleries
 from .export import zip_stream
@@ -51,11 +50,18 @@ def _get_clip_for_user(user, clip_id: int) -> Clip:
     return clip
 
 
+# Media is streamed through these access-checked views, from the local folder or the object store
+# alike, rather than redirected to a presigned link: every range request is checked (a removed member
+# loses access at once, not when a link expires), the object store can stay on a private network,
+# pages need no second origin (CSP, CORS) and a stable URL lets browsers cache posters. Clips are
+# seconds long, so a web thread is held briefly, and a seek asks the store for just its range.
+
+
 @login_required
 @require_GET
 def clip_video(request, clip_id: int):
     clip = _get_clip_for_user(request.user, clip_id)
-    response = ranged_file_response(request, Path(clip.file.path), content_type="video/mp4")
+    response = ranged_storage_response(request, clip.file, content_type="video/mp4")
     response["Cache-Control"] = "private, max-age=86400"
     return response
 
@@ -66,7 +72,7 @@ def clip_poster(request, clip_id: int):
     clip = _get_clip_for_user(request.user, clip_id)
     if not clip.poster:
         raise Http404("This clip has no poster.")
-    response = ranged_file_response(request, Path(clip.poster.path), content_type="image/jpeg")
+    response = ranged_storage_response(request, clip.poster, content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=86400"
     return response
 
@@ -181,6 +187,9 @@ def gallery_review(request, project_id: int):
         messages.error(request, "Choose approved, changes requested or needs review.")
         return redirect(_back_to(request, project))
     note = " ".join(request.POST.get("note", "").split())[:500]
+    if problem := unstorable(note):
+        messages.error(request, f"Note: {problem}")
+        return redirect(_back_to(request, project))
     ids = [int(v) for v in request.POST.getlist("clip") if v.isdigit()]
     count = Clip.objects.filter(task__project=project, pk__in=ids).update(
         review_status=status, reviewed_by=request.user, reviewed_at=timezone.now(), review_note=note

@@ -3,8 +3,10 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.urls import reverse
+
+from studio.storage import delete_on_commit
 
 
 def new_public_token() -> str:
@@ -38,3 +40,12 @@ class InputImage(models.Model):
     @property
     def public_path(self) -> str:
         return reverse("image-public", args=[self.public_token])
+
+
+def delete_images(images: models.QuerySet[InputImage]) -> int:
+    """Delete these input images and, once that commits, their files and thumbnails from storage."""
+    with transaction.atomic():
+        doomed = list(images.select_for_update().only("file", "thumbnail"))
+        count, _ = InputImage.objects.filter(pk__in=[image.pk for image in doomed]).delete()
+        delete_on_commit(file for image in doomed for file in (image.file, image.thumbnail))
+    return count

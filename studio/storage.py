@@ -1,0 +1,80 @@
+"""Media through Django's storage API, whichever backend holds it: the local folder or S3-compatible object storage.
+
+Only what the storage API leaves out lives here. Reading part of a file: django-storages' S3 file
+downloads the whole object before the first byte, so a byte range is asked of the object store
+itself. Storing a local file: `storage.save` with the open file, which boto3 uploads in parts (a
+multipart upload past 8 MiB, a bounded number of parts in memory at once). Removing files: only
+once the rows that named them are gone for good.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.core.files import File
+from django.db import transaction
+from django.db.models.fields.files import FieldFile
+from storages.backends.s3 import S3Storage
+
+log = logging.getLogger(__name__)
+
+CHUNK = 256 * 1024
+
+# What a storage call raises when the store is unreachable or refuses: worth a retry, not a crash.
+STORAGE_ERRORS = (OSError, BotoCoreError, ClientError)
+
+
+def read_range(file: FieldFile, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+    """The bytes of `file` from `start`, `length` of them (to the end if None), in chunks as they are read."""
+    name, storage = file.name, file.storage
+    if not name:
+        raise ValueError("read_range needs a stored file")
+    if length is not None and length <= 0:
+        return
+    if isinstance(storage, S3Storage):
+        last = "" if length is None else str(start + length - 1)
+        # The whole object without a Range header: "bytes=0-" is unsatisfiable on an empty one.
+        ranged = {"Range": f"bytes={start}-{last}"} if start or length is not None else {}
+        handle = storage.open(name, "rb")  # a HEAD request; nothing is downloaded yet
+        try:
+            body = handle.obj.get(**ranged)["Body"]
+            try:
+                yield from body.iter_chunks(CHUNK)
+            finally:
+                body.close()
+        finally:
+            handle.close()
+        return
+    with storage.open(name, "rb") as handle:
+        handle.seek(start)
+        while length is None or length > 0:
+            chunk = handle.read(CHUNK if length is None else min(CHUNK, length))
+            if not chunk:
+                return
+            if length is not None:
+                length -= len(chunk)
+            yield chunk
+
+
+def save_local_file(file: FieldFile, name: str, path: Path) -> None:
+    """Store the local file at `path` as `file` (its field's upload_to applies), streamed from disk."""
+    with path.open("rb") as handle:
+        file.save(name, File(handle, name=name), save=False)
+
+
+def delete_on_commit(files: Iterable[FieldFile]) -> None:
+    """Remove these files from storage once the transaction that deleted their rows commits (a
+    rollback keeps both). A store that fails then leaves an orphan, logged, never a row without its file."""
+    doomed = [(file.storage, file.name) for file in files if file.name]
+
+    def delete() -> None:
+        for storage, name in doomed:
+            try:
+                storage.delete(name)
+            except STORAGE_ERRORS as exc:
+                log.warning("could not delete %s from storage: %s", name, exc)
+
+    transaction.on_commit(delete)
