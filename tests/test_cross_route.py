@@ -6,6 +6,7 @@ import pytest
 
 from studio.clips.media import probe
 from studio.providers.models import ProviderAccount
+from studio.simulator.engine import issue_key
 from studio.tasks.models import Task
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def add_account(project, route: str, key: str = "sim-cross") -> ProviderAccount:
     account = ProviderAccount(project=project, label=route, route=route, base_url=f"/simulator/{route}")
-    account.set_api_key(key)
+    account.set_api_key(issue_key(key))  # a key the simulator issued, as it accepts no other
     account.save()
     return account
 

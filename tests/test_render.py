@@ -17,7 +17,7 @@ import pytest
 from PIL import Image, ImageStat
 
 from studio.clips.media import MediaInfo, NotAVideo, make_poster, probe, sha256_of
-from studio.simulator.render import render_clip
+from studio.simulator.render import extract_audio, render_clip
 
 TITLE = [
     "a red kite over a windy beach, golden hour",
@@ -146,6 +146,21 @@ def test_bad_durations_are_rejected(tmp_path: Path, duration_s: float) -> None:
             title_lines=[],
             seed=1,
         )
+
+
+# --- extract_audio -------------------------------------------------------------
+
+
+def test_the_audio_track_is_the_clips_sound_alone_and_leaves_no_temporary_files(
+    landscape: Path, tmp_path: Path
+) -> None:
+    track = tmp_path / "clip.m4a"
+    extract_audio(landscape, track)
+
+    with av.open(str(track)) as container:
+        assert not container.streams.video and container.streams.audio[0].codec_context.name == "aac"
+        assert container.duration is not None and container.duration / av.time_base == pytest.approx(1.0, abs=0.1)
+    assert [p.name for p in tmp_path.iterdir()] == ["clip.m4a"]
 
 
 # --- make_poster ---------------------------------------------------------------

@@ -14,13 +14,14 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from studio.providers.models import ProviderAccount
+from studio.simulator.engine import issue_key
 
 from . import activity
 from .models import Invitation, Membership, Project, token_digest
@@ -47,8 +48,11 @@ def create_project(*, name: str, description: str = "", owner: User) -> Project:
     return project
 
 
-def wire_to_simulator(project: Project, *, key: str) -> ProviderAccount:
-    """Route 4's simulator as the project's draft and final account."""
+def wire_to_simulator(project: Project, *, key: str | None = None) -> ProviderAccount:
+    """Route 4's simulator as the project's draft and final account, with a key the simulator issues
+    for it (a new random one unless given), stored encrypted as every account key."""
+    if not settings.SIMULATOR_ENABLED:
+        raise ImproperlyConfigured("The built-in simulator is off here (DAILIES_SIMULATOR): no project can use it.")
     account = ProviderAccount(
         project=project,
         label="Simulator",
@@ -56,7 +60,7 @@ def wire_to_simulator(project: Project, *, key: str) -> ProviderAccount:
         base_url="/simulator/videos-gateway",
         poll_interval_s=SIMULATOR_POLL_S,
     )
-    account.set_api_key(key)
+    account.set_api_key(issue_key(key))
     account.save()
     project.draft_account = project.final_account = account
     project.save(update_fields=["draft_account", "final_account"])

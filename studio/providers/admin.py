@@ -1,10 +1,14 @@
 from django import forms
 from django.contrib import admin
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+
+from studio.forms import StorableText
 
 from .models import ProviderAccount
 
 
-class ProviderAccountForm(forms.ModelForm):
+class ProviderAccountForm(StorableText, forms.ModelForm):
     api_key = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False),
@@ -15,6 +19,7 @@ class ProviderAccountForm(forms.ModelForm):
         model = ProviderAccount
         fields = ["project", "label", "route", "base_url", "poll_interval_s", "options"]
 
+    @sensitive_variables()
     def save(self, commit=True):
         account = super().save(commit=False)
         if self.cleaned_data.get("api_key"):
@@ -29,3 +34,8 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     form = ProviderAccountForm
     list_display = ["label", "project", "route", "base_url", "masked_key"]
     list_filter = ["route"]
+
+    # A new key arrives in the POST: error reports never show it.
+    @method_decorator(sensitive_post_parameters("api_key"))
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return super().changeform_view(request, object_id, form_url, extra_context)

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+from django.views.decorators.debug import sensitive_variables
 
 
 class Tier(enum.StrEnum):
@@ -293,10 +294,12 @@ class Route:
         """The header that carries the account's key, in the route's own form."""
         raise NotImplementedError
 
+    @sensitive_variables()
     def headers(self, account: Account) -> dict[str, str]:
         """What every request to the provider's own address carries."""
         return {**self.key_headers(account), "Accept": "application/json"}
 
+    @sensitive_variables()
     def download_request(self, account: Account, provider_task_id: str, url: str) -> tuple[str, dict[str, str]]:
         """URL and headers to fetch a result file (the video, or a separate audio track).
 
@@ -341,6 +344,7 @@ def same_origin(url: str, base_url: str) -> bool:
     return origin(url) == origin(base_url)
 
 
+@sensitive_variables()
 def bearer(account: Account) -> dict[str, str]:
     """The key as an OAuth-style bearer token, as most gateways take it."""
     return {"Authorization": f"Bearer {account.api_key}"}

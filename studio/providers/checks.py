@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import httpx
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from .base import ProviderError, http_client
 from .models import ProviderAccount
 
 
+@sensitive_variables()
 def check_connection(account_id: int) -> None:
     account = ProviderAccount.objects.get(pk=account_id)
     try:

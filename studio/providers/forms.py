@@ -1,14 +1,32 @@
 from __future__ import annotations
 
 import json
+import math
 
 from django import forms
+from django.views.decorators.debug import sensitive_variables
+
+from studio.forms import StorableText
 
 from .models import ProviderAccount
 from .registry import route_choices
 
+MOST_SECONDS_BETWEEN_POLLS = 3600
 
-class ProviderAccountForm(forms.ModelForm):
+
+# Python's json reads NaN, Infinity and 1e999 (as inf); PostgreSQL's jsonb takes none of them.
+def _no_constant(word: str) -> float:
+    raise ValueError(word)
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(text)
+    return number
+
+
+class ProviderAccountForm(StorableText, forms.ModelForm):
     api_key = forms.CharField(
         required=False,
         label="API key",
@@ -53,19 +71,27 @@ class ProviderAccountForm(forms.ModelForm):
         if not raw:
             return {}
         try:
-            options = json.loads(raw)
+            options = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
         except json.JSONDecodeError as error:
             raise forms.ValidationError(f"Not valid JSON ({error.msg}).") from None
+        except ValueError:  # NaN, Infinity, 1e999, or a number of more digits than Python reads
+            raise forms.ValidationError("Not JSON we can store (NaN, Infinity or a number too large).") from None
+        except RecursionError:
+            raise forms.ValidationError("Not JSON we can store (nested too deeply).") from None
         if not isinstance(options, dict):
             raise forms.ValidationError('Options are a JSON object, e.g. {"provider": "auto"}.')
         return options
 
     def clean_poll_interval_s(self):
         value = self.cleaned_data["poll_interval_s"]
-        if value is not None and value <= 0:
-            raise forms.ValidationError("Poll interval is a number of seconds above zero.")
+        # At most an hour: the tracker adds it to the time of day, and no provider wants longer.
+        if value is not None and not 0 < value <= MOST_SECONDS_BETWEEN_POLLS:
+            raise forms.ValidationError(
+                f"Poll interval is a number of seconds above zero, at most {MOST_SECONDS_BETWEEN_POLLS}."
+            )
         return value
 
+    @sensitive_variables()
     def save(self, commit=True):
         account = super().save(commit=False)
         account.options = self.cleaned_data["options_text"]
@@ -76,7 +102,7 @@ class ProviderAccountForm(forms.ModelForm):
         return account
 
 
-class RoutingForm(forms.Form):
+class RoutingForm(StorableText, forms.Form):
     """Which account drafts and which renders finals."""
 
     # Narrowed to the project's own accounts in __init__.

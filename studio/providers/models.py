@@ -6,8 +6,9 @@ import hashlib
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.db import models
+from django.views.decorators.debug import sensitive_variables
 
-from .base import Route
+from .base import ErrorKind, ProviderError, Route
 from .registry import get_route, route_choices
 
 
@@ -52,10 +53,12 @@ class ProviderAccount(models.Model):
         return f"{self.label} ({self.get_route_display()})"
 
     # The key never leaves this object unencrypted except to build a request.
+    @sensitive_variables()
     def set_api_key(self, raw: str) -> None:
         self.api_key_encrypted = _fernet().encrypt(raw.encode()).decode()
 
     @property
+    @sensitive_variables()
     def api_key(self) -> str:
         try:
             return _fernet().decrypt(self.api_key_encrypted.encode()).decode()
@@ -63,6 +66,7 @@ class ProviderAccount(models.Model):
             return ""
 
     @property
+    @sensitive_variables()
     def masked_key(self) -> str:
         key = self.api_key
         return f"••••{key[-4:]}" if len(key) > 8 else "••••"
@@ -74,6 +78,12 @@ class ProviderAccount(models.Model):
     @property
     def resolved_base_url(self) -> str:
         url = self.base_url or self.provider.default_base_url
+        if self.is_simulator and not settings.SIMULATOR_ENABLED:
+            # Before any request is built: nothing is sent, and the card says why in plain words.
+            raise ProviderError(
+                ErrorKind.UNREACHABLE,
+                f"This account uses the built-in simulator ({self.base_url}), which is turned off on this server",
+            )
         if url.startswith("/"):
             url = settings.SITE_URL + url
         return url.rstrip("/")

@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
 from studio.projects.access import get_project_for_user
@@ -60,6 +61,9 @@ def account_list(request, project_id: int):
     return render(request, "providers/accounts.html", context)
 
 
+# The new key arrives in the POST: error reports never show it, nor anything the view holds.
+@sensitive_variables()
+@sensitive_post_parameters("api_key")
 @login_required
 @require_POST
 def account_add(request, project_id: int):
@@ -82,6 +86,8 @@ def account_add(request, project_id: int):
     return render(request, "providers/accounts.html", context, status=400)
 
 
+@sensitive_variables()
+@sensitive_post_parameters("api_key")
 @login_required
 def account_edit(request, account_id: int):
     account = _get_account_for_owner(request.user, account_id)

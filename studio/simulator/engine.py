@@ -1,32 +1,38 @@
 """What every simulated route shares: keys, the request log, a job's timeline and its video.
 
-Each route module under this package speaks its own paths and field names on
-top of these. A job's state is computed from the time since it was accepted,
-so the simulator needs no worker of its own and any number of web processes
-can serve it.
+Each route module under `studio/providers/<route>/simulator.py` speaks its own
+paths and field names on top of these. A job's state is computed from the time
+since it was accepted and from whether its video has been rendered, so any
+number of web processes can serve it. The render itself runs in a worker
+(`worker.render_video`), never in a web request.
+
+It answers only keys it issued (`issue_key`), and keeps only its last
+`SIMULATOR_LOG_ROWS` requests.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import secrets
-import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import timedelta
 from typing import TypeGuard
 
 from django.conf import settings
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from studio.streaming import ranged_file_response
+from studio.storage import read_range
+from studio.streaming import ranged_storage_response
 
-from .models import SimulatedJob, SimulatorRequest
-from .render import render_clip
+from .models import SimulatedJob, SimulatorKey, SimulatorRequest
+from .worker import Picture, nobody_rendering, queue_render  # routes describe each job's video with `engine.Picture`
 
 # Marker words in a prompt that steer the simulated outcome, for demos and
 # tests. Each route module answers them in its own wire format.
@@ -45,19 +51,15 @@ FAULTS = {
 }
 BLOCK_MARKER = "#blocked"
 
-# Keys the simulator accepts: anything starting with this. Others get 401.
+# How every key the simulator issues begins (routes give some longer prefixes a meaning, e.g.
+# an empty wallet). Only issued keys are accepted; any other answers the route's 401.
 KEY_PREFIX = "sim-"
 
-SIZES = {
-    ("720p", "16:9"): (1280, 720),
-    ("720p", "9:16"): (720, 1280),
-    ("720p", "1:1"): (720, 720),
-    ("1080p", "16:9"): (1920, 1080),
-    ("1080p", "9:16"): (1080, 1920),
-    ("1080p", "1:1"): (1080, 1080),
-    ("4k", "16:9"): (3840, 2160),
-    ("4k", "9:16"): (2160, 3840),
-}
+# A job's render is asked of the queue this long before its timeline ends (at once for the
+# usual few seconds), so a far-off job costs nothing yet; and asked again when no worker took
+# it on within RENDER_ASK_AGAIN (the message was lost, or the broker was down).
+RENDER_HEAD_START = timedelta(seconds=30)
+RENDER_ASK_AGAIN = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -87,10 +89,12 @@ class Wire:
                     method=request.method or "",
                     path=self._loggable_path(request),
                     headers=self._loggable_headers(request),
-                    body=request.body.decode("utf-8", "replace")[:20000],
+                    # No database stores a NUL in text (PostgreSQL refuses it); the log shows where it was.
+                    body=request.body.decode("utf-8", "replace").replace("\x00", "\ufffd")[:20000],
                     job_id=kwargs.get("job_id") or (request.GET.get(job_in_query, "") if job_in_query else ""),
                     download=download,
                 )
+                _forget_requests_before(entry.pk)
                 response = view(request, *args, **kwargs)
                 SimulatorRequest.objects.filter(pk=entry.pk).update(
                     status=response.status_code, job_id=getattr(response, _JOB_TAG, entry.job_id)
@@ -128,6 +132,11 @@ class Wire:
         return f"{request.path}?{query.urlencode()}"
 
 
+def _forget_requests_before(newest: int) -> None:
+    """Keep only the last SIMULATOR_LOG_ROWS requests: one ranged DELETE on the primary key, never a count."""
+    SimulatorRequest.objects.filter(pk__lte=newest - settings.SIMULATOR_LOG_ROWS).delete()
+
+
 def _names_a_key(name: str) -> bool:
     """Authorization, or any header or query parameter named for a key (x-api-key, x-goog-api-key, key)."""
     name = name.lower()
@@ -138,21 +147,53 @@ def _masked(value: str) -> str:
     return value[:12] + "…" if len(value) > 12 else "…"
 
 
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def issue_key(key: str | None = None, *, prefix: str = KEY_PREFIX) -> str:
+    """A key the simulator accepts from now on: a new random one (starting with `prefix`), or this one.
+
+    Only its digest is kept here; whoever holds the key (a provider account) stores it encrypted.
+    """
+    key = key or f"{prefix}{secrets.token_urlsafe(24)}"
+    SimulatorKey.objects.get_or_create(digest=_digest(key))
+    return key
+
+
 def key_is_valid(key: str) -> bool:
-    return key.startswith(KEY_PREFIX) and len(key) > len(KEY_PREFIX)
+    """Whether the simulator issued this key."""
+    return bool(key) and SimulatorKey.objects.filter(digest=_digest(key)).exists()
 
 
 def has_video(job: SimulatedJob | None) -> TypeGuard[SimulatedJob]:
-    """Whether the job ended with a video to download (not #empty, not removed by #filtered)."""
-    return job is not None and moment(job).phase == "done" and not job.has("#empty") and not job.has("#filtered")
+    """Whether the job ended with a video to download (rendered; not #empty, not removed by #filtered)."""
+    return (
+        job is not None
+        and moment(job).phase == "done"
+        and bool(job.video)
+        and not job.has("#empty")
+        and not job.has("#filtered")
+    )
 
 
 def json_body(request: HttpRequest) -> dict | None:
+    """The body's JSON object, or None when it is none (or holds a NUL, which no database stores as text)."""
     try:
         body = json.loads(request.body or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None
-    return body if isinstance(body, dict) else None
+    return body if isinstance(body, dict) and not _holds_nul(body) else None
+
+
+def _holds_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def faults_in(prompt: str) -> set[str]:
@@ -160,16 +201,28 @@ def faults_in(prompt: str) -> set[str]:
     return {fault for fault in FAULTS if fault in words}
 
 
+# Jobs with these markers never have a video to render.
+_NO_VIDEO = {"#blocked", "#filtered", "#empty", "#never"}
+
+
 def new_job(
-    *, route: str, model: str, request: dict, prompt: str, quality: bool, job_id: str | None = None
+    *,
+    route: str,
+    model: str,
+    request: dict,
+    prompt: str,
+    quality: bool,
+    picture: Picture | None,
+    job_id: str | None = None,
 ) -> SimulatedJob:
+    """Accept a job. `picture` is what its video will show (None when the route knows it will have none)."""
     timing = settings.SIMULATOR
     faults = faults_in(prompt)
     fail_reason = ""
     if BLOCK_MARKER in faults:
         fail_reason = "Content blocked by the safety policy: the prompt was flagged by the RAI filter"
     seconds = timing["final_seconds"] if quality else timing["draft_seconds"]
-    return SimulatedJob.objects.create(
+    job = SimulatedJob.objects.create(
         id=job_id or f"task_{secrets.token_hex(12)}",
         route=route,
         model=model,
@@ -177,7 +230,31 @@ def new_job(
         render_seconds=seconds * (20 if "#slow" in faults else 1),
         fail_reason=fail_reason,
         faults=" ".join(sorted(faults)),
+        picture=None if picture is None or faults & _NO_VIDEO else picture.as_json(),
     )
+    ask_for_render(job)
+    return job
+
+
+def ask_for_render(job: SimulatedJob) -> None:
+    """Queue the job's render once its end is near, unless it is queued, under way or done.
+
+    Claimed by a conditional UPDATE, so of any number of web processes polling
+    the same job one asks; and asked again when no worker took it on in time.
+    """
+    now = timezone.now()
+    if (
+        not job.awaits_video
+        or job.created_at + timedelta(seconds=job.render_seconds) - now > RENDER_HEAD_START
+        or (job.render_queued_at and job.render_queued_at >= now - RENDER_ASK_AGAIN)
+    ):
+        return  # as the row read a moment ago says: no write for the many polls that need none
+    not_asked_lately = Q(render_queued_at__isnull=True) | Q(render_queued_at__lt=now - RENDER_ASK_AGAIN)
+    asked = SimulatedJob.objects.filter(
+        not_asked_lately, nobody_rendering(now), pk=job.pk, video="", fail_reason=""
+    ).update(render_queued_at=now)
+    if asked:
+        queue_render(job.id)
 
 
 def status_polls(job: SimulatedJob) -> int:
@@ -224,25 +301,20 @@ def _lost_answer(body: dict) -> HttpResponse:
     return response
 
 
-def video_response(request: HttpRequest, job: SimulatedJob, path: Path) -> HttpResponseBase:
-    """The video with Range support, or the download fault this job asks for."""
+def video_response(request: HttpRequest, job: SimulatedJob) -> HttpResponseBase:
+    """The rendered video from storage with Range support, or the download fault this job asks for."""
     if job.has("#expired"):
         return JsonResponse({"error": {"message": "The signed URL has expired", "code": 403}}, status=403)
     if job.has("#truncated") and downloads(job) <= 1 and "Range" not in request.headers:
-        size = path.stat().st_size
-        response = StreamingHttpResponse(_first_half(path), content_type="video/mp4")
+        # The body ends short of its Content-Length: gunicorn then hangs up (a cut),
+        # Django's test server keeps the connection open (a stall until the
+        # client's read timeout). Both are what a client must resume from.
+        size = job.video.size
+        response = StreamingHttpResponse(read_range(job.video, 0, size // 2), content_type="video/mp4")
         response["Content-Length"] = str(size)
         response["Accept-Ranges"] = "bytes"
         return response
-    return ranged_file_response(request, path, content_type="video/mp4")
-
-
-def _first_half(path: Path):
-    # The body ends short of its Content-Length: gunicorn then hangs up (a cut),
-    # Django's test server keeps the connection open (a stall until the
-    # client's read timeout). Both are what a client must resume from.
-    with path.open("rb") as handle:
-        yield handle.read(path.stat().st_size // 2)
+    return ranged_storage_response(request, job.video, content_type="video/mp4")
 
 
 @dataclass(frozen=True)
@@ -254,12 +326,19 @@ class Moment:
 
 
 def moment(job: SimulatedJob) -> Moment:
+    """Where the job is now, read from the clock and the job's row (nothing is asked of anyone)."""
     elapsed = (timezone.now() - job.created_at).total_seconds()
     span = max(job.render_seconds, 0.001)
     if job.has("#never"):
         elapsed = min(elapsed, 0.9 * span)
     if elapsed >= span:
-        return Moment("failed" if job.fail_reason else "done", 100)
+        if job.fail_reason:
+            return Moment("failed", 100)
+        if job.awaits_video:
+            # Its time is up but no worker has finished its file: still running, as a provider
+            # says while the file is being made, so "done" always has a video to download.
+            return Moment("running", 99)
+        return Moment("done", 100)
     if elapsed < 0.05 * span:
         return Moment("submitted", 0)
     if elapsed < 0.2 * span:
@@ -267,39 +346,10 @@ def moment(job: SimulatedJob) -> Moment:
     return Moment("running", min(99, int(100 * elapsed / span)))
 
 
-def video_path(
-    job: SimulatedJob,
-    *,
-    resolution: str,
-    aspect_ratio: str,
-    duration_s: float,
-    audio: bool,
-    tier_label: str,
-    prompt: str,
-    seed: int | None,
-) -> Path:
-    """The job's MP4, rendered on first request and kept."""
-    path = Path(settings.MEDIA_ROOT) / "simulator" / f"{job.id}.mp4"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        width, height = SIZES[(resolution, aspect_ratio)]
-        wrap_at = max(24, width // 28)
-        lines = textwrap.wrap(prompt, wrap_at)[:5] or ["(no prompt)"]
-        lines += [
-            f"{tier_label} · {job.model}",
-            f"seed {seed if seed is not None else 'random'} · {resolution} {aspect_ratio} · "
-            f"{duration_s:g}s · {'audio' if audio else 'silent'}",
-        ]
-        render_clip(
-            path,
-            width=width,
-            height=height,
-            duration_s=duration_s,
-            audio=audio,
-            title_lines=lines,
-            seed=seed if seed is not None else 0,
-        )
-    return path
+def polled(job: SimulatedJob) -> Moment:
+    """Where the job is, as a status poll sees it: a poll also asks for its render when due (`ask_for_render`)."""
+    ask_for_render(job)
+    return moment(job)
 
 
 def error_json(status: int, message: str, *, type_: str, code: str) -> JsonResponse:

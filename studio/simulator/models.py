@@ -4,8 +4,22 @@ from django.db import models
 from django.utils import timezone
 
 
+class SimulatorKey(models.Model):
+    """A key this simulator issued; no other key is accepted.
+
+    Only the key's digest is kept here, as a provider keeps its keys: the
+    account that holds the key stores it encrypted, as every account key.
+    """
+
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"key {self.digest[:8]}… ({self.created_at:%Y-%m-%d})"
+
+
 class SimulatedJob(models.Model):
-    """A job the simulator accepted. Its state is a function of time, so no worker drives it."""
+    """A job the simulator accepted. Its state is a function of time and of its render, done by a worker."""
 
     id = models.CharField(max_length=60, primary_key=True)
     route = models.CharField(max_length=40)
@@ -17,6 +31,14 @@ class SimulatedJob(models.Model):
     fail_reason = models.CharField(max_length=300, blank=True)
     # Fault markers found in the prompt (see engine.FAULTS), space-separated.
     faults = models.CharField(max_length=200, blank=True)
+    # What its video shows (engine.Picture), fixed when it was accepted; null: it never has a video.
+    picture = models.JSONField(null=True, blank=True)
+    # The rendered video (and route 2's separate sound track), in storage once a worker made them.
+    video = models.FileField(upload_to="simulator/", blank=True)
+    audio = models.FileField(upload_to="simulator/", blank=True)
+    # When its render was last asked of the queue, and when a worker took it on.
+    render_queued_at = models.DateTimeField(null=True, blank=True)
+    render_started_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.id} ({self.model})"
@@ -24,9 +46,14 @@ class SimulatedJob(models.Model):
     def has(self, fault: str) -> bool:
         return fault in self.faults.split()
 
+    @property
+    def awaits_video(self) -> bool:
+        """It will have a video, and no worker has finished rendering it yet."""
+        return self.picture is not None and not self.video and not self.fail_reason
+
 
 class SimulatorRequest(models.Model):
-    """Every request the simulator received, so tests can check bodies, headers and cadence."""
+    """The simulator's last `SIMULATOR_LOG_ROWS` requests, so tests can check bodies, headers and cadence."""
 
     route = models.CharField(max_length=40)
     method = models.CharField(max_length=10)

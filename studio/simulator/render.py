@@ -7,9 +7,9 @@ timecode, frame counter, flash and moving marker; the audio carries a
 seed-pitched tone with a beep on every whole second. Together they make it
 obvious whether two players are in sync, and whether picture and sound are.
 
-This runs inside a web request on a small machine, so the static part of the
-picture is drawn once and each frame only repaints the few regions that
-change.
+This runs in a worker (never in a web request), often on a small machine, so
+the static part of the picture is drawn once and each frame only repaints the
+few regions that change.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 import av
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["render_clip"]
+__all__ = ["extract_audio", "render_clip"]
 
 AUDIO_RATE = 48_000
 # The AAC encoder consumes exactly this many samples per frame (only the very
@@ -464,3 +464,23 @@ def _encode(
                 container.mux(sound.encode(audio_frame))
             container.mux(sound.encode(None))
         container.mux(video.encode(None))
+
+
+def extract_audio(video: Path, track: Path) -> None:
+    """Write the sound of ``video`` alone to ``track`` (an .m4a), remuxed, not re-encoded.
+
+    Like ``render_clip``, the file appears at ``track`` only once complete.
+    """
+    temp = track.with_name(f".{track.name}.{secrets.token_hex(6)}.part")
+    try:
+        with av.open(str(video)) as source, av.open(str(temp), mode="w", format="ipod") as target:
+            incoming = source.streams.audio[0]
+            outgoing = target.add_stream_from_template(incoming)
+            for packet in source.demux(incoming):
+                if packet.dts is None:  # the demuxer's empty flush packet
+                    continue
+                packet.stream = outgoing
+                target.mux(packet)
+        os.replace(temp, track)
+    finally:
+        temp.unlink(missing_ok=True)

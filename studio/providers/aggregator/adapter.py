@@ -70,6 +70,7 @@ from __future__ import annotations
 import json
 
 import httpx
+from django.views.decorators.debug import sensitive_variables
 
 from studio.providers.base import (
     Capabilities,
@@ -145,12 +146,14 @@ class Aggregator(Route):
     min_poll_interval_s = POLL_EVERY_S
     result_ttl_s = 15 * 24 * 3600
 
+    @sensitive_variables()
     def key_headers(self, account) -> dict[str, str]:
         return bearer(account)
 
     def uses_callbacks(self, account) -> bool:
         return account.options.get("request_type", "callback") == "callback"
 
+    @sensitive_variables()
     def submit(self, http: httpx.Client, account, request: VideoRequest) -> Receipt:
         provider = account.options.get("provider", "auto")
         if provider not in PROVIDERS:
@@ -172,6 +175,7 @@ class Aggregator(Route):
             raise ProviderError(ErrorKind.BAD_ANSWER, "The provider accepted the request but sent no task id")
         return Receipt(provider_task_id=str(task_id))
 
+    @sensitive_variables()
     def poll(self, http: httpx.Client, account, provider_task_id: str) -> Report:
         response = http.get(
             f"{account.resolved_base_url}/api/v1/statusTask/veo-3-1",
@@ -193,6 +197,7 @@ class Aggregator(Route):
             raise ProviderError(ErrorKind.BAD_ANSWER, "The callback names no task")
         return str(data["taskId"]), report_from(data)
 
+    @sensitive_variables()
     def check_account(self, http: httpx.Client, account) -> None:
         response = http.get(
             f"{account.resolved_base_url}/api/v1/statusTask/veo-3-1",

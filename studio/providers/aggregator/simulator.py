@@ -12,6 +12,8 @@ the seed's. Where the seed is silent the simulator assumes, and says so here:
 - each `image_urls` entry is fetched at submit (5 s timeout); one that does
   not answer 200 with a JPG, PNG or WebP of at most 10 MB makes the job end
   `failed` with failCode `INVALID_IMAGE_URL`;
+- the job stays `processing` until a worker has rendered its video, and its
+  result link answers 404 until then;
 - callback mode: a daemon thread started at submit sleeps until the job ends,
   then POSTs the poll envelope to `callback_url` twice (providers repeat
   deliveries), each time retrying up to 3 times while the receiver answers
@@ -34,6 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import httpx
+from django.db import connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -177,6 +180,7 @@ def generate_task(request: HttpRequest) -> HttpResponse:
         request=body,
         prompt=given["prompt"],
         quality=given["mode"] == "quality",
+        picture=_picture(given),
     )
     for index, url in enumerate(given.get("image_urls", [])):
         if why := image_problem(url):
@@ -207,7 +211,8 @@ def status_task(request: HttpRequest) -> HttpResponse:
     elif fault := engine.poll_fault(job):
         response = fault
     else:
-        response = _answer(200, "success", status_data(job, origin=request.build_absolute_uri("/").rstrip("/")))
+        origin = request.build_absolute_uri("/").rstrip("/")
+        response = _answer(200, "success", status_data(job, origin=origin, now=engine.polled(job)))
     return engine.tag(response, job.id)
 
 
@@ -216,17 +221,17 @@ def status_task(request: HttpRequest) -> HttpResponse:
 def download(request: HttpRequest, job_id: str):
     # Result links are served without a key, as from a CDN.
     job = WIRE.job(job_id)
+    if job is not None and job.awaits_video:
+        return _answer(404, "The video is not ready yet")
     if not engine.has_video(job):
         return _answer(404, "No video for this task")
-    return engine.video_response(request, job, render(job))
+    return engine.video_response(request, job)
 
 
-def render(job: SimulatedJob):
-    """The job's MP4 (rendered on first call): 8 s at 720p with audio, as we assume Veo 3.1 gives."""
-    given = job.request["input"]
+def _picture(given: dict) -> engine.Picture:
+    """What the video of a validated request shows: 8 s at 720p with audio, as we assume Veo 3.1 gives."""
     aspect = given.get("aspect_ratio", "16:9")
-    return engine.video_path(
-        job,
+    return engine.Picture(
         resolution="720p",
         aspect_ratio="16:9" if aspect == "auto" else aspect,
         duration_s=8,
@@ -237,9 +242,8 @@ def render(job: SimulatedJob):
     )
 
 
-def status_data(job: SimulatedJob, *, origin: str) -> dict:
-    """The poll answer's `data` (and a callback's), as the job stands now."""
-    now = engine.moment(job)
+def status_data(job: SimulatedJob, *, origin: str, now: engine.Moment) -> dict:
+    """The poll answer's `data` (and a callback's), as the job stands at `now`."""
     created_ms = int(job.created_at.timestamp() * 1000)
     data = {
         "taskId": job.id,
@@ -265,9 +269,29 @@ def status_data(job: SimulatedJob, *, origin: str) -> dict:
         code, _, message = job.fail_reason.partition(": ")
         if code == INVALID_IMAGE:
             data["failCode"], data["failMsg"] = INVALID_IMAGE, message
-        else:
+        elif job.has(engine.BLOCK_MARKER):
             data["failCode"], data["failMsg"] = "CONTENT_VIOLATION", job.fail_reason
+        else:
+            data["failCode"], data["failMsg"] = "INTERNAL_ERROR", job.fail_reason
     return data
+
+
+def _final_data(job: SimulatedJob, *, origin: str) -> dict | None:
+    """The job's `data` once it has ended (its time up and its video rendered); None if it is gone first."""
+    ends_at = job.created_at.timestamp() + job.render_seconds + 0.05
+    time.sleep(max(0.0, ends_at - timezone.now().timestamp()))
+    while True:
+        try:
+            current = SimulatedJob.objects.filter(pk=job.pk).first()
+            if current is None:
+                return None
+            now = engine.polled(current)
+            if now.phase in ("done", "failed"):
+                return status_data(current, origin=origin, now=now)
+        finally:
+            # This thread's own connection, closed between looks: a thread must not hold one while it waits.
+            connections.close_all()
+        time.sleep(0.2)
 
 
 def download_path(job: SimulatedJob) -> str:
@@ -276,9 +300,10 @@ def download_path(job: SimulatedJob) -> str:
 
 def _deliver(job: SimulatedJob, url: str, origin: str) -> None:
     """Call back once the job has ended: twice, each retried while the receiver says no."""
-    ends_at = job.created_at.timestamp() + job.render_seconds + 0.05
-    time.sleep(max(0.0, ends_at - timezone.now().timestamp()))
-    envelope = {"code": 200, "message": "success", "data": status_data(job, origin=origin)}
+    data = _final_data(job, origin=origin)
+    if data is None:
+        return
+    envelope = {"code": 200, "message": "success", "data": data}
     for delivery in (1, 2):
         for attempt in range(1, CALLBACK_RETRIES + 2):
             try:

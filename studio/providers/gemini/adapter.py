@@ -74,6 +74,7 @@ import re
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
+from django.views.decorators.debug import sensitive_variables
 
 from studio.providers.base import (
     ErrorKind,
@@ -120,9 +121,11 @@ class Gemini(Route):
     deadline_s = 15 * 60
     result_ttl_s = 2 * 24 * 3600
 
+    @sensitive_variables()
     def key_headers(self, account) -> dict[str, str]:
         return {"x-goog-api-key": account.api_key}
 
+    @sensitive_variables()
     def submit(self, http: httpx.Client, account, request: VideoRequest) -> Receipt:
         instance: dict = {"prompt": request.prompt}
         if request.first_frame:
@@ -157,6 +160,7 @@ class Gemini(Route):
             raise ProviderError(ErrorKind.BAD_ANSWER, "Google accepted the request but sent no operation name")
         return Receipt(provider_task_id=name)
 
+    @sensitive_variables()
     def poll(self, http: httpx.Client, account, provider_task_id: str) -> Report:
         response = http.get(f"{account.resolved_base_url}/v1beta/{provider_task_id}", headers=self.headers(account))
         if response.status_code >= 400:
@@ -186,6 +190,7 @@ class Gemini(Route):
             return Report(Status.BLOCKED, error=error, provider_status="done: filtered")
         return Report(Status.SUCCEEDED, progress=100, video_url=None, provider_status="done: no samples")
 
+    @sensitive_variables()
     def download_request(self, account, provider_task_id: str, url: str) -> tuple[str, dict[str, str]]:
         # The key rides in the URL, never in a header: see the module docstring.
         if not same_origin(url, account.resolved_base_url):
@@ -194,6 +199,7 @@ class Gemini(Route):
         query = "&".join(q for q in (parts.query, urlencode({"key": account.api_key})) if q)
         return urlunsplit(parts._replace(query=query)), {}
 
+    @sensitive_variables()
     def check_account(self, http: httpx.Client, account) -> None:
         model = self.models[Tier.FAST]
         response = http.get(

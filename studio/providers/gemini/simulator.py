@@ -1,14 +1,16 @@
 """Simulated route 5: Google's Gemini API for Veo 3.1, with Google's limits and error envelope.
 
 Every refusal is `{"error": {"code", "message", "status"}}`. A missing key
-answers 403 PERMISSION_DENIED and a wrong one 400 INVALID_ARGUMENT with the
-ErrorInfo reason `API_KEY_INVALID`, as Google does. The key is read from
+answers 403 PERMISSION_DENIED and a wrong one (any the simulator did not
+issue) 400 INVALID_ARGUMENT with the ErrorInfo reason `API_KEY_INVALID`, as
+Google does. The key is read from
 `x-goog-api-key` or `?key=`. The lite model answers 404 "is no longer
 available" unless `settings.SIMULATOR["gemini_lite_retired"]` is False.
 
 Every video has a sound track: the Gemini API has no way to ask for silence.
 The file URL in a finished operation needs the key and answers with a 302 to
-a signed location on this host, which needs no key (like Google's own).
+a signed location on this host, which needs no key (like Google's own). A
+worker renders the video; the operation is not `done` until it has.
 
 Prompt markers: #blocked and #filtered end done with `raiMediaFilteredCount`
 and no samples, #empty ends done with an empty `generatedSamples`, #failed
@@ -22,7 +24,6 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-from pathlib import Path
 from typing import TypeGuard
 
 from django.conf import settings
@@ -231,6 +232,7 @@ def submit(request: HttpRequest, model: str) -> HttpResponse:
         request=body,
         prompt=prompt,
         quality=MODELS[model] == "quality",
+        picture=None if FAILED_MARKER in prompt.lower().split() else _picture(model, body),
         job_id=secrets.token_hex(12),
     )
     answer = {"name": _operation_name(job)}
@@ -249,7 +251,7 @@ def operation(request: HttpRequest, model: str, job_id: str) -> HttpResponse:
         if fault.status_code >= 500:
             return google_error(500, "Internal error encountered.", "INTERNAL")
         return fault
-    phase = engine.moment(job).phase
+    phase = engine.polled(job).phase
     answer: dict = {"name": _operation_name(job)}
     if phase == "running":
         answer["done"] = False
@@ -257,7 +259,7 @@ def operation(request: HttpRequest, model: str, job_id: str) -> HttpResponse:
         # Google's JSON leaves out false booleans, so early answers carry no `done` at all.
         return JsonResponse(answer)
     answer["done"] = True
-    if _failed(job):
+    if _failed(job) or (phase == "failed" and not job.has(engine.BLOCK_MARKER)):
         answer["error"] = {"code": 13, "message": "Video generation failed due to an internal error."}
         return JsonResponse(answer)
     outcome: dict
@@ -296,20 +298,19 @@ def signed_download(request: HttpRequest, job_id: str) -> HttpResponseBase:
         return google_error(404, "Requested entity was not found.", "NOT_FOUND")
     if job.has("#expired"):
         return google_error(403, "This signed link has expired.", "PERMISSION_DENIED")
-    return engine.video_response(request, job, rendered_video(job))
+    return engine.video_response(request, job)
 
 
-def rendered_video(job: SimulatedJob) -> Path:
-    """The job's MP4 as asked, always with a sound track (the Gemini API has no silent mode)."""
-    parameters = job.request.get("parameters", {})
-    return engine.video_path(
-        job,
+def _picture(model: str, body: dict) -> engine.Picture:
+    """What the video of a validated request shows, always with a sound track (the Gemini API has no silent mode)."""
+    parameters = body.get("parameters", {})
+    return engine.Picture(
         resolution=parameters.get("resolution", "720p"),
         aspect_ratio=parameters.get("aspectRatio", "16:9"),
         duration_s=parameters.get("durationSeconds", 8),
         audio=True,
-        tier_label=f"{MODELS[job.model].upper()} tier",
-        prompt=_prompt(job.request),
+        tier_label=f"{MODELS[model].upper()} tier",
+        prompt=_prompt(body),
         seed=parameters.get("seed"),
     )
 

@@ -24,7 +24,6 @@ from studio.providers.base import (
     Tier,
     VideoRequest,
 )
-from studio.providers.gemini import simulator as simulated_route
 from studio.providers.models import ProviderAccount
 from studio.providers.registry import get_route, price_data
 from studio.simulator.models import SimulatedJob, SimulatorRequest
@@ -231,23 +230,23 @@ PAYLOAD = {
         ({"referenceImages": [{"image": inline(RED), "referenceType": "style"}]}, {}, 'must be "asset"'),
     ],
 )
-def test_the_simulator_enforces_googles_limits_in_googles_error_envelope(simulator, instance, parameters, words):
+def test_the_simulator_enforces_googles_limits_in_googles_error_envelope(
+    simulator, sim_key, instance, parameters, words
+):
     body = {
         "instances": [{**PAYLOAD["instances"][0], **instance}],
         "parameters": {**PAYLOAD["parameters"], **parameters},
     }
-    answer = httpx.post(
-        sim(f"v1beta/models/{FAST}:predictLongRunning"), json=body, headers={"x-goog-api-key": "sim-contract"}
-    )
+    answer = httpx.post(sim(f"v1beta/models/{FAST}:predictLongRunning"), json=body, headers={"x-goog-api-key": sim_key})
     assert answer.status_code == 400
     error = answer.json()["error"]
     assert error["code"] == 400 and error["status"] == "INVALID_ARGUMENT" and words in error["message"]
     assert not SimulatedJob.objects.exists()
 
 
-def test_an_operation_moves_from_no_done_to_done_false_to_a_video_uri(simulator, settings):
+def test_an_operation_moves_from_no_done_to_done_false_to_a_video_uri(simulator, sim_key, settings):
     settings.SIMULATOR = {**settings.SIMULATOR, "draft_seconds": 1.5}
-    key = {"x-goog-api-key": "sim-contract"}
+    key = {"x-goog-api-key": sim_key}
     name = httpx.post(sim(f"v1beta/models/{FAST}:predictLongRunning"), json=PAYLOAD, headers=key).json()["name"]
     assert name.startswith(f"models/{FAST}/operations/")
     seen = []
@@ -269,12 +268,10 @@ def test_an_operation_moves_from_no_done_to_done_false_to_a_video_uri(simulator,
     assert unknown.status_code == 404 and unknown.json()["error"]["status"] == "NOT_FOUND"
 
 
-def test_lite_has_no_4k_when_google_still_serves_it(simulator, settings, account):
+def test_lite_has_no_4k_when_google_still_serves_it(simulator, sim_key, settings, account):
     settings.SIMULATOR = {**settings.SIMULATOR, "gemini_lite_retired": False}
     body = {**PAYLOAD, "parameters": {**PAYLOAD["parameters"], "resolution": "4k"}}
-    answer = httpx.post(
-        sim(f"v1beta/models/{LITE}:predictLongRunning"), json=body, headers={"x-goog-api-key": "sim-contract"}
-    )
+    answer = httpx.post(sim(f"v1beta/models/{LITE}:predictLongRunning"), json=body, headers={"x-goog-api-key": sim_key})
     assert answer.status_code == 400 and "4k is not supported" in answer.json()["error"]["message"]
     with lifecycle.http_client() as http:
         receipt = ROUTE.submit(http, account, VideoRequest(model=LITE, prompt="Dawn", duration_s=4))
@@ -357,7 +354,6 @@ def test_a_draft_goes_through_the_worker_never_faster_than_five_seconds_and_is_a
     assert 2 * 86400 - 60 < expires_in <= 2 * 86400
 
     # The key went on Google's own file URL only; the signed location it redirected to never saw it.
-    # (More than one of each when the first render outlasts the fixture's 2 s read timeout.)
     file_requests = list(SimulatorRequest.objects.filter(path__contains="/v1beta/files/"))
     signed = list(SimulatorRequest.objects.filter(path__startswith="/simulator/gemini/download/"))
     assert file_requests and all(
@@ -418,10 +414,11 @@ def test_a_rate_limit_waits_as_long_as_retry_after_says_then_sends_again(project
     assert not SimulatedJob.objects.exists()
 
 
-def test_poll_500s_are_retried_with_backoff_until_the_operation_answers(project, people, pending):
+def test_poll_500s_are_retried_with_backoff_until_the_operation_answers(project, people, pending, rendered):
     task = pending(project, people["owner"], text="Cliffs #poll500")
     lifecycle.submit(task.pk)
     time.sleep(0.7)
+    rendered(SimulatedJob.objects.get().pk)
     for _ in range(2):
         asked = timezone.now()
         task = check_now(task)
@@ -432,10 +429,11 @@ def test_poll_500s_are_retried_with_backoff_until_the_operation_answers(project,
     assert check_now(task).state == Task.State.ARCHIVING
 
 
-def test_a_malformed_poll_answer_is_read_as_such_and_polled_again(project, people, pending):
+def test_a_malformed_poll_answer_is_read_as_such_and_polled_again(project, people, pending, rendered):
     task = pending(project, people["owner"], text="Cliffs #malformed")
     lifecycle.submit(task.pk)
     time.sleep(0.7)
+    rendered(SimulatedJob.objects.get().pk)
     task = check_now(task)
     assert task.state in Task.TRACKED_STATES and task.error_code == "bad_answer"
     assert check_now(task).state == Task.State.ARCHIVING
@@ -525,12 +523,12 @@ def test_every_google_error_class_maps_to_a_plain_kind(status, body, headers, ki
 # --- Downloads ------------------------------------------------------------------
 
 
-def test_the_file_url_is_refused_without_the_key_and_served_with_it(project, people, sim_key, pending):
+def test_the_file_url_is_refused_without_the_key_and_served_with_it(project, people, sim_key, pending, rendered):
     task = pending(project, people["owner"])
     lifecycle.submit(task.pk)
     time.sleep(0.7)
+    rendered(SimulatedJob.objects.get().pk)
     uri = check_now(task).video_url
-    simulated_route.rendered_video(SimulatedJob.objects.get())  # so no request waits on the render
     refused = httpx.get(uri)
     assert refused.status_code == 403 and refused.json()["error"]["status"] == "PERMISSION_DENIED"
     url, headers = ROUTE.download_request(project.draft_account, task.provider_task_id, uri)
@@ -558,19 +556,19 @@ def test_the_key_is_put_only_on_file_urls_at_the_accounts_own_origin(people, med
         assert ROUTE.download_request(google, "op", foreign) == (foreign, {})
 
 
-def test_a_download_cut_halfway_is_resumed_with_range(project, people, pending):
+def test_a_download_cut_halfway_is_resumed_with_range(project, people, pending, rendered):
     # On the test server the cut shows as a stall until the read timeout (2 s under the fixture).
     task = pending(project, people["owner"], text="Harbour lights #truncated")
     lifecycle.submit(task.pk)
-    # Rendered up front, so the short timeout only ever meets the cut.
-    simulated_route.rendered_video(SimulatedJob.objects.get())
+    job = rendered(SimulatedJob.objects.get().pk)
     task = follow(task)
     assert task.state == Task.State.DONE, task.error_message
     signed = list(SimulatorRequest.objects.filter(path__startswith="/simulator/gemini/download/"))
     assert len(signed) == 2 and header(signed[0], "Range") is None
     assert header(signed[1], "Range").startswith("bytes=") and signed[1].status == 206
-    original = Path(settings.MEDIA_ROOT) / "simulator" / f"{signed[0].job_id}.mp4"
-    assert Path(task.clip.file.path).read_bytes() == original.read_bytes()
+    assert signed[0].job_id == job.pk
+    with job.video.open("rb") as original:
+        assert Path(task.clip.file.path).read_bytes() == original.read()
 
 
 def test_an_expired_file_link_fails_the_download_without_a_clip(project, people, pending):

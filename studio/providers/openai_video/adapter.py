@@ -55,6 +55,7 @@ from __future__ import annotations
 import dataclasses
 
 import httpx
+from django.views.decorators.debug import sensitive_variables
 
 from studio.providers.base import (
     SAFETY_WORDS,
@@ -112,9 +113,11 @@ class OpenAIVideo(Route):
     deadline_s = 30 * 60
     result_ttl_s = 24 * 3600
 
+    @sensitive_variables()
     def key_headers(self, account) -> dict[str, str]:
         return bearer(account)
 
+    @sensitive_variables()
     def submit(self, http: httpx.Client, account, request: VideoRequest) -> Receipt:
         body: dict = {
             "model": request.model,
@@ -138,6 +141,7 @@ class OpenAIVideo(Route):
             raise ProviderError(ErrorKind.BAD_ANSWER, "The provider accepted the request but sent no task id")
         return Receipt(provider_task_id=str(task_id))
 
+    @sensitive_variables()
     def poll(self, http: httpx.Client, account, provider_task_id: str) -> Report:
         response = http.get(
             f"{account.resolved_base_url}/v1/videos/tasks/{provider_task_id}",
@@ -155,6 +159,7 @@ class OpenAIVideo(Route):
             reason=" ".join(str(error.get(k) or "") for k in ("code", "message")).strip(),
         )
 
+    @sensitive_variables()
     def check_account(self, http: httpx.Client, account) -> None:
         response = http.get(
             f"{account.resolved_base_url}/v1/videos/tasks/dailies-connection-check",

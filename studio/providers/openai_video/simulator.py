@@ -3,11 +3,11 @@
 Errors are OpenAI-style `{"error": {"message", "type", "code"}}` with real HTTP
 statuses; unknown fields are refused, as OpenAI's API does. The seed does not
 say where `result_url` and `audio_url` point: here they are absolute URLs on
-this host under `/download/`, served with the same Bearer auth and Range,
-and rendered by the poll that first reports `completed`.
+this host under `/download/`, served with the same Bearer auth and Range.
+A worker renders both files; the job says `completed` once they exist.
 
 Beyond the prompt markers of `engine.FAULTS`, `#failed` in a prompt ends the
-job `failed` for a reason that is not safety, and a key starting with
+job `failed` for a reason that is not safety, and an issued key starting with
 `sim-no-credit` is an account with an empty wallet (402 `insufficient_quota`).
 """
 
@@ -15,19 +15,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import re
 import secrets
-from pathlib import Path
 
-import av
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 from django.views.decorators.http import require_GET, require_POST
 
 from studio.simulator import engine
 from studio.simulator.models import SimulatedJob
-from studio.streaming import ranged_file_response
+from studio.streaming import ranged_storage_response
 
 ROUTE = "openai-video"
 MODELS = {"veo3.1": "quality", "veo3.1-fast": "fast"}
@@ -131,6 +128,7 @@ def generations(request: HttpRequest) -> HttpResponse:
         request=body,
         prompt=body["prompt"],
         quality=MODELS[body["model"]] == "quality",
+        picture=None if FAILED_MARKER in body["prompt"].lower().split() else _picture(body),
         job_id=f"vtask_{secrets.token_hex(12)}",
     )
     receipt = {
@@ -143,8 +141,23 @@ def generations(request: HttpRequest) -> HttpResponse:
     return engine.receipt(job, receipt)
 
 
-def _moment(job: SimulatedJob) -> engine.Moment:
-    now = engine.moment(job)
+def _picture(body: dict) -> engine.Picture:
+    """What the video of a validated request shows; its sound, if asked for, also comes on its own."""
+    audio = body.get("audio") is True
+    return engine.Picture(
+        resolution=SIZES[body["size"]],
+        aspect_ratio="16:9",
+        duration_s=body["duration_seconds"],
+        audio=audio,
+        tier_label=f"{MODELS[body['model']].upper()} tier",
+        prompt=body["prompt"],
+        seed=None,
+        audio_track=audio,
+    )
+
+
+def _moment(job: SimulatedJob, *, poll: bool = False) -> engine.Moment:
+    now = engine.polled(job) if poll else engine.moment(job)
     if now.phase == "done" and FAILED_MARKER in job.request["prompt"].lower().split():
         return engine.Moment("failed", 100)
     return now
@@ -164,7 +177,7 @@ def task(request: HttpRequest, job_id: str) -> HttpResponse:
         return _not_found(job_id)
     if fault := engine.poll_fault(job):
         return fault
-    now = _moment(job)
+    now = _moment(job, poll=True)
     answer = {
         "task_id": job.id,
         "model": job.model,
@@ -175,7 +188,7 @@ def task(request: HttpRequest, job_id: str) -> HttpResponse:
         "audio_url": None,
         "error": None,
     }
-    if now.phase == "failed" and job.fail_reason:
+    if now.phase == "failed" and job.has(engine.BLOCK_MARKER):
         answer["error"] = {"code": "content_policy_violation", "message": job.fail_reason}
     elif now.phase == "failed":
         answer["error"] = {
@@ -189,27 +202,11 @@ def task(request: HttpRequest, job_id: str) -> HttpResponse:
         }
     elif now.phase == "done" and not job.has("#empty"):
         # The files exist once the job says completed, so a download never waits on a render.
-        video = _finished_video(job)
         base = request.build_absolute_uri(f"/simulator/{ROUTE}/v1/videos/tasks/{job.id}/download")
         answer["result_url"] = f"{base}/video.mp4"
-        if job.request.get("audio") is True:
-            audio_track(video)
+        if job.audio:
             answer["audio_url"] = f"{base}/audio.m4a"
     return JsonResponse(answer)
-
-
-def _finished_video(job: SimulatedJob) -> Path:
-    body = job.request
-    return engine.video_path(
-        job,
-        resolution=SIZES[body["size"]],
-        aspect_ratio="16:9",
-        duration_s=body["duration_seconds"],
-        audio=body.get("audio") is True,
-        tier_label=f"{MODELS[job.model].upper()} tier",
-        prompt=body["prompt"],
-        seed=None,
-    )
 
 
 def _downloadable(request: HttpRequest, job_id: str) -> SimulatedJob | JsonResponse:
@@ -217,6 +214,7 @@ def _downloadable(request: HttpRequest, job_id: str) -> SimulatedJob | JsonRespo
         return _unauthorized()
     job = WIRE.job(job_id)
     if not engine.has_video(job) or _moment(job).phase != "done":
+        # Also while a worker is still rendering it: the job does not say completed until then.
         return _not_found(job_id)
     return job
 
@@ -227,7 +225,7 @@ def video_file(request: HttpRequest, job_id: str):
     job = _downloadable(request, job_id)
     if not isinstance(job, SimulatedJob):
         return job
-    return engine.video_response(request, job, _finished_video(job))
+    return engine.video_response(request, job)
 
 
 @WIRE.simulated(download=True)
@@ -236,34 +234,11 @@ def audio_file(request: HttpRequest, job_id: str):
     job = _downloadable(request, job_id)
     if not isinstance(job, SimulatedJob):
         return job
-    if job.request.get("audio") is not True:
+    if not job.audio:
         return _not_found(job_id)
     if job.has("#expired"):
         return JsonResponse({"error": {"message": "The signed URL has expired", "code": 403}}, status=403)
-    return ranged_file_response(request, audio_track(_finished_video(job)), content_type="audio/mp4")
-
-
-def audio_track(video: Path) -> Path:
-    """The video's audio stream alone, remuxed (not re-encoded) into an .m4a beside it."""
-    track = video.with_suffix(".m4a")
-    if not track.exists():
-        temp = track.with_name(f".{track.name}.{secrets.token_hex(6)}.part")
-        try:
-            with (
-                av.open(str(video)) as source,
-                av.open(str(temp), mode="w", format="ipod") as target,
-            ):
-                incoming = source.streams.audio[0]
-                outgoing = target.add_stream_from_template(incoming)
-                for packet in source.demux(incoming):
-                    if packet.dts is None:  # the demuxer's empty flush packet
-                        continue
-                    packet.stream = outgoing
-                    target.mux(packet)
-            os.replace(temp, track)
-        finally:
-            temp.unlink(missing_ok=True)
-    return track
+    return ranged_storage_response(request, job.audio, content_type="audio/mp4")
 
 
 urlpatterns = [

@@ -58,6 +58,7 @@ import dataclasses
 from decimal import Decimal, InvalidOperation
 
 import httpx
+from django.views.decorators.debug import sensitive_variables
 
 from studio.providers.base import (
     Capabilities,
@@ -125,6 +126,7 @@ class TasksApi(Route):
     deadline_s = 30 * 60
     result_ttl_s = 24 * 3600
 
+    @sensitive_variables()
     def key_headers(self, account) -> dict[str, str]:
         return {"x-api-key": account.api_key}
 
@@ -132,6 +134,7 @@ class TasksApi(Route):
         template = account.options.get("poll_path") or DEFAULT_POLL_PATH
         return account.resolved_base_url + "/" + template.replace("{task_id}", task_id).lstrip("/")
 
+    @sensitive_variables()
     def submit(self, http: httpx.Client, account, request: VideoRequest) -> Receipt:
         body: dict = {
             "model": request.model,
@@ -151,6 +154,7 @@ class TasksApi(Route):
             raise ProviderError(ErrorKind.BAD_ANSWER, "The provider accepted the request but sent no task id")
         return Receipt(provider_task_id=str(task_id), estimated_cost=_dollars(answer.get("estimated_credits")))
 
+    @sensitive_variables()
     def poll(self, http: httpx.Client, account, provider_task_id: str) -> Report:
         response = http.get(self._task_url(account, provider_task_id), headers=self.headers(account))
         answer = self._answer(response)
@@ -166,10 +170,12 @@ class TasksApi(Route):
             reason=error_message(answer),
         )
 
+    @sensitive_variables()
     def download_request(self, account, provider_task_id: str, url: str) -> tuple[str, dict[str, str]]:
         # Pre-signed: the link carries its own permission, and our key stays with us.
         return url, {}
 
+    @sensitive_variables()
     def check_account(self, http: httpx.Client, account) -> None:
         url = self._task_url(account, "task_dailies_connection_check")
         response = http.get(url, headers=self.headers(account))

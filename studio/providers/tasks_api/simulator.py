@@ -12,8 +12,13 @@ seeds are silent the simulator assumes, and says so here:
 - the pre-signed video link `cdn/download/<task_id>.mp4?expires=…&sig=…`,
   served without a key; a wrong signature or a link past its 24 h is 403.
 
-Keys: anything starting with "sim-" is accepted; "sim-nofunds…" answers 402
-(empty wallet) and "sim-noscope…" 403 (scope), so both can be demonstrated.
+Keys: only those the simulator issued (`manage.py simulator_key`) are
+accepted; an issued "sim-nofunds…" answers 402 (empty wallet) and
+"sim-noscope…" 403 (scope), so both can be demonstrated
+(`manage.py simulator_key --prefix sim-nofunds-`).
+
+The job says "completed" once a worker has rendered its video; until then it
+is "running" at 99, and the video link answers 404.
 
 Prompt markers (see engine.FAULTS): #blocked is refused at submit with 451,
 as the seeds document; #ratelimit is 429 with Retry-After: 1; #filtered ends
@@ -30,7 +35,6 @@ import hmac
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -144,14 +148,16 @@ def submit(request: HttpRequest) -> HttpResponse:
         return refusal
     if engine.BLOCK_MARKER in engine.faults_in(body["prompt"]):
         return _error(451, "content_blocked", "Prompt blocked by upstream safety")
+    failed = FAILED_MARKER in body["prompt"].lower().split()
     job = engine.new_job(
         route=ROUTE,
         model=body["model"],
         request=body,
         prompt=body["prompt"],
         quality=MODELS[body["model"]].quality,
+        picture=None if failed else _picture(body),
     )
-    if FAILED_MARKER in body["prompt"].lower().split():
+    if failed:
         job.fail_reason = "Upstream generation failed: the model returned an internal error"
         job.save(update_fields=["fail_reason"])
     receipt = {
@@ -173,7 +179,7 @@ def status(request: HttpRequest, job_id: str) -> HttpResponse:
         return _error(404, "not_found", f"Task {job_id} not found")
     if fault := engine.poll_fault(job):
         return fault
-    now = engine.moment(job)
+    now = engine.polled(job)
     answer: dict = {"task_id": job.id, "status": PHASES[now.phase], "progress": now.progress}
     if now.phase == "done":
         body = job.request
@@ -191,9 +197,6 @@ def status(request: HttpRequest, job_id: str) -> HttpResponse:
                 "resolution": body.get("resolution", MODELS[job.model].default),
             }
             if not job.has("#empty"):
-                # Rendered before "completed" is said, as a provider's file is ready by then:
-                # the download then starts at once instead of stalling on the render.
-                _video(job)
                 answer["result"]["video_url"] = request.build_absolute_uri(signed_path(job))
     if now.phase == "failed":
         answer["error"] = {"code": "generation_failed", "message": job.fail_reason}
@@ -223,20 +226,22 @@ def download(request: HttpRequest, job_id: str):
     if time.time() > expires:
         return _error(403, "expired", "The signed URL has expired")
     job = WIRE.job(job_id)
+    if job is not None and job.awaits_video:
+        return _error(404, "not_ready", "The video is not ready yet")
     if not engine.has_video(job):
         return _error(404, "not_found", "No video for this task")
-    return engine.video_response(request, job, _video(job))
+    return engine.video_response(request, job)
 
 
-def _video(job: SimulatedJob) -> Path:
-    body = job.request
-    return engine.video_path(
-        job,
-        resolution=body.get("resolution", MODELS[job.model].default),
+def _picture(body: dict) -> engine.Picture:
+    """What the video of a validated request shows (the tasks API renders no sound)."""
+    limits = MODELS[body["model"]]
+    return engine.Picture(
+        resolution=body.get("resolution", limits.default),
         aspect_ratio=body.get("aspect_ratio", "16:9"),
         duration_s=body["duration_seconds"],
         audio=False,
-        tier_label="QUALITY tier" if MODELS[job.model].quality else "FAST tier",
+        tier_label="QUALITY tier" if limits.quality else "FAST tier",
         prompt=body["prompt"],
         seed=body.get("seed"),
     )

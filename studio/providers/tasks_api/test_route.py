@@ -24,6 +24,7 @@ from studio.providers.base import (
     VideoRequest,
 )
 from studio.providers.registry import get_route, price_data
+from studio.simulator.engine import issue_key
 from studio.simulator.models import SimulatorRequest
 from studio.tasks import lifecycle
 from studio.tasks.models import Task
@@ -309,6 +310,7 @@ def test_validation_is_400_in_plain_words_and_makes_no_job(account, change, word
 
 
 def test_the_simulator_refuses_a_seed_that_is_not_an_integer(simulator):
+    issue_key(KEY)
     answer = httpx.post(
         f"{simulator.url}/simulator/tasks-api/v1/tasks/submit",
         headers={"x-api-key": KEY},

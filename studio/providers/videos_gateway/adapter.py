@@ -43,6 +43,7 @@ from __future__ import annotations
 import re
 
 import httpx
+from django.views.decorators.debug import sensitive_variables
 
 from studio.providers.base import (
     SAFETY_WORDS,
@@ -94,9 +95,11 @@ class VideosGateway(Route):
     min_poll_interval_s = 5.0
     deadline_s = 20 * 60
 
+    @sensitive_variables()
     def key_headers(self, account) -> dict[str, str]:
         return bearer(account)
 
+    @sensitive_variables()
     def submit(self, http: httpx.Client, account, request: VideoRequest) -> Receipt:
         body: dict = {
             "model": request.model,
@@ -125,6 +128,7 @@ class VideosGateway(Route):
             raise ProviderError(ErrorKind.BAD_ANSWER, "The provider accepted the request but sent no task id")
         return Receipt(provider_task_id=str(task_id))
 
+    @sensitive_variables()
     def poll(self, http: httpx.Client, account, provider_task_id: str) -> Report:
         response = http.get(f"{account.resolved_base_url}/v1/videos/{provider_task_id}", headers=self.headers(account))
         answer = self._answer(response)
@@ -138,6 +142,7 @@ class VideosGateway(Route):
             reason=str(answer.get("fail_reason") or answer.get("error") or ""),
         )
 
+    @sensitive_variables()
     def check_account(self, http: httpx.Client, account) -> None:
         response = http.get(
             f"{account.resolved_base_url}/v1/videos/dailies-connection-check", headers=self.headers(account)

@@ -1,7 +1,9 @@
 """Simulated route 4: the `/v1/videos` gateway of seed 004, with the seed's limits.
 
 Business failures (validation, unknown model) answer HTTP 200 with an error
-object, as the seed documents; a missing or wrong key answers 401.
+object, as the seed documents; a missing key or one the simulator did not
+issue answers 401. The job says SUCCESS once a worker has rendered its video;
+until then it is IN_PROGRESS, and its content is 404.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from django.urls import path
 from django.views.decorators.http import require_GET, require_POST
 
 from studio.simulator import engine
-from studio.simulator.models import SimulatedJob
 
 ROUTE = "videos-gateway"
 MODELS = {
@@ -102,6 +103,7 @@ def submit(request: HttpRequest) -> HttpResponse:
         request=body,
         prompt=body.get("prompt", ""),
         quality=MODELS[body["model"]] == "quality",
+        picture=_picture(body),
     )
     receipt = {
         "id": job.id,
@@ -125,7 +127,7 @@ def status(request: HttpRequest, job_id: str) -> HttpResponse:
         return engine.error_json(404, f"Task {job_id} not found", type_="invalid_request_error", code="not_found")
     if fault := engine.poll_fault(job):
         return fault
-    now = engine.moment(job)
+    now = engine.polled(job)
     answer = {
         "id": job.id,
         "task_id": job.id,
@@ -135,10 +137,6 @@ def status(request: HttpRequest, job_id: str) -> HttpResponse:
         "progress": f"{now.progress}%",
         "created_at": int(job.created_at.timestamp()),
     }
-    if now.phase == "done" and not (job.has("#filtered") or job.has("#empty")):
-        # Rendered before the job says SUCCESS, as a real provider's file exists
-        # by then: the download that follows starts at once.
-        _video(job)
     if now.phase == "done" and job.has("#filtered"):
         answer["fail_reason"] = "The generated video was removed by the safety filter"
     elif now.phase == "done" and not job.has("#empty"):
@@ -148,16 +146,14 @@ def status(request: HttpRequest, job_id: str) -> HttpResponse:
     return JsonResponse(answer)
 
 
-def _video(job: SimulatedJob):
-    """The job's MP4, rendered the first time anyone needs it."""
-    body = job.request
-    return engine.video_path(
-        job,
+def _picture(body: dict) -> engine.Picture:
+    """What the video of a validated request shows."""
+    return engine.Picture(
         resolution=body.get("resolution", body.get("size", "720p")),
         aspect_ratio=body.get("aspect_ratio", "16:9"),
         duration_s=int(body.get("duration", body.get("seconds", 8))),
         audio=body.get("generate_audio") is True,
-        tier_label=f"{MODELS[job.model].upper()} tier",
+        tier_label=f"{MODELS[body['model']].upper()} tier",
         prompt=body.get("prompt", ""),
         seed=body.get("seed"),
     )
@@ -169,9 +165,11 @@ def content(request: HttpRequest, job_id: str):
     if not _authorized(request):
         return _unauthorized()
     job = WIRE.job(job_id)
+    if job is not None and job.awaits_video:
+        return engine.error_json(404, "The video is not ready yet", type_="invalid_request_error", code="not_ready")
     if not engine.has_video(job):
         return engine.error_json(404, "No video for this task", type_="invalid_request_error", code="not_found")
-    return engine.video_response(request, job, _video(job))
+    return engine.video_response(request, job)
 
 
 urlpatterns = [

@@ -7,6 +7,7 @@ import time
 import httpx
 import pytest
 
+from studio.simulator.engine import issue_key
 from studio.simulator.models import SimulatorRequest
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,6 +26,7 @@ BODY = {
 
 @pytest.fixture
 def gateway(simulator):
+    issue_key("sim-contract")
     with httpx.Client(base_url=f"{simulator.url}/simulator/videos-gateway", timeout=30) as client:
         yield client
 
@@ -65,8 +67,9 @@ def test_business_failures_are_http_200_error_objects(gateway, change, words):
     assert "task_id" not in answer.json()
 
 
-def test_a_wrong_key_is_401(gateway):
-    answer = gateway.post("/v1/videos", json=BODY, headers={"Authorization": "Bearer nope"})
+@pytest.mark.parametrize("key", ["nope", "sim-never-issued"])
+def test_a_key_the_simulator_did_not_issue_is_401(gateway, key):
+    answer = gateway.post("/v1/videos", json=BODY, headers={"Authorization": f"Bearer {key}"})
     assert answer.status_code == 401 and "error" in answer.json()
 
 

@@ -11,7 +11,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from .bootstrap_demo import DEMO_PASSWORD, DEMO_USER
+from .bootstrap_demo import how_to_log_in
 
 
 class Command(BaseCommand):
@@ -47,7 +47,7 @@ class Command(BaseCommand):
         children = [web, worker]
         url = f"http://{bind}/"
         self.stdout.write(self.style.SUCCESS(f"\nDailies is running at {url}"))
-        self.stdout.write(f"Log in as {DEMO_USER!r} with password {DEMO_PASSWORD!r}. Press Ctrl-C to stop.\n")
+        self.stdout.write(f"{how_to_log_in()} Press Ctrl-C to stop.\n")
 
         stopping = False
 
