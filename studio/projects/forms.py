@@ -3,10 +3,12 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
+from studio.forms import StorableText
+
 from .models import Membership, Project
 
 
-class ProjectForm(forms.ModelForm):
+class ProjectForm(StorableText, forms.ModelForm):
     class Meta:
         model = Project
         fields = ["name", "description"]
@@ -15,7 +17,7 @@ class ProjectForm(forms.ModelForm):
         error_messages = {"name": {"required": "Give the project a name."}}
 
 
-class InviteForm(forms.Form):
+class InviteForm(StorableText, forms.Form):
     who = forms.CharField(
         label="Username or e-mail address",
         max_length=254,
@@ -24,11 +26,11 @@ class InviteForm(forms.Form):
     role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.EDITOR)
 
 
-class RoleForm(forms.Form):
+class RoleForm(StorableText, forms.Form):
     role = forms.ChoiceField(choices=Membership.Role.choices)
 
 
-class DeleteProjectForm(forms.Form):
+class DeleteProjectForm(StorableText, forms.Form):
     confirm = forms.CharField(label="Type the project's name to confirm")
 
     def __init__(self, *args, project: Project, **kwargs) -> None:
@@ -42,7 +44,7 @@ class DeleteProjectForm(forms.Form):
         return typed
 
 
-class SignUpForm(UserCreationForm):
+class SignUpForm(StorableText, UserCreationForm):
     """A new account made through an invitation: its e-mail is the address that was invited."""
 
     class Meta(UserCreationForm.Meta):

@@ -4,10 +4,14 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from studio.clips.models import Clip, delete_clips
+from studio.images.models import delete_images
+from studio.limits import tries
 from studio.providers.forms import RoutingForm
 from studio.tasks.forms import DraftForm
 from studio.tasks.models import Task
@@ -101,7 +105,12 @@ def project_delete(request, project_id: int):
         }
         return render(request, "projects/settings.html", context, status=400)
     name = project.name
-    team.delete_project(project)
+    with transaction.atomic():
+        # Clips protect their tasks, and their files live in storage: they go
+        # first, their objects deleted once the rows are gone for good.
+        delete_clips(Clip.objects.filter(task__project=project))
+        delete_images(project.input_images.all())
+        team.delete_project(project)
     messages.success(request, f"Deleted {name} and everything in it.")
     return redirect("project-list")
 
@@ -196,8 +205,12 @@ def invitation_revoke(request, project_id: int, invitation_id: int):
 
 def invitation(request, token: str):
     """An invitation link: sign up (or, signed in, just join) and land in the project."""
+    wait = tries.INVITATION_LINKS.wait(request)
+    if wait is not None:
+        return tries.too_many(request, refused="Too many unknown invitation links from your address.", wait=wait)
     invited = team.open_invitation(token)
     if invited is None:
+        tries.INVITATION_LINKS.missed(request)
         return render(request, "projects/invitation.html", {"invitation": None}, status=404)
     if request.user.is_authenticated:
         if request.method == "POST":
