@@ -10,21 +10,28 @@ from here.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.test import Client
+from django.db import connections
+from django.test import Client, override_settings
 
 from studio.clips.models import Clip
 from studio.projects.models import Membership, Project
 from studio.prompts.models import Prompt
 from studio.providers.base import Tier
 from studio.providers.models import ProviderAccount
+from studio.simulator import worker
+from studio.simulator.engine import KEY_PREFIX, issue_key
+from studio.simulator.models import SimulatedJob
 from studio.tasks import lifecycle, tracker
 from studio.tasks.models import Task
 
@@ -39,15 +46,29 @@ def fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def static_files_by_their_own_names():
+    """Static files as the source tree names them, as Django advises for tests: with DEBUG off, the
+    settings ask for collectstatic's hashed names, which the test server (serving from the source
+    folders) does not know. tests/test_deploy.py serves the collected, hashed files."""
+    plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    with override_settings(STORAGES={**django_settings.STORAGES, "staticfiles": plain}):
+        yield
+
+
 @pytest.fixture
 def media(settings, tmp_path) -> Path:
+    """A media folder of the test's own, on local storage even where STORAGE_URL names an object store
+    (tests/test_object_storage.py runs the same paths against that)."""
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
     return settings.MEDIA_ROOT
 
 
 @pytest.fixture(scope="session")
 def sim_key() -> str:
-    """The API key the simulator accepts; `make_project` gives it to the project's account."""
+    """A key of the simulator's form; `make_project` has the simulator issue it (so it is accepted) and
+    gives it to the project's account."""
     return _SIM_KEY
 
 
@@ -90,6 +111,10 @@ def _make_project(
         poll_interval_s=poll_interval_s,
         options=options or {},
     )
+    if account.is_simulator and key.startswith(KEY_PREFIX) and key != KEY_PREFIX:
+        # Issued by the simulator, as `wire_to_simulator` has it issue the app's keys. Any other
+        # string ("not-a-sim-key") is a key it never issued, as is any sim- key a test did not give here.
+        issue_key(key)
     account.set_api_key(key)
     account.save()
     project.draft_account = project.final_account = account
@@ -102,8 +127,9 @@ def _make_project(
 @pytest.fixture(scope="session")
 def make_project() -> Callable[..., Project]:
     """`make_project(people, *, name, route, base_url, key, poll_interval_s, options)`: a project whose
-    drafts and finals go to one simulator account (base_url defaults to /simulator/<route>), with
-    people's owner, editor, reviewer and viewer as members in those roles."""
+    drafts and finals go to one simulator account (base_url defaults to /simulator/<route>; a key of the
+    simulator's form, sim-…, is issued by it), with people's owner, editor, reviewer and viewer as
+    members in those roles."""
     return _make_project
 
 
@@ -115,13 +141,67 @@ def project(people, media, make_project) -> Project:
 
 @pytest.fixture
 def simulator(live_server, settings, media):
-    """The simulator on a real socket, fast enough for tests, reached by the worker as the app would."""
+    """The simulator on a real socket, fast enough for tests, reached by the worker as the app would,
+    having issued `sim_key`; the renders it queues are made meanwhile by workers of its own, as the
+    cluster's would."""
+    issue_key(_SIM_KEY)
     settings.SITE_URL = live_server.url
     settings.SIMULATOR = {"draft_seconds": 0.6, "final_seconds": 1.2}
     # Django's test server stalls (rather than hangs up) on a cut download.
     settings.DOWNLOAD_READ_TIMEOUT_S = 2
     settings.SUBMIT_READ_TIMEOUT_S = 2
-    return live_server
+    with _simulator_workers():
+        yield live_server
+
+
+@contextmanager
+def _simulator_workers(count: int = 2) -> Iterator[None]:
+    """What the cluster's workers do for the simulator, on threads until the block ends: take each
+    render it queued and run `worker.render_video`, the function its django-q2 message names."""
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            while not stop.wait(0.05):
+                for job_id in worker.queued_renders():
+                    worker.render_video(job_id)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work, name=f"simulator-worker-{n}", daemon=True) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=120)
+
+
+@pytest.fixture
+def simulator_workers() -> Iterator[None]:
+    """The simulator's renders, made on threads beside the test as the cluster's workers would make
+    them (the `simulator` fixture and `run_worker` start such threads themselves)."""
+    with _simulator_workers():
+        yield
+
+
+def _rendered(job_id: str, timeout: float = 60.0) -> SimulatedJob:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = SimulatedJob.objects.get(pk=job_id)
+        if job.video or job.fail_reason:
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"the simulator's workers did not render job {job_id} within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def rendered() -> Callable[..., SimulatedJob]:
+    """`rendered(job_id, timeout=60.0)`: wait until the simulator's workers have rendered this job's
+    video (a provider's file exists by the time it says done); the job."""
+    return _rendered
 
 
 # --- Logged-in clients -----------------------------------------------------------
@@ -249,7 +329,7 @@ def inline_queue() -> _InlineQueue:
 def _run_worker(*task_ids: int, timeout: float = 60.0) -> list[Task]:
     queue = _InlineQueue()
     deadline = time.monotonic() + timeout
-    with ThreadPoolExecutor(4) as pool, lifecycle.http_client() as http:
+    with ThreadPoolExecutor(4) as pool, lifecycle.http_client() as http, _simulator_workers():
         while time.monotonic() < deadline:
             for task_id in task_ids:
                 lifecycle.submit(task_id)
@@ -287,7 +367,7 @@ def archived_clip(media) -> Callable[..., Clip]:
 @pytest.fixture(scope="session")
 def run_worker() -> Callable[..., list[Task]]:
     """`run_worker(*task_ids, timeout=60.0)`: do what the cluster does until every task is terminal
-    (submit, track, archive); the tasks, in the order asked for."""
+    (submit, track, archive, and the simulator's renders); the tasks, in the order asked for."""
     return _run_worker
 
 

@@ -46,6 +46,14 @@ def new_task_id(html: str, *, action: str) -> int:
     return int(found(r'id="task-(\d+)"', parts[1], what=f"new task card after {action}"))
 
 
+def demo_password() -> str:
+    """The demo account's generated password, as `make run` kept it (var/demo-password)."""
+    kept = Path(__file__).resolve().parents[1] / "var" / "demo-password"
+    if not kept.exists():
+        raise SystemExit(f"No {kept}: start `make run` once, which creates the demo account.")
+    return kept.read_text().strip()
+
+
 def login(client: httpx.Client, user: str, password: str) -> None:
     page = client.get("/login/")
     answer = client.post(
@@ -85,7 +93,7 @@ def main() -> None:
 
     drafts, finals, requests = [], [], []
     with httpx.Client(base_url=args.url, follow_redirects=True, timeout=30) as client:
-        login(client, "demo", "demo")
+        login(client, "demo", demo_password())
         for run in range(args.runs):
             page = client.get(f"/projects/{args.project}/").text
             token_match = re.search(r'name="form_token"[^>]*value="([^"]+)"', page) or re.search(

@@ -20,7 +20,7 @@ import httpx
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from draft_to_clip import csrf, login  # the bench's own helpers, beside this file
+from draft_to_clip import csrf, demo_password, login  # the bench's own helpers, beside this file
 
 CHROMIUM = "/usr/bin/chromium"
 VARIATIONS = 8
@@ -58,7 +58,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with httpx.Client(base_url=args.url, follow_redirects=True, timeout=30) as client:
-        login(client, "demo", "demo")
+        login(client, "demo", demo_password())
         draft_live_cards(client, args.project, args.cards)
 
     with sync_playwright() as playwright:
@@ -66,7 +66,7 @@ def main() -> None:
         page = browser.new_context(base_url=args.url).new_page()
         page.goto("/login/")
         page.fill("input[name=username]", "demo")
-        page.fill("input[name=password]", "demo")
+        page.fill("input[name=password]", demo_password())
         page.click("button:has-text('Log in')")
         page.wait_for_url(lambda url: "/login/" not in url)
         page.goto(f"/projects/{args.project}/")

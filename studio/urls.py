@@ -1,12 +1,15 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from studio import health
 from studio.clips import views as clips
 from studio.images import views as images
 from studio.projects import views as projects
 from studio.prompts import views as prompts
 from studio.providers import views as providers
+from studio.spend import views as spend
 from studio.tasks import views as tasks
 
 urlpatterns = [
@@ -54,12 +57,21 @@ urlpatterns = [
     path("projects/<int:project_id>/live", tasks.live_cards, name="live-cards"),
     path("tasks/<int:task_id>/promote", tasks.promote, name="promote"),
     path("tasks/<int:task_id>/send-again", tasks.send_again, name="send-again"),
+    path("tasks/<int:task_id>/settle", tasks.settle, name="task-settle"),
+    path("projects/<int:project_id>/budget", spend.budget, name="project-budget"),
+    path("projects/<int:project_id>/spend", spend.spend, name="spend"),
+    path("projects/<int:project_id>/spend.csv", spend.spend_csv, name="spend-csv"),
     path("hooks/tasks/<str:token>", tasks.provider_callback, name="provider-callback"),
     path("clips/<int:clip_id>/", clips.clip_page, name="clip"),
     path("clips/<int:clip_id>/video", clips.clip_video, name="clip-video"),
     path("clips/<int:clip_id>/poster", clips.clip_poster, name="clip-poster"),
     path("images/<int:image_id>/thumbnail", images.thumbnail, name="image-thumbnail"),
     path("i/<str:token>", images.public_image, name="image-public"),
-    path("simulator/", include("studio.simulator.urls")),
+    # For load balancers: no login, no secrets (studio/health.py).
+    path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]
+
+# The built-in simulator only where it is on (SIMULATOR_ENABLED): elsewhere its URLs do not exist.
+if settings.SIMULATOR_ENABLED:
+    urlpatterns += [path("simulator/", include("studio.simulator.urls"))]

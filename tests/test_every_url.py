@@ -69,12 +69,18 @@ RULES: dict[str, tuple[str | None, str | None]] = {
     "live-cards": ("member", None),
     "promote": (None, "editor"),
     "send-again": (None, "editor"),
+    "task-settle": (None, "owner"),
+    "project-budget": ("owner", "owner"),
+    "spend": ("editor", None),
+    "spend-csv": ("editor", None),
     "provider-callback": (None, "token"),
     "clip": ("member", None),
     "clip-video": ("member", None),
     "clip-poster": ("member", None),
     "image-thumbnail": ("member", None),
     "image-public": ("token", None),
+    # For load balancers: database, broker and storage reachable; no login, no secrets.
+    "healthz": ("public", None),
 }
 # Mounted apps with their own rules: Django's admin (staff only) and the simulator (provider keys).
 MOUNTED_ELSEWHERE = ("admin/", "simulator/")
@@ -183,6 +189,10 @@ def studio(project, people, pending_task, media) -> Studio:
             "task-card": {"task_id": task.pk},
             "promote": {"task_id": task.pk},
             "send-again": {"task_id": task.pk},
+            "task-settle": {"task_id": task.pk},
+            "project-budget": in_project,
+            "spend": in_project,
+            "spend-csv": in_project,
             "provider-callback": {"token": "not-a-real-token"},
             "clip": {"clip_id": clip.pk},
             "clip-video": {"clip_id": clip.pk},

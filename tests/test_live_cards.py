@@ -55,9 +55,9 @@ def test_a_card_that_ended_leaves_the_refresh_which_stops_when_none_is_live(proj
     Task.objects.filter(pk__in=[t.pk for t in three_live]).update(state=Task.State.FAILED, error_message="no")
     html = client.get(f"/projects/{project.pk}/live", {"card": cards}).content.decode()
     assert html.count("<article") == 3 and followed(html) == []
-    # The page no longer asks: the refresh's trigger waits for a followed card.
+    # The page no longer asks: each tick of the refresh waits for a followed card (static/js/studio.js).
     page = client.get(f"/projects/{project.pk}/").content.decode()
-    assert followed(page) == [] and "[dailiesFollowsCards()]" in page
+    assert followed(page) == [] and 'data-while-followed=".live-card"' in page
 
 
 def test_a_compact_grid_card_comes_back_compact_for_the_grid(project, clients, three_live):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -42,10 +44,27 @@ def test_yes_no_values_are_strict(monkeypatch):
     assert env_bool("SOME_FLAG", True) is False
 
 
-def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+# What shapes a deployment; each run here starts from the embedded default and sets its own.
+DEPLOYMENT_VARIABLES = {
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "STORAGE_URL",
+    "AWS_STORAGE_BUCKET_NAME",
+    "DAILIES_HTTPS",
+    "SECURE_SSL_REDIRECT",
+    "DAILIES_VAR_DIR",
+    "HOST",
     # The browser tests' DJANGO_ALLOW_ASYNC_UNSAFE must not leak into a deploy check.
-    dropped = {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    clean = {k: v for k, v in os.environ.items() if k not in dropped}
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+}
+TEAM = {"DATABASE_URL": "postgres://dailies@db.internal:5432/dailies", "ALLOWED_HOSTS": "dailies.example"}
+
+
+def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in DEPLOYMENT_VARIABLES}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -56,22 +75,66 @@ def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_deploy_check_is_clean_with_debug_off_and_a_real_secret():
-    done = run_manage(
-        "check",
-        "--deploy",
-        "--fail-level",
-        "WARNING",
-        DEBUG="0",
-        SECRET_KEY="x" * 20 + "a-real-secret-key-with-enough-entropy-1234567890",
-        ALLOWED_HOSTS="dailies.example",
+def settings_of(tmp_path: Path, *names: str, **env: str) -> dict:
+    """These settings as a process started with this environment (and its own var/ folder) reads them."""
+    script = (
+        "import json; from django.conf import settings as s; "
+        f"print(json.dumps({{n: getattr(s, n) for n in {names!r}}}))"
     )
-    assert done.returncode == 0, done.stderr + done.stdout
+    done = run_manage("shell", "--no-imports", "-c", script, DAILIES_VAR_DIR=str(tmp_path / "var"), **env)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_debug_off_without_a_secret_refuses_to_start():
-    done = run_manage("check", DEBUG="0", ALLOWED_HOSTS="dailies.example")
+def test_debug_is_off_unless_asked_for(tmp_path):
+    assert settings_of(tmp_path, "DEBUG") == {"DEBUG": False}
+    assert settings_of(tmp_path, "DEBUG", DEBUG="1") == {"DEBUG": True}
+
+
+def test_the_embedded_default_makes_its_secret_key_once_keeps_it_private_and_reuses_it(tmp_path):
+    first = settings_of(tmp_path, "SECRET_KEY")["SECRET_KEY"]
+    kept = tmp_path / "var" / "secret_key"
+    assert kept.read_text().strip() == first and len(first) >= 50
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert settings_of(tmp_path, "SECRET_KEY")["SECRET_KEY"] == first
+    # Another machine (another var/ folder) has a key of its own.
+    assert settings_of(tmp_path / "elsewhere", "SECRET_KEY")["SECRET_KEY"] != first
+
+
+def test_a_secret_key_that_is_set_is_used_and_nothing_is_written(tmp_path):
+    assert settings_of(tmp_path, "SECRET_KEY", SECRET_KEY="k" * 60) == {"SECRET_KEY": "k" * 60}
+    assert not (tmp_path / "var" / "secret_key").exists()
+
+
+def test_the_embedded_default_allows_this_machines_names_and_the_address_it_listens_on(tmp_path):
+    hosts = settings_of(tmp_path, "ALLOWED_HOSTS", HOST="studio.lan")["ALLOWED_HOSTS"]
+    assert {"127.0.0.1", "localhost", "[::1]", "studio.lan"} <= set(hosts)
+
+
+def test_https_is_required_in_a_team_deployment_and_not_on_plain_http_at_home(tmp_path):
+    names = ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS")
+    at_home = settings_of(tmp_path, *names)
+    assert at_home == dict.fromkeys(names, False) | {"SECURE_HSTS_SECONDS": 0}
+    team = settings_of(tmp_path, *names, SECRET_KEY="t" * 60, **TEAM)
+    assert team == dict.fromkeys(names, True) | {"SECURE_HSTS_SECONDS": 31536000}
+    # A team deployment's own developer, or a test run, on plain http.
+    assert settings_of(tmp_path, *names, SECRET_KEY="t" * 60, DAILIES_HTTPS="0", **TEAM) == at_home
+
+
+@pytest.mark.parametrize("debug", ["0", "1"])
+def test_a_team_deployment_without_a_secret_refuses_to_start(debug):
+    done = run_manage("check", DEBUG=debug, **TEAM)
     assert done.returncode != 0 and "SECRET_KEY must be set" in done.stderr
+
+
+def test_a_team_deployment_without_allowed_hosts_refuses_to_start():
+    done = run_manage("check", SECRET_KEY="t" * 60, DATABASE_URL=TEAM["DATABASE_URL"])
+    assert done.returncode != 0 and "ALLOWED_HOSTS must be set" in done.stderr
+
+
+def test_a_bad_log_level_refuses_to_start():
+    done = run_manage("check", LOG_LEVEL="chatty")
+    assert done.returncode != 0 and "LOG_LEVEL" in done.stderr
 
 
 def test_a_bad_redis_url_refuses_to_start():

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
+from studio.clips.models import Clip
 from studio.projects import team
 from studio.projects.models import Invitation, Membership, Project
 
@@ -91,6 +92,18 @@ def test_deleting_names_what_goes_and_needs_the_name_typed(project, clients, pen
     assert clients["editor"].post(f"/projects/{project.pk}/delete", {"confirm": "Moonrise"}).status_code == 403
     gone = clients["owner"].post(f"/projects/{project.pk}/delete", {"confirm": "Moonrise"})
     assert gone.status_code == 302 and not Project.objects.filter(pk=project.pk).exists()
+
+
+def test_deleting_a_project_with_clips_removes_them_and_their_files(
+    project, clients, pending_task, people, archived_clip, media, django_capture_on_commit_callbacks
+):
+    clip = archived_clip(pending_task(project, people["owner"]))
+    stored = media / clip.file.name
+    assert stored.exists()
+    with django_capture_on_commit_callbacks(execute=True):  # files go once the rows are gone for good
+        gone = clients["owner"].post(f"/projects/{project.pk}/delete", {"confirm": "Moonrise"})
+    assert gone.status_code == 302 and not Project.objects.filter(pk=project.pk).exists()
+    assert not Clip.objects.exists() and not stored.exists()
 
 
 # --- Members and invitations ----------------------------------------------------

@@ -27,6 +27,7 @@ from studio.clips.models import Clip
 from studio.projects.models import Membership, Project
 from studio.prompts.models import Prompt, PromptVersion
 from studio.providers.models import ProviderAccount
+from studio.simulator.models import SimulatorKey
 from studio.tasks import lifecycle
 from studio.tasks.models import Task
 
@@ -47,6 +48,8 @@ SNAPSHOT_MODELS: list[type[Model]] = [
     PromptVersion,
     Task,
     Clip,
+    # The key the simulator issued for the project's account: it accepts no other.
+    SimulatorKey,
 ]
 
 

@@ -2,7 +2,8 @@
 promoting a grid cell to a final and comparing the two, and the tier switch in the editor.
 
 No django-q2 cluster runs here: a worker thread does what the cluster would (submit, track,
-archive) while the browser watches the cards move on their own.
+archive; the simulator's renders run on threads of their own) while the browser watches the
+cards move on their own.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class BackgroundWorker:
 
 
 @pytest.fixture
-def worker(clips, inline_queue):
+def worker(clips, inline_queue, simulator_workers):
     """A worker running beside the test; stopped before the test's database is emptied."""
     background = BackgroundWorker(inline_queue)
     background.thread.start()
