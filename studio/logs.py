@@ -39,8 +39,14 @@ _SHAPED = re.compile(
 )
 
 
+# Paths whose last part is itself a secret: invitation links, input-image links, provider callbacks
+# (Django logs every 404's path, and the access log every request's).
+_LINK_TOKEN = re.compile(r"(?P<path>/(?:invites|i|hooks/tasks)/)[^/?#\s\"']+")
+
+
 def hide_keys(text: str) -> str:
-    """`text` with every key-shaped value in it replaced by [hidden]."""
+    """`text` with every key-shaped value and link token in it replaced by [hidden]."""
+    text = _LINK_TOKEN.sub(lambda m: m["path"] + HIDDEN, text)
     text = _NAMED.sub(lambda m: m["name"] + HIDDEN, text)
     text = _QUERY_KEY.sub(lambda m: m["name"] + HIDDEN, text)
     return _SHAPED.sub(HIDDEN, text)

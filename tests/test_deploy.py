@@ -436,3 +436,58 @@ def test_balancers_probe_over_plain_http_where_everything_else_is_sent_to_https(
     client = Client()
     assert client.get("/login/").status_code == 301
     assert client.get("/healthz").status_code == 200
+
+
+def test_link_tokens_in_paths_are_hidden_from_logs_and_the_access_log():
+    from studio.access_log import AccessLogWithoutTokens
+    from studio.logs import hide_keys
+
+    assert hide_keys("Not Found: /invites/Zx81-secret") == "Not Found: /invites/[hidden]"
+    assert hide_keys("GET /i/abc123?x=1 HTTP/1.1") == "GET /i/[hidden]?x=1 HTTP/1.1"
+    assert hide_keys("POST /hooks/tasks/tok_9/") == "POST /hooks/tasks/[hidden]/"
+    assert hide_keys("GET /projects/12/ HTTP/1.1") == "GET /projects/12/ HTTP/1.1"
+
+    class Config:  # what gunicorn's Logger reads when it builds its handlers
+        errorlog = "-"
+        loglevel = "info"
+        accesslog = None
+        access_log_format = "%(r)s"
+        syslog = False
+        logconfig = None
+        logconfig_dict: dict = {}
+        logconfig_json = None
+        capture_output = False
+        disable_redirect_access_to_syslog = False
+        user = 0
+        group = 0
+        umask = 0
+        env: dict = {}
+
+    class Response:
+        status = "200 OK"
+        headers: list = []
+        sent = 10
+        response_length = 10
+
+    class Request:
+        headers: list = []
+        method = "GET"
+        path = "/invites/Zx81-secret"
+        query = ""
+        version = (1, 1)
+        uri = "/invites/Zx81-secret"
+
+    logger = AccessLogWithoutTokens.__new__(AccessLogWithoutTokens)
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/invites/Zx81-secret",
+        "PATH_INFO": "/invites/Zx81-secret",
+        "QUERY_STRING": "",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+    }
+    logger.cfg = Config()
+    from datetime import timedelta
+
+    atoms = logger.atoms(Response(), Request(), environ, timedelta(seconds=0.01))
+    assert "Zx81-secret" not in atoms["r"] + atoms["U"]

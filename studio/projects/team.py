@@ -19,6 +19,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from studio.providers.models import ProviderAccount
 from studio.simulator.engine import issue_key
@@ -48,6 +49,7 @@ def create_project(*, name: str, description: str = "", owner: User) -> Project:
     return project
 
 
+@sensitive_variables("key")
 def wire_to_simulator(project: Project, *, key: str | None = None) -> ProviderAccount:
     """Route 4's simulator as the project's draft and final account, with a key the simulator issues
     for it (a new random one unless given), stored encrypted as every account key."""

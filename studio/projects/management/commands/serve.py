@@ -37,6 +37,12 @@ class Command(BaseCommand):
                 "120",
                 "--access-logfile",
                 "-",
+                # Invitation and image links carry their secret in the path: masked in each line.
+                "--logger-class",
+                "studio.access_log.AccessLogWithoutTokens",
+                # One shared control socket (~/.gunicorn) would let several instances on one
+                # machine trample each other's; `serve` stops its server by signal anyway.
+                "--no-control-socket",
             ],
             cwd=settings.BASE_DIR,
             start_new_session=True,
