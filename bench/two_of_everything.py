@@ -799,7 +799,10 @@ def _pids(pids: list[int]) -> str:
 def stopped_report(deployment: Deployment) -> tuple[str, list[int]]:
     """After the deployment is gone: a line saying so, and any of its pids still alive (none, if all is well)."""
     everything = sorted({pid for p in deployment.processes for pid in (p.pid, *p.children)})
-    left = [pid for pid in everything if alive(pid)]
+    # A killed process takes a moment to exit, longer on a busy machine: give them 10 s.
+    deadline = time.monotonic() + 10
+    while (left := [pid for pid in everything if alive(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
     return f"Stopped: {len(everything)} processes of 4 process groups killed, {len(left)} left running.", left
 
 
