@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import re
 import socket
 import subprocess
@@ -29,6 +28,7 @@ from studio.providers import models as provider_models
 from studio.providers.models import ProviderAccount
 from studio.providers.registry import ROUTES, get_route
 from studio.settings import media_origins, media_storage
+from tests.deployment import environment
 
 ROOT = Path(__file__).resolve().parent.parent
 # A provider key of no recognisable shape, so only `sensitive_variables` can keep it out of a report.
@@ -38,27 +38,6 @@ SHAPED_KEY = "sk-live-0123456789abcdefXYZ"
 
 
 # --- A deployment as an operator starts it -------------------------------------
-
-# What shapes a deployment: none of it leaks in from the environment the suite runs in.
-DEPLOYMENT_VARIABLES = {
-    "DEBUG",
-    "SECRET_KEY",
-    "ALLOWED_HOSTS",
-    "DATABASE_URL",
-    "REDIS_URL",
-    "STORAGE_URL",
-    "AWS_STORAGE_BUCKET_NAME",
-    "DAILIES_HTTPS",
-    "SECURE_SSL_REDIRECT",
-    "DAILIES_VAR_DIR",
-    "MEDIA_ROOT",
-    "DAILIES_SITE_URL",
-    "DJANGO_ALLOW_ASYNC_UNSAFE",
-}
-
-
-def environment(**env: str) -> dict[str, str]:
-    return {**{k: v for k, v in os.environ.items() if k not in DEPLOYMENT_VARIABLES}, **env}
 
 
 def run(*command: str, env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from studio.settings import database_from_url, env_bool
+from tests.deployment import environment
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,31 +44,14 @@ def test_yes_no_values_are_strict(monkeypatch):
     assert env_bool("SOME_FLAG", True) is False
 
 
-# What shapes a deployment; each run here starts from the embedded default and sets its own.
-DEPLOYMENT_VARIABLES = {
-    "DEBUG",
-    "SECRET_KEY",
-    "ALLOWED_HOSTS",
-    "DATABASE_URL",
-    "REDIS_URL",
-    "STORAGE_URL",
-    "AWS_STORAGE_BUCKET_NAME",
-    "DAILIES_HTTPS",
-    "SECURE_SSL_REDIRECT",
-    "DAILIES_VAR_DIR",
-    "HOST",
-    # The browser tests' DJANGO_ALLOW_ASYNC_UNSAFE must not leak into a deploy check.
-    "DJANGO_ALLOW_ASYNC_UNSAFE",
-}
 TEAM = {"DATABASE_URL": "postgres://dailies@db.internal:5432/dailies", "ALLOWED_HOSTS": "dailies.example"}
 
 
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in DEPLOYMENT_VARIABLES}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env={**clean, **env},
+        env=environment(**env),
         capture_output=True,
         text=True,
         timeout=120,
