@@ -8,10 +8,8 @@ folder or from the object store; a local path (the simulator's renders) too.
 
 from __future__ import annotations
 
-import mimetypes
 import re
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 from django.db.models.fields.files import FieldFile
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -30,16 +28,6 @@ def ranged_storage_response(request: HttpRequest, file: FieldFile, *, content_ty
         size=file.size,
         read=lambda start, length: read_range(file, start, length),
         content_type=content_type,
-    )
-
-
-def ranged_file_response(request: HttpRequest, path: Path, *, content_type: str | None = None) -> HttpResponseBase:
-    """A file on this machine's disk."""
-    return _ranged_response(
-        request,
-        size=path.stat().st_size,
-        read=lambda start, length: _read(path, start, length),
-        content_type=content_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream",
     )
 
 
@@ -71,14 +59,3 @@ def _ranged_response(
     response["Content-Range"] = f"bytes {start}-{end}/{size}"
     response["Accept-Ranges"] = "bytes"
     return response
-
-
-def _read(path: Path, start: int, length: int) -> Iterator[bytes]:
-    with path.open("rb") as handle:
-        handle.seek(start)
-        while length > 0:
-            chunk = handle.read(min(CHUNK, length))
-            if not chunk:
-                return
-            length -= len(chunk)
-            yield chunk
