@@ -503,25 +503,32 @@ def main() -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def run(args: argparse.Namespace, *, folder: Path, database_url: str) -> None:
-    # This process reads and writes the throwaway database too: it sets the projects up and counts.
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["MEDIA_ROOT"] = str(folder / "media")
+def open_database(database_url: str, *, media_root: Path, **env: str) -> None:
+    """Set Django up in this process on the deployment's (throwaway) database, and migrate it.
+
+    This process sets the projects up and reads what happened, so it runs as a team deployment too:
+    those settings want a secret and hosts, and the servers started later inherit the same ones.
+    """
+    os.environ |= {"DATABASE_URL": database_url, "MEDIA_ROOT": str(media_root), **env}
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
-    # A team deployment's settings (DATABASE_URL is set) want these; the server gets the same (`serve`).
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1")
     os.environ.setdefault("DAILIES_SIMULATOR", "1")
     import django
 
     django.setup()
-    from django.contrib.auth import get_user_model
     from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def run(args: argparse.Namespace, *, folder: Path, database_url: str) -> None:
+    started = time.monotonic()
+    open_database(database_url, media_root=folder / "media")
+    from django.contrib.auth import get_user_model
 
     from studio.money.models import Budget
 
-    started = time.monotonic()
-    call_command("migrate", verbosity=0)
     password = uuid.uuid4().hex
     owner = get_user_model().objects.create_user("burst", password=password)
     # Two drafts to a prompt: edits of one prompt queue on its row, so across prompts only the budget's lock

@@ -67,6 +67,7 @@ from submit_burst import (
     forget_queue,
     free_port,
     new_project,
+    open_database,
     tail,
     throwaway_database,
 )
@@ -839,20 +840,10 @@ def run(
 ) -> None:
     storage_url = under_prefix(store_url, f"two-of-everything-{uuid.uuid4().hex[:8]}")
     # This process sets the project up and reads what happened, on the same database and bucket.
-    os.environ |= {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "STORAGE_URL": storage_url}
-    os.environ["MEDIA_ROOT"] = str(folder / "bench-media")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
-    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
-    os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1")
-    os.environ.setdefault("DAILIES_SIMULATOR", "1")
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-
     started = time.monotonic()
-    call_command("migrate", verbosity=0)
+    open_database(database_url, media_root=folder / "bench-media", REDIS_URL=redis_url, STORAGE_URL=storage_url)
+    from django.conf import settings
+
     project_id, username, password = set_up()
     print(f"Database migrated and project set up in {time.monotonic() - started:.1f} s.")
     started = time.monotonic()
