@@ -30,6 +30,9 @@ CHUNK_BYTES = 1024 * 1024
 # mid-packet is caught separately via the corrupt flag).
 TRUNCATION_TOLERANCE_S = 0.5
 
+# Veo 3.1 renders at 24 frames per second.
+DEFAULT_FRAME_RATE = 24.0
+
 
 @dataclass(frozen=True)
 class MediaInfo:
@@ -37,6 +40,8 @@ class MediaInfo:
     width: int
     height: int
     has_audio: bool
+    # Frames per second as the stream declares it (Veo 3.1 renders at 24); players step by one frame.
+    frame_rate: float
     video_codec: str
     audio_codec: str | None
 
@@ -61,6 +66,7 @@ def probe(path: Path) -> MediaInfo:
                 raise NotAVideo("the file is not a playable video (the picture has no size)")
             audio = container.streams.audio[0] if container.streams.audio else None
             video_codec = video.codec_context.name
+            frame_rate = _frame_rate(video)
             audio_codec = audio.codec_context.name if audio is not None else None
             header_duration = _header_duration(container, video)
             promised_video = _stream_duration(video)
@@ -79,6 +85,7 @@ def probe(path: Path) -> MediaInfo:
         width=width,
         height=height,
         has_audio=audio is not None,
+        frame_rate=frame_rate,
         video_codec=video_codec,
         audio_codec=audio_codec,
     )
@@ -143,6 +150,12 @@ def _header_duration(container: av.container.InputContainer, video: av.VideoStre
     if container.duration is not None and container.duration > 0:
         return container.duration / av.time_base
     return _stream_duration(video)
+
+
+def _frame_rate(video: av.VideoStream) -> float:
+    # The rate the container declares; a stream that declares none is taken to be Veo's 24 fps.
+    rate = video.average_rate or video.guessed_rate
+    return float(rate) if rate and rate > 0 else DEFAULT_FRAME_RATE
 
 
 def _stream_duration(stream: av.VideoStream) -> float | None:

@@ -22,6 +22,9 @@ class Clip(models.Model):
     duration_s = models.FloatField()
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
+    # As the file declares it: the players step one frame at a time. Clips archived before it was
+    # recorded are Veo's (and the simulator's) 24 fps.
+    frame_rate = models.FloatField(default=24.0)
     has_audio = models.BooleanField()
     bytes = models.BigIntegerField()
     sha256 = models.CharField(max_length=64)

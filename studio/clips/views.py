@@ -19,6 +19,7 @@ from studio.prompts.diff import parameter_diff, word_diff
 from studio.streaming import ranged_storage_response
 
 from . import gallery as galleries
+from .downloads import content_disposition
 from .export import zip_stream
 from .models import Clip
 
@@ -45,7 +46,8 @@ PARAMETER_LABELS = {
 
 
 def _get_clip_for_user(user, clip_id: int) -> Clip:
-    clip = get_object_or_404(Clip.objects.select_related("task"), pk=clip_id)
+    # The project and prompt name the clip when it is downloaded.
+    clip = get_object_or_404(Clip.objects.select_related("task__project", "task__prompt_version__prompt"), pk=clip_id)
     get_project_for_user(user, clip.task.project_id)
     return clip
 
@@ -60,9 +62,12 @@ def _get_clip_for_user(user, clip_id: int) -> Clip:
 @login_required
 @require_GET
 def clip_video(request, clip_id: int):
+    """The clip for a player, or with ?download=1 saved under its name (project, prompt, version, seed, tier)."""
     clip = _get_clip_for_user(request.user, clip_id)
     response = ranged_storage_response(request, clip.file, content_type="video/mp4")
     response["Cache-Control"] = "private, max-age=86400"
+    if request.GET.get("download") == "1":
+        response["Content-Disposition"] = content_disposition(clip)
     return response
 
 

@@ -191,6 +191,7 @@ def _store(task: Task, incoming: Path, info, *, audio: Path | None) -> Clip | No
         width=info.width,
         height=info.height,
         has_audio=info.has_audio,
+        frame_rate=info.frame_rate,
         bytes=incoming.stat().st_size,
         sha256=digest,
     )
