@@ -3,7 +3,10 @@
 Nothing set gives the embedded default: SQLite, django-q2's ORM broker, a
 local media folder and the built-in simulator as the provider. DATABASE_URL and
 REDIS_URL switch to the team deployment. A value we cannot read stops the
-process at start-up instead of being half-understood later.
+process at start-up instead of being half-understood later: every such problem
+is noted in PROBLEMS as this file is read, and the end of the file raises one
+ImproperlyConfigured naming them all, one a line (manage.py and studio/wsgi.py
+print it as a short message, without a traceback).
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ VAR_DIR = Path(os.environ.get("DAILIES_VAR_DIR", BASE_DIR / "var"))
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
+# Every setting we could not read, in the order found. Reading goes on past each one (with the
+# default in its place), so that one start names them all instead of one per try.
+PROBLEMS: list[str] = []
+
 
 def env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
@@ -33,7 +40,8 @@ def env_bool(name: str, default: bool) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise ImproperlyConfigured(f"{name}={raw!r} is not a yes/no value (use 1/0, true/false).")
+    PROBLEMS.append(f"{name}={raw!r} is not a yes/no value (use 1/0, true/false).")
+    return default
 
 
 def env_number(name: str, default: float, *, minimum: float = 0) -> float:
@@ -43,9 +51,11 @@ def env_number(name: str, default: float, *, minimum: float = 0) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from None
+        PROBLEMS.append(f"{name}={raw!r} is not a number.")
+        return default
     if value < minimum:
-        raise ImproperlyConfigured(f"{name}={raw!r} must be at least {minimum}.")
+        PROBLEMS.append(f"{name}={raw!r} must be at least {minimum:g}.")
+        return default
     return value
 
 
@@ -132,8 +142,12 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not EMBEDDED_DEFAULT:
         # Every web server and worker must share one: it signs sessions and encrypts the provider keys.
-        raise ImproperlyConfigured("SECRET_KEY must be set in a team deployment (DATABASE_URL is set).")
-    SECRET_KEY = kept_secret_key(VAR_DIR / "secret_key")
+        PROBLEMS.append("SECRET_KEY must be set in a team deployment (DATABASE_URL is set).")
+    else:
+        try:
+            SECRET_KEY = kept_secret_key(VAR_DIR / "secret_key")
+        except ImproperlyConfigured as problem:
+            PROBLEMS.append(str(problem))
 
 HOST = os.environ.get("HOST", "127.0.0.1")
 PORT = int(env_number("PORT", 8000, minimum=1))
@@ -152,7 +166,8 @@ elif EMBEDDED_DEFAULT:
     # This machine's own names and the address `make run` listens on.
     ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", f"[{HOST.strip('[]')}]" if ":" in HOST else HOST]
 else:
-    raise ImproperlyConfigured("ALLOWED_HOSTS must be set in a team deployment (comma-separated host names).")
+    ALLOWED_HOSTS = []
+    PROBLEMS.append("ALLOWED_HOSTS must be set in a team deployment (comma-separated host names).")
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
 INSTALLED_APPS = [
@@ -219,7 +234,11 @@ TEMPLATES = [
 ]
 
 if os.environ.get("DATABASE_URL"):
-    DATABASES = {"default": database_from_url(os.environ["DATABASE_URL"])}
+    try:
+        DATABASES = {"default": database_from_url(os.environ["DATABASE_URL"])}
+    except ImproperlyConfigured as problem:
+        PROBLEMS.append(str(problem))
+        DATABASES = {}
 else:
     DATABASES = {"default": sqlite_database(VAR_DIR / "dailies.sqlite3")}
 
@@ -227,7 +246,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL and urlparse(REDIS_URL).scheme not in {"redis", "rediss", "unix"}:
-    raise ImproperlyConfigured(f"REDIS_URL must start with redis://, rediss:// or unix://, not {REDIS_URL!r}.")
+    PROBLEMS.append(f"REDIS_URL must start with redis://, rediss:// or unix://, not {REDIS_URL!r}.")
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
@@ -361,8 +380,13 @@ def media_storage(environ) -> dict:
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 # Clips are served through an access-checked view, never straight from here.
 MEDIA_URL = "/media/"
+try:
+    _media_storage = media_storage(os.environ)
+except ImproperlyConfigured as problem:
+    PROBLEMS.append(str(problem))
+    _media_storage = media_storage({})
 STORAGES = {
-    "default": media_storage(os.environ),
+    "default": _media_storage,
     # With DEBUG off, the hashed names `collectstatic` writes (`make run` runs it; a deployment must).
     "staticfiles": {
         "BACKEND": "studio.staticfiles.StaticFiles"
@@ -394,7 +418,7 @@ SIMULATOR_LOG_ROWS = int(env_number("SIMULATOR_LOG_ROWS", 5000, minimum=1))
 # only on the embedded default, where no real key exists yet; never while the simulator is off.
 SIMULATOR_FOR_NEW_PROJECTS = env_bool("DAILIES_SIMULATOR_FOR_NEW_PROJECTS", EMBEDDED_DEFAULT and SIMULATOR_ENABLED)
 if SIMULATOR_FOR_NEW_PROJECTS and not SIMULATOR_ENABLED:
-    raise ImproperlyConfigured(
+    PROBLEMS.append(
         "DAILIES_SIMULATOR_FOR_NEW_PROJECTS=1 wires new projects to the simulator, which is off here "
         "(set DAILIES_SIMULATOR=1 to turn it on)."
     )
@@ -461,7 +485,8 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "studio.logs.ErrorReportFilter"
 # loggers only set levels: everything goes through the root's one handler, and so through its filter.
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-    raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL!r} is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL.")
+    PROBLEMS.append(f"LOG_LEVEL={LOG_LEVEL!r} is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL.")
+    LOG_LEVEL = "INFO"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -485,3 +510,8 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
     },
 }
+
+# Last: every problem found above in one message, one a line (manage.py and studio/wsgi.py print it
+# without a traceback). Anything added to this file goes above this.
+if PROBLEMS:
+    raise ImproperlyConfigured("\n".join(PROBLEMS))

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from studio.settings import database_from_url, env_bool
+from studio import settings as settings_module
+from studio.settings import database_from_url, env_bool, env_number
 from tests.deployment import environment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,11 +38,22 @@ def test_unusable_database_urls_stop_start_up(url):
 
 
 def test_yes_no_values_are_strict(monkeypatch):
+    monkeypatch.setattr(settings_module, "PROBLEMS", problems := [])
     monkeypatch.setenv("SOME_FLAG", "maybe")
-    with pytest.raises(ImproperlyConfigured):
-        env_bool("SOME_FLAG", False)
+    assert env_bool("SOME_FLAG", False) is False
+    assert problems == ["SOME_FLAG='maybe' is not a yes/no value (use 1/0, true/false)."]
     monkeypatch.setenv("SOME_FLAG", "off")
     assert env_bool("SOME_FLAG", True) is False
+    assert len(problems) == 1
+
+
+def test_a_number_that_is_not_one_or_too_small_is_noted_and_reading_goes_on(monkeypatch):
+    monkeypatch.setattr(settings_module, "PROBLEMS", problems := [])
+    monkeypatch.setenv("SOME_NUMBER", "many")
+    assert env_number("SOME_NUMBER", 4) == 4
+    monkeypatch.setenv("SOME_NUMBER", "1")
+    assert env_number("SOME_NUMBER", 4, minimum=2) == 4
+    assert problems == ["SOME_NUMBER='many' is not a number.", "SOME_NUMBER='1' must be at least 2."]
 
 
 TEAM = {"DATABASE_URL": "postgres://dailies@db.internal:5432/dailies", "ALLOWED_HOSTS": "dailies.example"}
@@ -123,3 +135,34 @@ def test_a_bad_log_level_refuses_to_start():
 def test_a_bad_redis_url_refuses_to_start():
     done = run_manage("check", REDIS_URL="http://localhost:6379")
     assert done.returncode != 0 and "REDIS_URL" in done.stderr
+
+
+def test_every_problem_is_named_at_once_in_one_short_message_without_a_traceback():
+    done = run_manage("check", DEBUG="0", DATABASE_URL=TEAM["DATABASE_URL"], LOG_LEVEL="chatty", Q_WORKERS="lots")
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines() == [
+        "Dailies cannot start:",
+        "  - SECRET_KEY must be set in a team deployment (DATABASE_URL is set).",
+        "  - ALLOWED_HOSTS must be set in a team deployment (comma-separated host names).",
+        "  - Q_WORKERS='lots' is not a number.",
+        "  - LOG_LEVEL='CHATTY' is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL.",
+    ]
+
+
+def test_the_web_server_started_on_its_own_says_the_same_and_stops_instead_of_retrying(tmp_path):
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    done = subprocess.run(
+        [str(gunicorn), "studio.wsgi:application", "--bind", "127.0.0.1:0", "--no-control-socket"],
+        cwd=ROOT,
+        env=environment(DEBUG="0", DATABASE_URL=TEAM["DATABASE_URL"], DAILIES_VAR_DIR=str(tmp_path / "var")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert "Dailies cannot start:\n  - SECRET_KEY must be set" in done.stderr
+    assert "  - ALLOWED_HOSTS must be set" in done.stderr
+    # gunicorn gave up at the first worker: one message, not one per restarted worker.
+    assert done.stderr.count("Dailies cannot start") == 1
