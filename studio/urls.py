@@ -1,7 +1,10 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.decorators.http import require_safe
 
 from studio import health
 from studio.clips import views as clips
@@ -11,6 +14,13 @@ from studio.prompts import views as prompts
 from studio.providers import views as providers
 from studio.spend import views as spend
 from studio.tasks import views as tasks
+
+
+@require_safe
+def favicon(request):
+    """Browsers ask for /favicon.ico on their own, whatever a page links: send them to the collected icon."""
+    return redirect(static("img/favicon.ico"))
+
 
 urlpatterns = [
     path("", projects.project_list, name="project-list"),
@@ -69,6 +79,7 @@ urlpatterns = [
     path("i/<str:token>", images.public_image, name="image-public"),
     # For load balancers: no login, no secrets (studio/health.py).
     path("healthz", health.healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
 ]
 

@@ -147,9 +147,20 @@ def test_debug_off_serves_every_page_with_its_collected_static_files(served, sig
         assert static, page
         for asset in static:
             # collectstatic's hashed name, served by WhiteNoise with a far-future cache.
-            assert re.search(r"\.[0-9a-f]{12}\.(css|js)$", asset), (page, asset)
+            assert re.search(r"\.[0-9a-f]{12}\.(css|js|svg|ico)$", asset), (page, asset)
             file = signed_in.get(asset)
             assert file.status_code == 200 and "immutable" in file.headers["cache-control"], asset
+
+
+def test_the_icon_browsers_ask_for_on_their_own_is_there(served):
+    answer = httpx.get(f"{served.url}/favicon.ico", follow_redirects=True)
+    assert answer.status_code == 200, answer.history
+    assert answer.headers["content-type"] in {"image/x-icon", "image/vnd.microsoft.icon"}
+    assert answer.content[:4] == b"\x00\x00\x01\x00"  # an ICO file's header
+    # Pages name the same icon (and its SVG) in their head, under collectstatic's hashed names.
+    login = httpx.get(f"{served.url}/login/").text
+    icons = re.findall(r'<link rel="icon" href="(/static/img/favicon\.[0-9a-f]{12}\.(?:svg|ico))"', login)
+    assert len(icons) == 2 and all(httpx.get(f"{served.url}{icon}").status_code == 200 for icon in icons)
 
 
 def test_debug_off_over_plain_http_at_home_keeps_cookies_usable_and_does_not_redirect(served):

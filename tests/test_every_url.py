@@ -81,6 +81,8 @@ RULES: dict[str, tuple[str | None, str | None]] = {
     "image-public": ("token", None),
     # For load balancers: database, broker and storage reachable; no login, no secrets.
     "healthz": ("public", None),
+    # The icon browsers ask for on their own: a redirect to the collected file.
+    "favicon": ("public", None),
 }
 # Mounted apps with their own rules: Django's admin (staff only) and the simulator (provider keys).
 MOUNTED_ELSEWHERE = ("admin/", "simulator/")
