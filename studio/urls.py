@@ -24,7 +24,7 @@ def favicon(request):
 
 urlpatterns = [
     path("", projects.project_list, name="project-list"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", projects.sign_in, name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("projects/<int:project_id>/", projects.project_detail, name="project-detail"),
     path("projects/new", projects.project_new, name="project-new"),

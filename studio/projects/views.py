@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -20,6 +21,7 @@ from studio.tasks.pages import editor_initial, project_page_context
 from . import activity, team
 from .access import get_project_for_user
 from .forms import DeleteProjectForm, InviteForm, ProjectForm, RoleForm, SignUpForm
+from .management.commands.bootstrap_demo import demo_account
 from .models import Invitation, Membership
 
 
@@ -201,6 +203,11 @@ def invitation_revoke(request, project_id: int, invitation_id: int):
     team.revoke(invitation)
     messages.success(request, f"Revoked the invitation to {invitation.email}.")
     return redirect("members", project.pk)
+
+
+def sign_in(request):
+    """Django's login page; on the embedded default it names the demo account and where its password is."""
+    return auth_views.LoginView.as_view(extra_context={"demo_account": demo_account()})(request)
 
 
 def invitation(request, token: str):

@@ -50,6 +50,22 @@ def how_to_log_in() -> str:
     return f"Log in as {DEMO_USER!r} with the password you gave it."
 
 
+def demo_account() -> dict[str, str] | None:
+    """What the login page says on the embedded default: the demo account's name and where its password is.
+
+    Never the password itself: anyone who can reach the server can open the login page, and `HOST` may be
+    a LAN address. In a team deployment there is no demo account to name.
+    """
+    if (
+        not settings.EMBEDDED_DEFAULT
+        or not get_user_model().objects.filter(username=DEMO_USER, is_active=True).exists()
+    ):
+        return None
+    kept = password_file()
+    shown = kept.relative_to(settings.BASE_DIR) if kept.is_relative_to(settings.BASE_DIR) else kept
+    return {"username": DEMO_USER, "password_file": str(shown)}
+
+
 class Command(BaseCommand):
     help = "On the embedded default only: the demo account and a sample project wired to the simulator (once)."
 
