@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from studio.providers.checks import check_connection
 from studio.providers.models import ProviderAccount
+from studio.providers.registry import ROUTES, get_route
 from studio.simulator.models import SimulatedJob, SimulatorRequest
 
 pytestmark = pytest.mark.django_db
@@ -113,3 +114,25 @@ def test_an_account_is_being_tested_from_the_ask_until_the_workers_answer(projec
     assert account.is_being_tested
     account.checked_at = asked + timedelta(seconds=1)
     assert not account.is_being_tested
+
+
+def test_routes_are_named_in_plain_words_with_the_seed_as_a_small_note(owner_client, project):
+    for slug in ROUTES:
+        route = get_route(slug)
+        assert "seed" not in route.name and "/" not in route.name and "(" not in route.name, route.name
+    page = owner_client.get(f"/projects/{project.pk}/accounts/").content.decode()
+    # The sample project's account is on route 4.
+    assert 'Video gateway <small class="muted">seed 004</small>' in page
+    assert "/v1/videos gateway" not in page and "(seed" not in page
+    # The Add form's route choices read the same plain names.
+    assert '<option value="gemini">Google Gemini API</option>' in page
+    assert '<option value="openai-video">OpenAI-style video API</option>' in page
+
+
+def test_only_the_edit_form_offers_to_keep_the_current_key(owner_client, project):
+    keep = "Leave blank to keep the current key"
+    add = owner_client.get(f"/projects/{project.pk}/accounts/").content.decode()
+    assert "Add an account" in add and "Stored encrypted, shown masked, never logged." in add
+    assert keep not in add
+    edit = owner_client.get(f"/accounts/{project.draft_account.pk}/").content.decode()
+    assert keep in edit

@@ -274,7 +274,11 @@ class Route:
     """Base for route modules. Subclasses set the class attributes and the three calls."""
 
     slug: ClassVar[str]
+    # In plain words, for people choosing a route ("Google Gemini API"); the protocol's details live
+    # in the module docstring.
     name: ClassVar[str]
+    # Where the route's documentation came from ("seed 004"), shown small beside the name.
+    seed_note: ClassVar[str] = ""
     default_base_url: ClassVar[str]
     models: ClassVar[dict[Tier, str]]
     capabilities: ClassVar[dict[str, Capabilities]]

@@ -31,7 +31,7 @@ class ProviderAccountForm(StorableText, forms.ModelForm):
         required=False,
         label="API key",
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="Stored encrypted, shown masked, never logged. Leave blank to keep the current key.",
+        help_text="Stored encrypted, shown masked, never logged.",
     )
     options_text = forms.CharField(
         required=False,
@@ -57,6 +57,8 @@ class ProviderAccountForm(StorableText, forms.ModelForm):
         self.fields["route"].choices = route_choices()
         if self.instance.pk:
             self.fields["options_text"].initial = json.dumps(self.instance.options) if self.instance.options else ""
+            # Only an account that has a key can keep it.
+            self.fields["api_key"].help_text += " Leave blank to keep the current key."
         else:
             self.fields["api_key"].required = True
 

@@ -139,7 +139,8 @@ _VEO = Capabilities(
 
 class Aggregator(Route):
     slug = "aggregator"
-    name = "generateTask aggregator (seed 003)"
+    name = "Multi-provider aggregator"
+    seed_note = "seed 003"
     default_base_url = ""  # the seed gives no address: every account names its own
     models = {Tier.FAST: FAST, Tier.QUALITY: QUALITY}
     capabilities = {FAST: _VEO, QUALITY: _VEO}

@@ -99,7 +99,8 @@ _ANY = Capabilities(
 
 class OpenAIVideo(Route):
     slug = "openai-video"
-    name = "OpenAI Video protocol (seed 002)"
+    name = "OpenAI-style video API"
+    seed_note = "seed 002"
     default_base_url = "https://llm.bytespike.ai"
     models = {
         Tier.FAST: "veo3.1-fast",

@@ -112,7 +112,8 @@ _ANY = Capabilities(
 
 class TasksApi(Route):
     slug = "tasks-api"
-    name = "Tasks API (seeds 000/001)"
+    name = "Veo tasks API"
+    seed_note = "seeds 000/001"
     default_base_url = "https://llm.bytespike.ai"
     models = {
         Tier.FAST: "veo-3.1-fast",

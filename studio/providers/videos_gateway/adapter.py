@@ -80,7 +80,8 @@ _VEO = veo_capabilities(where=WHERE, max_references=1)
 
 class VideosGateway(Route):
     slug = "videos-gateway"
-    name = "/v1/videos gateway (seed 004)"
+    name = "Video gateway"
+    seed_note = "seed 004"
     default_base_url = ""  # self-hosted or resold: every account names its own
     models = {
         Tier.LITE: "veo-3.1-lite-generate-preview",
