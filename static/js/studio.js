@@ -1,15 +1,6 @@
 // Small behaviours for the studio pages; everything else is server-rendered HTMX.
 (function () {
   "use strict";
-  // Grid and group cells preview their clip on hover, silently.
-  document.addEventListener("mouseover", (event) => {
-    const video = event.target.closest && event.target.closest("video[data-hover-preview]");
-    if (video && video.paused) video.play().catch(() => {});
-  });
-  document.addEventListener("mouseout", (event) => {
-    const video = event.target.closest && event.target.closest("video[data-hover-preview]");
-    if (video && !video.contains(event.relatedTarget)) { video.pause(); video.currentTime = 0; }
-  });
   // The page's one refresh asks only while some card on it is still in flight (tasks/_live_cards.html):
   // a tick with nothing to follow is skipped before it is sent.
   document.addEventListener("htmx:confirm", (event) => {

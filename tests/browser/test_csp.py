@@ -45,7 +45,7 @@ def test_the_project_page_gallery_compare_and_spend_break_no_part_of_the_policy(
 
     page.goto(f"{project}/")
     page.wait_for_function("document.querySelector('#draft-quote').textContent.trim() !== '…'")  # over htmx
-    page.hover("video.clip")
+    page.hover(".task-card [data-player] video")
     page.wait_for_timeout(1500)  # a tick or two of the live refresh
     assert page.locator("#draft-panel button[type=submit]").is_enabled()
     assert blocked(page, console) == [], "project page"
