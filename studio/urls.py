@@ -41,6 +41,8 @@ urlpatterns = [
         name="invitation-revoke",
     ),
     path("invites/<str:token>", projects.invitation, name="invitation"),
+    path("projects/<int:project_id>/prompts", prompts.library, name="prompt-library"),
+    path("prompts/<int:prompt_id>/rename", prompts.rename, name="prompt-rename"),
     path("prompts/<int:prompt_id>/history", prompts.history, name="prompt-history"),
     path("prompts/<int:prompt_id>/diff", prompts.diff, name="prompt-diff"),
     path("prompts/<int:prompt_id>/versions/<int:number>/restore", prompts.restore, name="prompt-restore"),

@@ -218,15 +218,14 @@ def test_history_needs_a_login(prompt):
     assert response.status_code == 302 and "/login/" in response["Location"]
 
 
-def test_version_picker_links_to_history_and_to_each_prompt_of_the_project(prompt, project, people):
-    from django.template.loader import render_to_string
-
-    other = Prompt.objects.create(project=project, title="Harbour", created_by=people["owner"])
-    html = render_to_string("prompts/_version_picker.html", {"project": project, "prompt": prompt})
-    assert "v3" in html
-    assert f'href="/prompts/{prompt.pk}/history"' in html
-    assert f'href="/projects/{project.pk}/?prompt={other.pk}"' in html
-    assert f'href="/projects/{project.pk}/?prompt={prompt.pk}" title="Lighthouse" aria-current="true"' in html
+def test_editor_names_its_prompt_and_version_and_links_to_history_and_the_library(prompt, project, owner_client):
+    Prompt.objects.create(project=project, title="Harbour", created_by=None)
+    page = owner_client.get(editor_url(prompt)).content.decode()
+    editor = page[page.index('id="draft-panel"') :]
+    assert ">Lighthouse</a></h2>" in editor
+    assert 'data-number="3"' in editor and ">v3</span>" in editor
+    assert f'href="/prompts/{prompt.pk}/history"' in editor
+    assert f'href="/projects/{project.pk}/prompts"' in editor and "Library (2)" in editor
 
 
 def test_history_does_not_offer_to_restore_words_the_newest_version_already_has(prompt, people, owner_client):

@@ -16,7 +16,7 @@ from studio.limits import tries
 from studio.providers.forms import RoutingForm
 from studio.tasks.forms import DraftForm
 from studio.tasks.models import Task
-from studio.tasks.pages import editor_initial, project_page_context
+from studio.tasks.pages import editor_initial, new_prompt_initial, project_page_context
 
 from . import activity, team
 from .access import get_project_for_user
@@ -248,18 +248,18 @@ def _join(request, invited: Invitation, user):
 @require_GET
 def project_detail(request, project_id: int):
     project, membership = get_project_for_user(request.user, project_id)
-    prompt = _chosen_prompt(project, request.GET.get("prompt"))
-    recalled = _task_in(project, request.GET.get("from_task"))
+    new_prompt = request.GET.get("prompt") == "new"
+    prompt = None if new_prompt else _chosen_prompt(project, request.GET.get("prompt"))
+    recalled = None if new_prompt else _task_in(project, request.GET.get("from_task"))
     if recalled:
         prompt = recalled.prompt_version.prompt
     form = None
     if project.draft_account:
-        form = DraftForm(
-            account=project.draft_account,
-            project=project,
-            user=request.user,
-            initial=editor_initial(project, prompt, recalled),
-        )
+        if new_prompt:
+            initial = new_prompt_initial()
+        else:
+            initial = editor_initial(project, prompt, recalled, user=request.user, fresh="fresh" in request.GET)
+        form = DraftForm(account=project.draft_account, project=project, user=request.user, initial=initial)
     context = project_page_context(project, membership, form=form, prompt=prompt)
     context["recalled"] = recalled
     return render(request, "projects/project.html", context)

@@ -87,10 +87,28 @@ class PromptVersion(models.Model):
         return fork
 
 
-def record_words(*, project, prompt: Prompt | None, text: str, negative_prompt: str, user) -> PromptVersion:
-    """The prompt version for the editor's words, starting a prompt if the project has none yet."""
+def record_words(
+    *,
+    project,
+    prompt: Prompt | None,
+    text: str,
+    negative_prompt: str,
+    user,
+    base: PromptVersion | None = None,
+    name: str = "",
+) -> PromptVersion:
+    """The prompt version for the editor's words; with no prompt, they start a new one (named `name`,
+    or after its first words).
+
+    `base` is the version the editor was filled with: words left as they were
+    draft that very version again (an old one recalled stays itself), and words
+    changed become the prompt's next version.
+    """
     if prompt is None:
-        prompt = Prompt.objects.create(project=project, title=prompt_title(text), created_by=user)
+        prompt = Prompt.objects.create(project=project, title=name.strip() or prompt_title(text), created_by=user)
+    elif base is not None and base.prompt_id == prompt.pk:
+        if (base.text, base.negative_prompt) == (text, negative_prompt):
+            return base
     return prompt.record_version(text=text, negative_prompt=negative_prompt, author=user)
 
 

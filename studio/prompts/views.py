@@ -8,12 +8,14 @@ from datetime import datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
+from django.db.models import Count, F, Max, Q, Window
+from django.db.models.functions import RowNumber
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_GET, require_POST
 
@@ -22,10 +24,14 @@ from studio.projects.access import get_project_for_user
 from studio.projects.models import Membership, Project
 
 from .diff import Piece, word_diff
+from .forms import PromptNameForm
 from .models import Prompt, PromptVersion
 
 # Enough posters to recognise a version at a glance; the rest are counted.
 POSTERS_PER_VERSION = 6
+# The library shows each prompt's newest clips as a strip, and at most this many prompts a page.
+POSTERS_PER_PROMPT = 8
+LIBRARY_PAGE = 60
 
 
 def _get_prompt_for_user(user, prompt_id: int, *, edit: bool = False) -> tuple[Prompt, Project, Membership]:
@@ -198,3 +204,103 @@ def fork(request, prompt_id: int, number: int):
     forked = version.fork(author=request.user)
     messages.success(request, f"Started “{forked.title}” from the words of v{version.number}.")
     return redirect(editor_url(forked))
+
+
+@dataclass(frozen=True)
+class LibraryRow:
+    """One prompt in the library: its newest words, how much it was used, its newest clips' posters."""
+
+    prompt: Prompt
+    newest: PromptVersion | None
+    version_count: int
+    clip_count: int
+    last_used: datetime
+    posters: list[Clip]
+
+
+def library_rows(project: Project, *, words: str = "", limit: int = LIBRARY_PAGE) -> tuple[list[LibraryRow], bool]:
+    """The project's prompts, most recently worked on first, matching every word of `words` in their
+    name or in any version's words; and whether there were more than `limit`.
+
+    A fixed number of queries whatever the size: posters come from one windowed query.
+    """
+    prompts = project.prompts.annotate(
+        version_count=Count("versions", distinct=True),
+        clip_count=Count("versions__tasks__clip", distinct=True),
+        last_used=Max("versions__created_at"),
+    )
+    for word in words.split()[:10]:
+        prompts = prompts.filter(
+            Q(title__icontains=word) | Q(pk__in=PromptVersion.objects.filter(text__icontains=word).values("prompt_id"))
+        )
+    found = list(prompts.order_by(F("last_used").desc(nulls_last=True), "-pk")[: limit + 1])
+    more = len(found) > limit
+    found = found[:limit]
+    ids = [prompt.pk for prompt in found]
+    newest: dict[int, PromptVersion] = {}
+    for version in PromptVersion.objects.filter(prompt_id__in=ids).order_by("prompt_id", "-number"):
+        newest.setdefault(version.prompt_id, version)
+    posters: dict[int, list[Clip]] = defaultdict(list)
+    ranked = (
+        Clip.objects.filter(task__prompt_version__prompt_id__in=ids)
+        .exclude(poster="")
+        .annotate(
+            prompt_id=F("task__prompt_version__prompt_id"),
+            rank=Window(RowNumber(), partition_by=F("prompt_id"), order_by=F("created_at").desc()),
+        )
+        .filter(rank__lte=POSTERS_PER_PROMPT)
+        .select_related("task__prompt_version")
+    )
+    for clip in ranked:
+        posters[clip.prompt_id].append(clip)
+    rows = [
+        LibraryRow(
+            prompt=prompt,
+            newest=newest.get(prompt.pk),
+            version_count=prompt.version_count,
+            clip_count=prompt.clip_count,
+            last_used=prompt.last_used or prompt.created_at,
+            posters=posters[prompt.pk],
+        )
+        for prompt in found
+    ]
+    return rows, more
+
+
+@login_required
+@require_GET
+def library(request, project_id: int):
+    """Every prompt of the project with a strip of its clips, searchable by name and words."""
+    project, membership = get_project_for_user(request.user, project_id)
+    return _library_page(request, project, membership)
+
+
+def _library_page(request, project, membership, *, renaming: tuple[int, PromptNameForm] | None = None):
+    words = request.GET.get("q", "").strip()[:200]
+    rows, more = library_rows(project, words=words)
+    context = {
+        "project": project,
+        "membership": membership,
+        "rows": rows,
+        "more": more,
+        "words": words,
+        "renaming": renaming,
+    }
+    return render(request, "prompts/library.html", context, status=400 if renaming else 200)
+
+
+@login_required
+@require_POST
+def rename(request, prompt_id: int):
+    prompt, project, membership = _get_prompt_for_user(request.user, prompt_id, edit=True)
+    form = PromptNameForm(request.POST)
+    if not form.is_valid():
+        # The library again, with the problem marked on this prompt's name box.
+        return _library_page(request, project, membership, renaming=(prompt.pk, form))
+    prompt.title = form.cleaned_data["title"]
+    prompt.save(update_fields=["title"])
+    messages.success(request, f"Renamed to “{prompt.title}”.")
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("prompt-library", args=[project.pk])
+    return redirect(back)

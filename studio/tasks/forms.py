@@ -18,7 +18,7 @@ from studio.images.checks import store_upload
 from studio.images.models import InputImage
 from studio.money.prices import price_of, total
 from studio.projects.models import Project
-from studio.prompts.models import PromptVersion
+from studio.prompts.models import TITLE_MAX_LENGTH, PromptVersion
 from studio.providers.base import DRAFT_TIERS, Capabilities, Tier
 from studio.providers.models import ProviderAccount
 
@@ -113,6 +113,34 @@ class MultipleImageField(ImageUploadField):
         return [super(MultipleImageField, self).clean(f, initial) for f in files]
 
 
+def aspect_value(aspect: str) -> float | None:
+    """16:9 as 1.777…; None for anything that is not two whole numbers."""
+    width, _, height = aspect.partition(":")
+    if not (width.isdigit() and height.isdigit()) or int(height) == 0:
+        return None
+    return int(width) / int(height)
+
+
+def shape_word(ratio: float) -> str:
+    return "landscape" if ratio > 1.1 else "portrait" if ratio < 0.9 else "square"
+
+
+def shapes_disagree(image: float, frame: float) -> bool:
+    """A picture that would lose or gain over a fifth of itself to fit the frame."""
+    return max(image, frame) / min(image, frame) > 1.25
+
+
+@dataclass(frozen=True)
+class EditorSection:
+    """A folded part of the editor: its fields and, for the closed state, what it holds."""
+
+    key: str
+    title: str
+    fields: list[BoundField]
+    has_errors: bool
+    summary: str
+
+
 @dataclass(frozen=True)
 class DraftQuote:
     """What the editor's draft (or variations) would cost, or in plain words why it cannot be priced."""
@@ -134,6 +162,18 @@ class DraftForm(StorableText, forms.Form):
     """
 
     prompt_id = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    # "New prompt": the words start a prompt of their own instead of a version of the one open.
+    new_prompt = forms.BooleanField(widget=forms.HiddenInput, required=False)
+    # The version whose words the editor was filled with: unchanged words draft that very version.
+    version_id = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    # The task whose settings the editor started from, so its note survives a re-render.
+    settings_from = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    prompt_name = forms.CharField(
+        required=False,
+        max_length=TITLE_MAX_LENGTH,
+        label="Name",
+        widget=forms.TextInput(attrs={"placeholder": "Named after its first words if left blank"}),
+    )
     prompt = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4, "placeholder": "A drone shot tracking along a river at dusk…"}),
         max_length=4000,
@@ -206,13 +246,14 @@ class DraftForm(StorableText, forms.Form):
         tier_field.choices = [(t.value, f"{t.value.title()} · {route.model_for(t)}") for t in tiers]
         default_tier = Tier.FAST if Tier.FAST in tiers else (tiers[0] if tiers else None)
         tier_field.initial = default_tier.value if default_tier else ""
-        chosen = self._value("tier") or tier_field.initial
+        chosen = self.value("tier") or tier_field.initial
         self._tier = Tier(chosen) if chosen in {t.value for t in tiers} else default_tier
         self.model = route.model_for(self._tier) if self._tier else None
         self.caps: Capabilities | None = route.capabilities.get(self.model) if self.model else None
         caps = self.caps
         if caps:
             declared(self, "aspect_ratio", forms.ChoiceField).choices = [(a, a) for a in caps.aspect_ratios]
+            self.fields["aspect_ratio"].initial = caps.aspect_ratios[0]
             declared(self, "resolution", forms.ChoiceField).choices = [(r, r) for r in caps.resolutions]
             self.fields["resolution"].initial = caps.resolutions[0]
             self.fields["duration_s"].widget.choices = [(d, f"{d} s") for d in caps.durations]
@@ -241,8 +282,90 @@ class DraftForm(StorableText, forms.Form):
                     "hx-trigger": "change",
                 }
             )
+        if not self.starts_new_prompt:
+            del self.fields["prompt_name"]
         self.fields["form_token"].initial = secrets.token_urlsafe(16)
         self._kept_images: dict[str, list[InputImage]] | None = None
+
+    @property
+    def starts_new_prompt(self) -> bool:
+        """The editor is on "New prompt": its words will start a prompt of their own."""
+        return str(self.value("new_prompt") or "").lower() in {"true", "on", "1"}
+
+    # Always in view: the words and the framing. The rest fold into labelled sections that say
+    # what they hold while closed, so nothing in them is ever sent unseen.
+    MAIN_FIELDS = ("prompt_name", "prompt", "tier", "resolution", "aspect_ratio", "duration_s", "audio")
+    SECTIONS = (
+        ("negative", "Negative prompt", ("negative_prompt",)),
+        ("seed", "Seed and variations", ("seed", "variations")),
+        ("images", "Images", ("first_frame", "last_frame", "references")),
+    )
+
+    def main_fields(self) -> list[BoundField]:
+        return [self[name] for name in self.MAIN_FIELDS if name in self.fields]
+
+    def sections(self) -> list[EditorSection]:
+        """The folded sections this route offers, each with a one-line summary of what it holds."""
+        found = []
+        for key, title, names in self.SECTIONS:
+            fields = [self[name] for name in names if name in self.fields]
+            if fields:
+                found.append(
+                    EditorSection(
+                        key=key,
+                        title=title,
+                        fields=fields,
+                        has_errors=any(field.errors for field in fields),
+                        summary=self._summary(key),
+                    )
+                )
+        return found
+
+    def _summary(self, key: str) -> str:
+        if key == "negative":
+            words = str(self.value("negative_prompt") or "").strip()
+            return f"“{words[:40]}{'…' if len(words) > 40 else ''}”" if words else "none"
+        if key == "seed":
+            seed = str(self.value("seed") or "").strip()
+            count = whole_number(str(self.value("variations") or "1")) or 1
+            parts = [f"seed {seed}" if seed else "seed drawn"]
+            if count > 1:
+                parts.append(f"{count} variations")
+            return " · ".join(parts)
+        kept = self.kept_images()
+        parts = []
+        if kept["first_frame"]:
+            parts.append("first frame")
+        if kept["last_frame"]:
+            parts.append("last frame")
+        if kept["references"]:
+            count = len(kept["references"])
+            parts.append(f"{count} reference{'s' if count > 1 else ''}")
+        return ", ".join(parts) + " kept" if parts else "none"
+
+    def image_warnings(self) -> list[str]:
+        """Kept images whose shape disagrees with the chosen aspect ratio, in plain words.
+
+        Veo fits a first or last frame to the draft's frame by cropping or padding,
+        so a landscape photo on a 9:16 draft loses most of itself: said before the quote.
+        """
+        aspect = str(self.value("aspect_ratio") or self.fields["aspect_ratio"].initial or "")
+        frame = aspect_value(aspect)
+        if frame is None:
+            return []
+        warnings = []
+        labels = {"first_frame": "The first frame", "last_frame": "The last frame", "references": "A reference image"}
+        for name, images in self.kept_images().items():
+            if name == "references" or name not in self.fields:
+                continue  # references guide the look, they are not the frame itself
+            for image in images:
+                if image.width and image.height and shapes_disagree(image.width / image.height, frame):
+                    warnings.append(
+                        f"{labels[name]} is {image.width}×{image.height} ({shape_word(image.width / image.height)}) "
+                        f"but this draft is {aspect} ({shape_word(frame)}): the model will crop or pad it. "
+                        f"Choose an aspect ratio that matches, or another image."
+                    )
+        return warnings
 
     @property
     def chosen_tier(self) -> Tier:
@@ -251,7 +374,8 @@ class DraftForm(StorableText, forms.Form):
             raise NoModelForTier(f"{self.account.provider.name} has no draft model.")
         return self._tier
 
-    def _value(self, name: str):
+    def value(self, name: str):
+        """What the editor holds for `name`: the bound data, else the initial value."""
         if self.is_bound:
             return self.data.get(name)
         return self.initial.get(name)
@@ -262,7 +386,7 @@ class DraftForm(StorableText, forms.Form):
             return self._kept_images
         found = {}
         for name, field in KEPT_IN.items():
-            wanted = [n for v in str(self._value(field) or "").split(",") if (n := whole_number(v)) is not None]
+            wanted = [n for v in str(self.value(field) or "").split(",") if (n := whole_number(v)) is not None]
             images = InputImage.objects.filter(pk__in=wanted, project=self.project) if self.project else []
             found[name] = sorted(images, key=lambda i: wanted.index(i.pk))
         # Asked once per image input when the editor renders; the ids cannot change after binding.
@@ -333,14 +457,14 @@ class DraftForm(StorableText, forms.Form):
         caps, model = self.caps, self.model
         if not caps or not model:
             return DraftQuote(problem="This provider account has no draft model.")
-        tier = self._value("tier")
+        tier = self.value("tier")
         if tier and tier not in {t.value for t in self.tiers}:
             return DraftQuote(problem=f"Tier must be one of {', '.join(t.value for t in self.tiers)}.")
-        resolution = self._value("resolution") or self.fields["resolution"].initial
+        resolution = self.value("resolution") or self.fields["resolution"].initial
         if resolution not in caps.resolutions:
             return DraftQuote(problem=f"Resolution must be one of {', '.join(caps.resolutions)}.")
         try:
-            seconds = self.fields["duration_s"].clean(self._value("duration_s") or self.fields["duration_s"].initial)
+            seconds = self.fields["duration_s"].clean(self.value("duration_s") or self.fields["duration_s"].initial)
         except ValidationError:
             seconds = None
         if seconds not in caps.durations:
@@ -349,12 +473,12 @@ class DraftForm(StorableText, forms.Form):
             if resolution == rule_resolution and seconds not in allowed:
                 return DraftQuote(problem=reason)
         try:
-            count = self.fields["variations"].clean(self._value("variations") or 1)
+            count = self.fields["variations"].clean(self.value("variations") or 1)
         except ValidationError as refused:
             return DraftQuote(problem=" ".join(refused.messages))
         parameters = {
             "resolution": resolution,
-            "audio": "audio" in self.fields and str(self._value("audio")).lower() in {"on", "true", "1"},
+            "audio": "audio" in self.fields and str(self.value("audio")).lower() in {"on", "true", "1"},
             "duration_s": seconds,
         }
         return DraftQuote(each=price_of(route=self.account.route, model=model, parameters=parameters), count=count)

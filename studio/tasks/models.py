@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from studio.providers.base import Tier
+from studio.simulator.engine import FAULTS, faults_in
 
 
 class Batch(models.Model):
@@ -261,6 +262,26 @@ class Task(models.Model):
     @property
     def resolution(self) -> str:
         return self.parameters.get("resolution", "720p")
+
+    @property
+    def input_images(self) -> list[tuple[str, int]]:
+        """The images the model was given, as (what for, image id), for the card's thumbnails."""
+        found = []
+        for name, label in (("first_frame", "First frame"), ("last_frame", "Last frame")):
+            if isinstance(self.parameters.get(name), int):
+                found.append((label, self.parameters[name]))
+        references = self.parameters.get("references") or []
+        for number, image_id in enumerate(references if isinstance(references, list) else [], start=1):
+            if isinstance(image_id, int):
+                found.append((f"Reference {number}", image_id))
+        return found
+
+    @property
+    def simulator_markers(self) -> list[str]:
+        """Marker words in its prompt that steer the built-in simulator, with what each does ("#slow: the
+        job takes twenty times as long"): a promotion keeps the words, so its final would carry them too,
+        and the card says so before anyone promotes."""
+        return [f"{marker}: {FAULTS[marker]}" for marker in sorted(faults_in(self.prompt_version.text))]
 
     @property
     def audio(self) -> bool:

@@ -19,7 +19,7 @@ from studio.providers.base import Tier
 
 from . import budgets, lifecycle
 from .budgets import Standing
-from .forms import DraftForm, kept_image_values
+from .forms import DraftForm, kept_image_values, whole_number
 from .models import Batch, Task
 
 
@@ -120,33 +120,113 @@ def quote_cards(tasks: Iterable[Task], *, project, membership) -> Standing | Non
     return standing
 
 
-def editor_initial(project, prompt, recalled: Task | None) -> dict:
-    """What the editor shows: a recalled clip's exact settings, else the prompt's newest words
-    and the last draft's framing."""
-    source: Task | None
-    version: PromptVersion | None
-    if recalled:
-        source, version = recalled, recalled.prompt_version
-    else:
-        version = prompt.latest_version() if prompt else None
-        source = project.tasks.filter(kind=Task.Kind.DRAFT).first()
-    initial = {"prompt_id": prompt.pk if prompt else None}
+def editor_initial(project, prompt, recalled: Task | None, *, user=None, fresh: bool = False) -> dict:
+    """What the editor starts from. Every setting it did not start with at its default comes from a
+    task it names (`settings_from`), so the editor can say so and offer a reset.
+
+    - "Use these settings" (`recalled`): that task's exact words, seed, settings and images.
+    - `fresh` (the reset): the prompt's newest words, every setting at its default, no images.
+    - Otherwise: the prompt's newest words and the framing of your own latest draft; images are
+      never carried into a page you open: they come only with a recall or right after a draft.
+    """
+    version: PromptVersion | None = recalled.prompt_version if recalled else None
+    if version is None and prompt:
+        version = prompt.latest_version()
+    initial: dict = {"prompt_id": prompt.pk if prompt else None}
     if version:
-        initial.update(prompt=version.text, negative_prompt=version.negative_prompt)
+        initial.update(prompt=version.text, negative_prompt=version.negative_prompt, version_id=version.pk)
+    source = recalled
+    if source is None and not fresh and user is not None:
+        source = project.tasks.filter(kind=Task.Kind.DRAFT, created_by=user).first()
     if source:
         parameters = source.parameters
         initial.update(
+            settings_from=source.pk,
             aspect_ratio=parameters.get("aspect_ratio"),
             duration_s=parameters.get("duration_s"),
             resolution=parameters.get("resolution"),
             audio=parameters.get("audio", False),
-            **kept_image_values(parameters),
         )
         if source.kind == Task.Kind.DRAFT:
             initial["tier"] = source.tier
         if recalled:
-            initial["seed"] = recalled.seed
+            initial.update(seed=recalled.seed, **kept_image_values(parameters))
     return initial
+
+
+def new_prompt_initial() -> dict:
+    """The editor on "New prompt": no words, no prompt, every setting at its default."""
+    return {"new_prompt": True}
+
+
+@dataclass(frozen=True)
+class Inherited:
+    """The task the editor's settings came from, and what it gave, for the note above the editor."""
+
+    task: Task
+    items: list[str]
+
+
+@dataclass(frozen=True)
+class EditorState:
+    """Which prompt and version the editor is on, and what it inherited: the header and the note."""
+
+    prompt: object | None
+    version: PromptVersion | None
+    newest: PromptVersion | None
+    inherited: Inherited | None
+    new_prompt: bool
+
+    @property
+    def next_number(self) -> int:
+        return (self.newest.number + 1) if self.newest else 1
+
+    @property
+    def on_newest(self) -> bool:
+        return self.version is None or self.newest is None or self.version.pk == self.newest.pk
+
+
+def editor_state(project, form: DraftForm | None, prompt) -> EditorState | None:
+    """What the editor's header says, read from the form itself so it always matches the words shown."""
+    if form is None:
+        return None
+    new_prompt = form.starts_new_prompt
+    prompt = None if new_prompt else prompt
+    newest = prompt.latest_version() if prompt else None
+    version = newest
+    wanted = whole_number(str(form.value("version_id") or ""))
+    if prompt and wanted is not None and (newest is None or wanted != newest.pk):
+        version = prompt.versions.filter(pk=wanted).first() or newest
+    inherited = None
+    source_id = whole_number(str(form.value("settings_from") or ""))
+    if source_id is not None:
+        source = project.tasks.filter(pk=source_id).select_related("prompt_version").first()
+        if source:
+            inherited = Inherited(task=source, items=_inherited_items(form, source))
+    return EditorState(prompt=prompt, version=version, newest=newest, inherited=inherited, new_prompt=new_prompt)
+
+
+def _inherited_items(form: DraftForm, task: Task) -> list[str]:
+    parameters = task.parameters
+    # A recall carries the task's words and seed too; a latest-draft start only its framing.
+    recalled = str(form.value("seed") or "") == str(task.seed)
+    items = [f"v{task.prompt_version.number} words", f"seed {task.seed}"] if recalled else []
+    items += [
+        str(parameters.get("aspect_ratio", "")),
+        f"{parameters.get('duration_s')} s",
+        str(parameters.get("resolution", "")),
+        "audio" if parameters.get("audio") else "silent",
+    ]
+    if task.kind == Task.Kind.DRAFT:
+        items.append(task.tier.title())
+    kept = form.kept_images()
+    if kept["first_frame"]:
+        items.append("first frame kept")
+    if kept["last_frame"]:
+        items.append("last frame kept")
+    if kept["references"]:
+        items.append(f"{len(kept['references'])} reference image{'s' if len(kept['references']) > 1 else ''} kept")
+    return [item for item in items if item]
 
 
 @dataclass(frozen=True)
@@ -214,6 +294,7 @@ def project_page_context(project, membership, *, form: DraftForm | None = None, 
         "membership": membership,
         "prompt": prompt,
         "form": form,
+        "editor": editor_state(project, form, prompt),
         "items": items,
         "has_tasks": bool(recent),
         "more_in_gallery": len(recent) == RECENT_TASKS,

@@ -15,11 +15,11 @@ from django.views.decorators.http import require_GET, require_POST
 from studio.money import prices as money
 from studio.projects import activity
 from studio.projects.access import get_project_for_user
-from studio.prompts.models import record_words
+from studio.prompts.models import Prompt, PromptVersion, record_words
 from studio.providers.base import Tier
 
 from . import batches, budgets, lifecycle
-from .forms import DraftForm, GridForm, kept_image_values
+from .forms import DraftForm, GridForm, kept_image_values, whole_number
 from .models import Batch, Task
 from .pages import changed_cards, live_cards_seen, project_page_context, quote_cards, quote_for
 from .queue import enqueue_job, kick_tracker
@@ -67,8 +67,14 @@ def _editor_form(request, project, **kwargs) -> DraftForm:
     return DraftForm(account=project.draft_account, project=project, user=request.user, **kwargs)
 
 
-def _prompt_for(project, prompt_id):
-    return project.prompts.filter(pk=prompt_id).first() if prompt_id else project.prompts.first()
+def _prompt_for(project, values) -> Prompt | None:
+    """The prompt the editor's words go to; None on "New prompt" (or a project with no prompt yet)."""
+    if str(values.get("new_prompt", "")).lower() in {"true", "on", "1"}:
+        return None
+    prompt_id = whole_number(str(values.get("prompt_id") or ""))
+    if prompt_id is not None:
+        return project.prompts.filter(pk=prompt_id).first() or project.prompts.first()
+    return project.prompts.first()
 
 
 @login_required
@@ -79,7 +85,7 @@ def draft(request, project_id: int):
         messages.error(request, "This project has no provider account for drafts yet.")
         return redirect("project-detail", project.pk)
     form = _editor_form(request, project, data=request.POST, files=request.FILES)
-    prompt = _prompt_for(project, request.POST.get("prompt_id"))
+    prompt = _prompt_for(project, request.POST)
     if not form.is_valid():
         return _editor_with_errors(request, project, membership, form, prompt)
     try:
@@ -104,8 +110,15 @@ def draft(request, project_id: int):
     if not request.htmx:
         return redirect("project-detail", project.pk)
     # A fresh editor (new token, same words) plus the new card or group at the top of the list.
-    kept = {k: v for k, v in request.POST.items() if k not in ("form_token", "seed", "csrfmiddlewaretoken")}
-    kept.update(prompt_id=version.prompt_id, **kept_image_values(form.parameters()))
+    # It stays on the prompt and version just drafted, and says its settings are kept from the new task.
+    dropped = ("form_token", "seed", "csrfmiddlewaretoken", "new_prompt", "prompt_name")
+    kept = {k: v for k, v in request.POST.items() if k not in dropped}
+    kept.update(
+        prompt_id=version.prompt_id,
+        version_id=version.pk,
+        settings_from=new_tasks[0].pk,
+        **kept_image_values(form.parameters()),
+    )
     context = project_page_context(
         project, membership, form=_editor_form(request, project, initial=kept), prompt=version.prompt
     )
@@ -128,12 +141,15 @@ def _editor_with_errors(request, project, membership, form: DraftForm, prompt):
 def _start_drafts(request, project, form: DraftForm, prompt):
     """The editor's words as a version, and its draft or variations, created (and held) together."""
     data = form.cleaned_data
+    base = PromptVersion.objects.filter(pk=data["version_id"]).first() if data.get("version_id") else None
     version = record_words(
         project=project,
         prompt=prompt,
         text=data["prompt"],
         negative_prompt=data.get("negative_prompt", ""),
         user=request.user,
+        base=base,
+        name=data.get("prompt_name", ""),
     )
     created: dict[str, object]
     if data["variations"] > 1:
@@ -183,7 +199,7 @@ def draft_form(request, project_id: int):
         return redirect("project-detail", project.pk)
     values = request.GET.dict()
     form = _editor_form(request, project, initial=values)
-    context = project_page_context(project, membership, form=form, prompt=_prompt_for(project, values.get("prompt_id")))
+    context = project_page_context(project, membership, form=form, prompt=_prompt_for(project, values))
     return render(request, "projects/project.html#draft-form", context)
 
 
@@ -195,11 +211,14 @@ def draft_quote(request, project_id: int):
     account = project.draft_account
     if account is None:
         return HttpResponse("")
-    draft = DraftForm(account=account, project=project, initial=request.GET.dict()).quote()
+    form = DraftForm(account=account, project=project, initial=request.GET.dict())
+    draft = form.quote()
     quote = None
     if not draft.problem:
         quote = quote_for(draft.total, standing=budgets.standing(project, request.user), account=account)
-    return render(request, "tasks/quote.html", {"draft": draft, "quote": quote})
+    # Images that disagree with the frame are said above the quote, in the same answer.
+    context = {"draft": draft, "quote": quote, "image_warnings": form.image_warnings(), "with_warnings": True}
+    return render(request, "tasks/quote.html", context)
 
 
 def _grid_form(request, project, **kwargs) -> GridForm:
