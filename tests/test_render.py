@@ -60,6 +60,8 @@ def test_landscape_with_audio_probes_as_rendered(landscape: Path) -> None:
     assert (info.width, info.height) == (640, 360)
     assert info.duration_s == pytest.approx(1.0, abs=0.1)
     assert info.has_audio is True
+    # The players step one frame at this rate.
+    assert info.frame_rate == 24
     assert info.video_codec == "h264"
     assert info.audio_codec == "aac"
 
