@@ -12,6 +12,7 @@ print it as a short message, without a traceback).
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tempfile
 from datetime import timedelta
@@ -257,8 +258,23 @@ else:
 # of truth, so a lost message (Redis keeps no receipts) delays work, never loses
 # it, and no message is retried by the queue itself: a retried submit would be
 # a second bill.
+#
+# Three clusters share one name (django-q2's signing salt) and each reads a queue
+# of its own (django-q2's ALT_CLUSTERS), so a backlog in one never delays another:
+# the main one sends submits, "<name>-archive" brings finished clips home and
+# "<name>-tracker" runs the tracking loop. `manage.py qcluster` runs the one that
+# Q_CLUSTER_NAME names: dailies (the default), dailies-archive or dailies-tracker.
+Q_CLUSTER_RUNNING = os.environ.get("Q_CLUSTER_NAME", "dailies")
+QUEUE_NAME = re.sub(r"-(archive|tracker)$", "", Q_CLUSTER_RUNNING)
+ARCHIVE_CLUSTER = f"{QUEUE_NAME}-archive"
+TRACKER_CLUSTER = f"{QUEUE_NAME}-tracker"
+# One run of the tracking loop; it queues its successor on its own queue as it ends.
+TRACKER_RUN_S = 300
+# A submit or archive message not taken up this long after it was queued is
+# queued again: generous, so a busy queue is never flooded with copies.
+LOST_MESSAGE_AFTER_S = env_number("LOST_MESSAGE_AFTER_S", 300, minimum=10)
 Q_CLUSTER = {
-    "name": os.environ.get("Q_CLUSTER_NAME", "dailies"),
+    "name": QUEUE_NAME,
     "workers": int(env_number("Q_WORKERS", 4, minimum=2)),
     "timeout": 900,
     "retry": 1200,
@@ -268,6 +284,16 @@ Q_CLUSTER = {
     "save_limit": 500,
     "poll": 0.2,
     "label": "Task queue",
+    "ALT_CLUSTERS": {
+        ARCHIVE_CLUSTER: {"workers": int(env_number("Q_ARCHIVE_WORKERS", 3, minimum=1)), "label": "Archive queue"},
+        TRACKER_CLUSTER: {
+            # Each worker runs one tracking loop at a time; one follows thousands of tasks.
+            "workers": int(env_number("TRACKER_WORKERS", 1, minimum=1)),
+            "timeout": TRACKER_RUN_S + 60,
+            "retry": TRACKER_RUN_S + 120,
+            "label": "Tracker",
+        },
+    },
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL

@@ -1,32 +1,46 @@
-"""The tracker follows every task from one worker, at the route's cadence, and recovers lost work."""
+"""The tracker follows every task in flight at the route's cadence, shares them between loops without
+polling one twice, and recovers lost work without flooding the queues."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
+import threading
+from collections import defaultdict
 from datetime import timedelta
+from pathlib import Path
 
+import httpx
 import pytest
+from django.db import connection
 from django.utils import timezone
 
+from studio.providers.base import Report, Status
 from studio.simulator.models import SimulatorRequest
-from studio.tasks import lifecycle, tracker
-from studio.tasks.models import Task, WorkerLease
+from studio.tasks import lifecycle, queue, tracker
+from studio.tasks.models import Task
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+import itertools
+
+from load_provider import serving  # the bench's load fake, beside the tests
 
 pytestmark = pytest.mark.django_db(transaction=True)
+State = Task.State
 
 
-def test_one_tracker_at_a_time_across_workers():
-    assert tracker.take_lease("worker-a") is True
-    assert tracker.take_lease("worker-b") is False
-    assert tracker.take_lease("worker-a") is True  # renewing its own
-    tracker.release_lease("worker-a")
-    assert tracker.take_lease("worker-b") is True
-
-
-def test_a_dead_trackers_lease_lapses():
-    tracker.take_lease("dead")
-    WorkerLease.objects.filter(name=tracker.LEASE_NAME).update(expires_at=timezone.now() - timedelta(seconds=1))
-    assert tracker.lease_is_free()
-    assert tracker.take_lease("next") is True
+def in_flight(project, people, pending_task, count: int, *, due_in_s: float = 0.0) -> list[Task]:
+    """`count` tasks the provider holds (running), each due for a poll in `due_in_s`."""
+    tasks = [pending_task(project, people["owner"]) for _ in range(count)]
+    now = timezone.now()
+    for n, task in enumerate(tasks):
+        Task.objects.filter(pk=task.pk).update(
+            state=State.RUNNING,
+            provider_task_id=f"job-{n}",
+            submitted_at=now,
+            next_check_at=now + timedelta(seconds=due_in_s),
+        )
+    return tasks
 
 
 def test_one_tracker_run_follows_many_tasks_at_the_routes_cadence(
@@ -35,7 +49,7 @@ def test_one_tracker_run_follows_many_tasks_at_the_routes_cadence(
     tasks = [pending_task(project, people["owner"]) for _ in range(3)]
     for task in tasks:
         lifecycle.submit(task.pk)
-    remaining = tracker.run(run_for_s=30, enqueue=inline_queue)
+    remaining = tracker.run(run_for_s=30, enqueue=inline_queue, until_idle=True)
     assert remaining is False
     for task in tasks:
         task.refresh_from_db()
@@ -47,9 +61,10 @@ def test_one_tracker_run_follows_many_tasks_at_the_routes_cadence(
         )
         submitted = SimulatorRequest.objects.get(method="POST", job_id=task.provider_task_id).at
         gaps = [(b - a).total_seconds() for a, b in zip([submitted, *polls], polls, strict=False)]
-        # Route 4: "every 10-15 s, never below 5 s"; the simulator finishes in 0.6 s, so one poll at ~10 s.
+        # Route 4: "every 10-15 s, never below 5 s" (this project's 5 s). The simulator says done 0.6 s
+        # after the submit once its video is rendered, which a busy machine can hold past the first poll.
         assert gaps and min(gaps) >= 5.0, gaps
-        assert len(polls) == 1
+        assert len(polls) <= 2
     assert sorted(kind for kind, _ in inline_queue.jobs) == ["archive"] * 3
 
 
@@ -60,6 +75,158 @@ def test_an_accounts_faster_cadence_is_clamped_to_the_routes_minimum(simulator, 
     lifecycle.submit(task.pk)
     task.refresh_from_db()
     assert (task.next_check_at - task.submitted_at).total_seconds() == pytest.approx(5.0, abs=0.05)
+
+
+def test_one_claim_takes_a_batch_of_due_tasks_once_each(project, people, pending_task):
+    tasks = in_flight(project, people, pending_task, 5)
+    later = in_flight(project, people, pending_task, 2, due_in_s=60)
+    first = lifecycle.claim_due_checks(limit=3)
+    second = lifecycle.claim_due_checks(limit=10)
+    assert len(first) == 3 and len(second) == 2
+    assert {t.pk for t in first} | {t.pk for t in second} == {t.pk for t in tasks}
+    assert lifecycle.claim_due_checks(limit=10) == []  # claimed: not due until the poll lease lapses
+    claimed = Task.objects.get(pk=first[0].pk).next_check_at
+    assert claimed - timezone.now() == pytest.approx(lifecycle.POLL_CLAIM, abs=timedelta(seconds=2))
+    assert all(Task.objects.get(pk=t.pk).next_check_at > timezone.now() + timedelta(seconds=50) for t in later)
+
+
+def test_trackers_claiming_at_once_never_take_the_same_task(project, people, pending_task):
+    tasks = in_flight(project, people, pending_task, 120)
+    taken: list[list[int]] = [[] for _ in range(4)]
+    start = threading.Barrier(4)
+
+    def claim(mine: list[int]) -> None:
+        try:
+            start.wait()
+            while batch := lifecycle.claim_due_checks(limit=7):
+                mine.extend(t.pk for t in batch)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim, args=(mine,)) for mine in taken]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    every = [pk for mine in taken for pk in mine]
+    assert sorted(every) == sorted(t.pk for t in tasks)  # each claimed, none twice
+    assert sum(1 for mine in taken if mine) >= 2  # really shared, not one thread taking all
+
+
+def test_still_rendering_answers_are_recorded_in_one_statement(
+    project, people, pending_task, django_assert_num_queries
+):
+    tasks = in_flight(project, people, pending_task, 20)
+    claimed = lifecycle.claim_due_checks(limit=50)
+    # One of them was settled meanwhile: its row is left as it is.
+    Task.objects.filter(pk=tasks[0].pk).update(state=State.FAILED)
+    answers = [(t, Report(Status.RUNNING, progress=40, provider_status="in_progress")) for t in claimed]
+    with django_assert_num_queries(2):  # the batch, and the one request counted on the ended task
+        assert lifecycle.apply_reports(answers) == []
+    rows = {t.pk: t for t in Task.objects.filter(pk__in=[t.pk for t in tasks])}
+    assert rows[tasks[0].pk].state == State.FAILED and rows[tasks[0].pk].progress == 0
+    for task in tasks[1:]:
+        row = rows[task.pk]
+        assert row.state == State.RUNNING and row.progress == 40 and row.provider_requests == 1
+        assert (row.next_check_at - timezone.now()).total_seconds() == pytest.approx(5.0, abs=2)
+
+
+def test_an_asynchronous_poll_reads_the_route_as_the_synchronous_one_does(simulator, project, people, pending_task):
+    task = pending_task(project, people["owner"])
+    lifecycle.submit(task.pk)
+    task = Task.objects.select_related("account").get(pk=task.pk)
+
+    async def poll():
+        async with httpx.AsyncClient() as http:
+            return await lifecycle.fetch_report_async(task, http)
+
+    with lifecycle.http_client() as http:
+        plain = lifecycle.fetch_report(task, http)
+    assert asyncio.run(poll()).status == plain.status
+
+
+def test_two_loops_share_the_tasks_without_polling_one_twice(project, people, pending_task, tmp_path):
+    log = tmp_path / "provider.log"
+    with serving(render_s=3600, latency_s=0.05, log_path=log) as (url, provider):
+        account = project.draft_account
+        account.base_url = url
+        account.save()
+        tasks = in_flight(project, people, pending_task, 40)
+        for task in tasks:
+            Task.objects.filter(pk=task.pk).update(provider_task_id=provider.add_job())
+
+        def loop() -> None:
+            try:
+                tracker.run(enqueue=lambda kind, task_id: None, run_for_s=11)
+            finally:
+                connection.close()
+
+        loops = [threading.Thread(target=loop) for _ in range(2)]
+        for thread in loops:
+            thread.start()
+        for thread in loops:
+            thread.join(60)
+    polls: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    for line in log.read_text().splitlines():
+        at, _method, path, _status, who = line.split(" ")
+        polls[path.rsplit("/", 1)[1]].append((float(at), who))
+    assert len(polls) == 40
+    loops_seen = {who for seen in polls.values() for _, who in seen}
+    assert len(loops_seen) == 2  # both loops polled
+    for seen in polls.values():
+        # Due at once, then every 5 s (this project's cadence): 2 or 3 polls in 11 s, never closer than 4 s.
+        assert 2 <= len(seen) <= 3, seen
+        times = sorted(at for at, _ in seen)
+        assert min(b - a for a, b in itertools.pairwise(times)) >= 4.0, seen
+
+
+def test_a_loops_held_tasks_are_polled_again_within_one_poll_lease(project, people, pending_task, tmp_path):
+    """What a loop killed mid-poll leaves: tasks claimed, never answered. They are due once the lease lapses."""
+    with serving(render_s=3600) as (url, provider):
+        account = project.draft_account
+        account.base_url = url
+        account.save()
+        tasks = in_flight(project, people, pending_task, 5)
+        for task in tasks:
+            Task.objects.filter(pk=task.pk).update(provider_task_id=provider.add_job())
+        assert len(lifecycle.claim_due_checks(limit=10)) == 5  # the dead loop's claim
+        Task.objects.filter(pk__in=[t.pk for t in tasks]).update(
+            next_check_at=timezone.now() + timedelta(seconds=1)  # its lease, nearly over
+        )
+        tracker.run(enqueue=lambda kind, task_id: None, run_for_s=2.5)
+        assert provider.requests == 5
+
+
+def test_the_sweep_leaves_a_queued_submit_alone_until_its_message_is_really_late(
+    project, people, pending_task, settings
+):
+    task = pending_task(project, people["owner"])
+    queue.enqueue_job("submit", task.pk)  # the real queue (the ORM broker, or Redis)
+    Task.objects.filter(pk=task.pk).update(created_at=timezone.now() - timedelta(minutes=2))
+    jobs = []
+    for _ in range(3):
+        tracker.sweep(enqueue=lambda kind, task_id: jobs.append((kind, task_id)))
+    assert jobs == []  # still within LOST_MESSAGE_AFTER_S of being queued
+    Task.objects.filter(pk=task.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    for _ in range(3):
+        tracker.sweep(enqueue=lambda kind, task_id: jobs.append((kind, task_id)))
+    assert jobs == [("submit", task.pk)]
+
+
+def test_a_backlog_of_archives_is_not_queued_again_while_it_waits(project, people, pending_task):
+    tasks = in_flight(project, people, pending_task, 30)
+    for task in lifecycle.claim_due_checks(limit=50):
+        finished = Report(Status.SUCCEEDED, progress=100, video_url="http://provider.invalid/v.mp4")
+        assert lifecycle.apply_report(task, finished) == State.ARCHIVING
+    jobs = []
+    for _ in range(5):
+        tracker.sweep(enqueue=lambda kind, task_id: jobs.append((kind, task_id)))
+    assert jobs == []
+    # Past its grace, each is queued again once, however often the sweep runs.
+    Task.objects.filter(pk__in=[t.pk for t in tasks]).update(next_check_at=timezone.now() - timedelta(seconds=1))
+    for _ in range(5):
+        tracker.sweep(enqueue=lambda kind, task_id: jobs.append((kind, task_id)))
+    assert sorted(jobs) == sorted(("archive", t.pk) for t in tasks)
 
 
 def test_an_archive_whose_worker_died_is_queued_again(project, people, media, pending_task):
@@ -73,6 +240,38 @@ def test_an_archive_whose_worker_died_is_queued_again(project, people, media, pe
     tracker.sweep(enqueue=lambda kind, task_id: jobs.append((kind, task_id)))
     tracker.sweep(enqueue=lambda kind, task_id: jobs.append((kind, task_id)))
     assert jobs == [("archive", task.pk)]
+
+
+def test_submits_archives_and_the_tracker_each_have_a_queue_of_their_own(settings, project, people, pending_task):
+    from django_q.brokers import get_broker
+
+    queues = {
+        name: get_broker(name) for name in (settings.QUEUE_NAME, settings.ARCHIVE_CLUSTER, settings.TRACKER_CLUSTER)
+    }
+    before = {name: broker.queue_size() for name, broker in queues.items()}
+    task = pending_task(project, people["owner"])
+    queue.enqueue_job("submit", task.pk)
+    queue.enqueue_job("archive", task.pk)
+    queue.start_tracking()
+    try:
+        after = {name: broker.queue_size() - before[name] for name, broker in queues.items()}
+        assert after == {settings.QUEUE_NAME: 1, settings.ARCHIVE_CLUSTER: 1, settings.TRACKER_CLUSTER: 1}
+    finally:
+        for broker in queues.values():
+            broker.purge_queue()
+
+
+def test_a_kick_starts_a_loop_only_when_none_is_alive_and_once_per_interval(project, people, pending_task, monkeypatch):
+    started = []
+    monkeypatch.setattr(queue, "start_tracking", lambda: started.append(1))
+    pending_task(project, people["owner"])
+    tracker.beat("alive")
+    queue.kick_tracker()
+    assert started == []
+    tracker.stop_beating("alive")
+    queue.kick_tracker()
+    queue.kick_tracker()
+    assert started == [1]
 
 
 def test_a_job_that_never_finishes_times_out_without_resubmitting(simulator, project, people, settings, pending_task):
@@ -90,3 +289,11 @@ def test_a_job_that_never_finishes_times_out_without_resubmitting(simulator, pro
     task.refresh_from_db()
     assert task.error_code == "timed_out" and "not sent again" in task.error_message
     assert SimulatorRequest.objects.filter(method="POST").count() == 1
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the embedded default's SQLite settings")
+def test_sqlite_runs_in_wal_mode_waits_for_the_lock_and_takes_it_up_front():
+    with connection.cursor() as cursor:
+        assert cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert cursor.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+    assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"

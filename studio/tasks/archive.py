@@ -48,7 +48,8 @@ def archive(task_id: int) -> bool:
     claimed = (
         Task.objects.filter(pk=task_id, state=State.ARCHIVING)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_until=now + ARCHIVE_LEASE)
+        # Taken up: from now on only a lapsed lease (this worker died) makes the sweep queue it again.
+        .update(lease_until=now + ARCHIVE_LEASE, next_check_at=now + ARCHIVE_LEASE)
     )
     if not claimed:
         return False
@@ -166,7 +167,8 @@ def _lease_renewer(task_id: int):
         nonlocal last
         if time.monotonic() - last >= RENEW_EVERY_S:
             last = time.monotonic()
-            Task.objects.filter(pk=task_id, state=State.ARCHIVING).update(lease_until=timezone.now() + ARCHIVE_LEASE)
+            until = timezone.now() + ARCHIVE_LEASE
+            Task.objects.filter(pk=task_id, state=State.ARCHIVING).update(lease_until=until, next_check_at=until)
 
     return renew
 
@@ -241,7 +243,9 @@ def _discard(clip: Clip, *, keep: set[str] | None = None) -> None:
 
 def _retry_later(task_id: int, why: str) -> None:
     log.info("archive of task %s will be retried: %s", task_id, why)
+    again = timezone.now() + RETRY_AFTER
     Task.objects.filter(pk=task_id, state=State.ARCHIVING).update(
-        lease_until=timezone.now() + RETRY_AFTER,
+        lease_until=again,
+        next_check_at=again,
         error_message=f"Saving the clip is taking longer: {why}. Retrying on its own; the clip is not lost.",
     )

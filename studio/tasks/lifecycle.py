@@ -16,8 +16,8 @@ from decimal import Decimal
 
 import httpx
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, F, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -47,10 +47,11 @@ State = Task.State
 # A task still "sending" this long after its submit began had its worker die
 # mid-request: longer than any submit can take (its read timeout plus a margin).
 SUBMIT_GRACE_MARGIN_S = 60
-# A poll in flight holds its task this long; a tracker that dies mid-poll
-# delays the task by this much, never strands it.
-POLL_CLAIM = timedelta(seconds=60)
-ARCHIVE_REQUEUE = timedelta(seconds=30)
+# A poll in flight holds its task this long: longer than a poll may take (its
+# timeout plus the time to record it), short enough that a tracker killed
+# mid-poll delays its tasks by one lease at most, never strands them.
+POLL_TIMEOUT = httpx.Timeout(8.0, connect=5.0)
+POLL_CLAIM = timedelta(seconds=12)
 FINAL_SETTINGS = {"resolution": "1080p", "duration_s": 8, "audio": True}
 SEED_MAX = 2**32 - 1
 
@@ -522,8 +523,44 @@ def settle_not_billed(task_id: int, *, by) -> None:
 
 
 def claim_due_checks(*, limit: int = 32) -> list[Task]:
-    """Tracked tasks whose next poll is due, each claimed by moving its check time ahead."""
+    """Claim up to `limit` tracked tasks whose poll is due, oldest first, in one statement.
+
+    Claiming moves a task's check time a poll lease ahead, so any number of
+    trackers can claim at once and none polls a task another holds. On
+    PostgreSQL the batch is picked `FOR UPDATE SKIP LOCKED`: concurrent
+    trackers take disjoint batches instead of queueing on each other's rows
+    (and a row another committed meanwhile is checked again, so a task just
+    claimed elsewhere is not due any more). SQLite has one writer at a time,
+    so its plain conditional UPDATE is already exclusive.
+    """
+    if limit <= 0:
+        return []
     now = timezone.now()
+    vendor = connection.vendor
+    if vendor not in ("postgresql", "sqlite"):
+        return _claim_row_by_row(now=now, limit=limit)
+    ops, table = connection.ops, connection.ops.quote_name(Task._meta.db_table)
+    due = f"SELECT id FROM {table} WHERE state IN (%s, %s) AND next_check_at <= %s ORDER BY next_check_at LIMIT %s"
+    if vendor == "postgresql":
+        # A CTE runs once: as an IN (…) subquery PostgreSQL may run it again and claim past the limit.
+        sql = (
+            f"WITH due AS ({due} FOR UPDATE SKIP LOCKED) "
+            f"UPDATE {table} SET next_check_at = %s FROM due WHERE {table}.id = due.id RETURNING {table}.id"
+        )
+    else:
+        sql = f"UPDATE {table} SET next_check_at = %s WHERE id IN ({due}) RETURNING id"
+    at, until = ops.adapt_datetimefield_value(now), ops.adapt_datetimefield_value(now + POLL_CLAIM)
+    tracked = [str(state) for state in Task.TRACKED_STATES]
+    params = [*tracked, at, limit, until] if vendor == "postgresql" else [until, *tracked, at, limit]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        claimed = [row[0] for row in cursor.fetchall()]
+    if not claimed:
+        return []
+    return list(Task.objects.select_related("account").filter(pk__in=claimed))
+
+
+def _claim_row_by_row(*, now, limit: int) -> list[Task]:
     due = Task.objects.filter(state__in=Task.TRACKED_STATES, next_check_at__lte=now)
     claimed = []
     for task_id, check_at in due.order_by("next_check_at").values_list("pk", "next_check_at")[:limit]:
@@ -544,6 +581,114 @@ def fetch_report(task: Task, http: httpx.Client) -> Report | ProviderError:
         return error
     except httpx.HTTPError as exc:
         return ProviderError(ErrorKind.OUTAGE, f"No answer from the provider ({type(exc).__name__})")
+
+
+# A route's poll asks for this many requests at most before it is given up on.
+POLL_REQUESTS_MAX = 4
+
+
+@sensitive_variables()
+async def fetch_report_async(task: Task, http: httpx.AsyncClient) -> Report | ProviderError:
+    """`fetch_report` on an asynchronous client, so hundreds of polls can wait on a slow provider at once.
+
+    Routes are written against a synchronous client. Each poll is run against a
+    stand-in that answers the requests already made and stops at the first new
+    one; that request is made here, without blocking, and the poll is run again
+    with its answer. Parsing is cheap and routes are deterministic, so this
+    costs a re-parse, not a request. No database access (it runs on the
+    tracker's event loop).
+    """
+    answers: list[httpx.Response] = []
+    route, account = task.account.provider, task.account
+    for _ in range(POLL_REQUESTS_MAX + 1):
+        try:
+            return route.poll(_Answered(answers), account, task.provider_task_id)  # type: ignore[arg-type]
+        except ProviderError as error:
+            return error
+        except _Unanswered as ask:
+            if len(answers) >= POLL_REQUESTS_MAX:
+                break
+            try:
+                answers.append(await http.request(ask.method, ask.url, **ask.options))
+            except httpx.HTTPError as exc:
+                return ProviderError(ErrorKind.OUTAGE, f"No answer from the provider ({type(exc).__name__})")
+        except httpx.HTTPError as exc:
+            return ProviderError(ErrorKind.OUTAGE, f"No answer from the provider ({type(exc).__name__})")
+    return ProviderError(ErrorKind.BAD_ANSWER, "The provider's status took too many requests to read")
+
+
+class _Unanswered(Exception):
+    def __init__(self, method: str, url, options: dict) -> None:
+        super().__init__(method)
+        self.method, self.url, self.options = method, url, options
+
+
+class _Answered:
+    """What a route's `poll` sees as its httpx.Client: the answers so far, in order, then `_Unanswered`."""
+
+    def __init__(self, answers: list[httpx.Response]) -> None:
+        self.answers, self.asked = answers, 0
+
+    def request(self, method: str, url, **options) -> httpx.Response:
+        if self.asked < len(self.answers):
+            self.asked += 1
+            return self.answers[self.asked - 1]
+        raise _Unanswered(method, url, options)
+
+    def get(self, url, **options) -> httpx.Response:
+        return self.request("GET", url, **options)
+
+    def post(self, url, **options) -> httpx.Response:
+        return self.request("POST", url, **options)
+
+
+def apply_reports(results: list[tuple[Task, Report | ProviderError]]) -> list[int]:
+    """Record a batch of polls; returns the ids of tasks now to be archived.
+
+    Most polls say "still rendering": those are written in one UPDATE (each
+    row's own state, progress and next check, still only on tracked rows).
+    The rest (done, failed, errors) are rare and go through `apply_report`.
+    """
+    now = timezone.now()
+    running: list[tuple[Task, Report, float]] = []
+    others = []
+    for task, report in results:
+        elapsed = (now - (task.submitted_at or now)).total_seconds()
+        if (
+            isinstance(report, Report)
+            and report.status in (Status.QUEUED, Status.RUNNING)
+            and elapsed <= task.account.provider.deadline_s
+        ):
+            running.append((task, report, elapsed))
+        else:
+            others.append((task, report))
+    if running:
+        states, progress, said, next_at = [], [], [], []
+        for task, report, elapsed in running:
+            state = State.QUEUED if report.status == Status.QUEUED else State.RUNNING
+            states.append(When(pk=task.pk, then=Value(str(state))))
+            if report.progress is not None:
+                progress.append(When(pk=task.pk, then=Value(report.progress)))
+            said.append(When(pk=task.pk, then=Value(report.provider_status)))
+            check_at = now + timedelta(seconds=_poll_delay(task, elapsed_s=elapsed))
+            next_at.append(When(pk=task.pk, then=Value(check_at)))
+        ids = [task.pk for task, _, _ in running]
+        field = {f.name: f for f in Task._meta.concrete_fields}.__getitem__
+        written = Task.objects.filter(pk__in=ids, state__in=Task.TRACKED_STATES).update(
+            state=Case(*states, default=F("state"), output_field=field("state")),
+            progress=Case(*progress, default=F("progress"), output_field=field("progress")),
+            provider_status=Case(*said, default=F("provider_status"), output_field=field("provider_status")),
+            next_check_at=Case(*next_at, default=F("next_check_at"), output_field=field("next_check_at")),
+            provider_requests=F("provider_requests") + 1,
+            error_code="",
+            error_message="",
+        )
+        if written < len(ids):
+            # Ended meanwhile (a callback, a settle): the request still counts.
+            Task.objects.filter(pk__in=ids).exclude(state__in=Task.TRACKED_STATES).update(
+                provider_requests=F("provider_requests") + 1
+            )
+    return [task.pk for task, report in others if apply_report(task, report) == State.ARCHIVING]
 
 
 def apply_report(task: Task, report: Report | ProviderError) -> str:
@@ -597,8 +742,9 @@ def apply_report(task: Task, report: Report | ProviderError) -> str:
             video_url_expires_at=now + timedelta(seconds=route.result_ttl_s),
             # Only a charge the provider reports is recorded as charged; otherwise the card keeps the quote.
             cost_charged=report.charged if report.charged is not None else F("cost_charged"),
-            # The archive job is queued now; this is only when a sweep re-queues it if lost.
-            next_check_at=now + ARCHIVE_REQUEUE,
+            # The archive job is queued now: a sweep queues it again only if it is still
+            # waiting after this long (see `tracker.sweep`).
+            next_check_at=now + lost_message_after(),
             lease_until=None,
             error_code="",
             error_message="",
@@ -673,6 +819,11 @@ def finish_task(task_id: int, *, from_states, state: str, error: ProviderError, 
     if billed is False:
         fields["cost_charged"] = Decimal("0")
     return bool(Task.objects.filter(pk=task_id, state__in=from_states).update(**fields))
+
+
+def lost_message_after() -> timedelta:
+    """How long a queued submit or archive message may wait before it is taken as lost."""
+    return timedelta(seconds=settings.LOST_MESSAGE_AFTER_S)
 
 
 def count_request(task_id: int) -> None:

@@ -1,24 +1,48 @@
-"""The tracker: one loop, cluster-wide, that follows every task in flight.
+"""The tracker: a long-lived loop that follows every task in flight at its route's cadence.
 
-It holds one django-q2 worker however many tasks are in flight (polls run on a
-small thread pool), wakes as often as the nearest due poll needs rather than at
-the cluster's 30-second scheduler tick, and sweeps up work whose queue message
-or worker was lost. A lease row makes it single across machines; if its worker
-is killed the lease lapses and the next kick (every Draft click, every minute
-from the schedule) starts another.
+It runs in a django-q2 cluster of its own (settings.TRACKER_CLUSTER), so it
+never waits in line behind a submit or an archive, in the manner of
+healthchecks' `sendalerts`: claim what is due, act, sleep briefly, again.
+
+- Polls run concurrently on an asynchronous HTTP client (httpx.AsyncClient, on
+  an event loop in a thread of the loop's own), so hundreds can wait on a slow
+  provider at once without a thread each; the loop itself only talks to the
+  database: it claims due tasks in batches (one statement, see
+  `lifecycle.claim_due_checks`) and records their answers in bulk.
+- Any number of loops, in any number of tracker clusters on any number of
+  machines, share the due tasks: a claim moves a task's next check one poll
+  lease ahead, so no two loops poll it at once, and a loop killed mid-poll
+  delays its tasks by that lease (12 s), never strands them.
+- Each run ends after `settings.TRACKER_RUN_S` and queues the next on its own
+  queue; a worker that dies is replaced by django-q2's sentinel, and the new
+  worker queues a run as it starts (`queue.start_tracking_on_spawn`).
+- The sweep (once a second) picks up what a lost queue message or a killed
+  submit or archive worker left behind, and only that: each message's task
+  records when it was queued, and only one still waiting after
+  `settings.LOST_MESSAGE_AFTER_S` is queued again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import queue
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from django.db.models import Min, Q
+import httpx
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.db.models import Q
 from django.utils import timezone
+
+from studio.providers.base import ErrorKind, ProviderError, Report
 
 from . import lifecycle
 from .models import Task, WorkerLease
@@ -26,108 +50,266 @@ from .models import Task, WorkerLease
 log = logging.getLogger(__name__)
 State = Task.State
 
-LEASE_NAME = "tracker"
-LEASE = timedelta(seconds=15)
-RUN_FOR_S = 50.0
-MAX_SLEEP_S = 0.5
-POLL_THREADS = 8
-# A pending task nobody has picked up this long after its message was sent.
+Enqueue = Callable[[str, int], None]
+
+# Each running loop keeps a row "tracker:<id>" alive; kicks look for one.
+LOOP_PREFIX = "tracker:"
+HEARTBEAT = timedelta(seconds=15)
+HEARTBEAT_EVERY_S = 5.0
+# At most one kick message per this long while no loop is alive, so a tracker
+# cluster that is down does not gather a pile of runs waiting for it.
+KICK_NAME = "kick:tracker"
+KICK_EVERY = timedelta(seconds=15)
+# Polls in flight at once per loop, and how many one claim may take.
+MAX_IN_FLIGHT = 1000
+CLAIM_BATCH = 200
+# With nothing due and no answer in, the loop looks again this often.
+IDLE_WAIT_S = 0.25
+SWEEP_EVERY_S = 1.0
+# A pending task whose submit message was never known to be queued (the broker
+# refused it) is sent after this; one whose message was queued waits
+# LOST_MESSAGE_AFTER_S (see `queue.enqueue_job`).
 LOST_SUBMIT_AFTER = timedelta(seconds=10)
 
 
-def take_lease(holder: str) -> bool:
-    now = timezone.now()
-    WorkerLease.objects.get_or_create(name=LEASE_NAME, defaults={"expires_at": now})
-    return bool(
-        WorkerLease.objects.filter(name=LEASE_NAME)
-        .filter(Q(expires_at__lte=now) | Q(holder=holder))
-        .update(holder=holder, expires_at=now + LEASE)
+# --- Loops alive ----------------------------------------------------------------------------------------------
+
+
+def beat(loop_id: str) -> None:
+    holder = f"{socket.gethostname()[:40]}:{os.getpid()}"
+    WorkerLease.objects.update_or_create(
+        name=LOOP_PREFIX + loop_id, defaults={"holder": holder, "expires_at": timezone.now() + HEARTBEAT}
     )
 
 
-def release_lease(holder: str) -> None:
-    WorkerLease.objects.filter(name=LEASE_NAME, holder=holder).update(holder="", expires_at=timezone.now())
+def stop_beating(loop_id: str) -> None:
+    WorkerLease.objects.filter(name=LOOP_PREFIX + loop_id).delete()
 
 
-def lease_is_free() -> bool:
-    return not WorkerLease.objects.filter(name=LEASE_NAME, expires_at__gte=timezone.now()).exists()
+def is_tracking() -> bool:
+    """Whether some tracking loop, anywhere, has shown it is alive within its heartbeat."""
+    return WorkerLease.objects.filter(name__startswith=LOOP_PREFIX, expires_at__gte=timezone.now()).exists()
+
+
+def take_kick() -> bool:
+    """One kick per KICK_EVERY across the deployment: a conditional UPDATE decides who sends it."""
+    now = timezone.now()
+    WorkerLease.objects.get_or_create(name=KICK_NAME, defaults={"expires_at": now})
+    return bool(WorkerLease.objects.filter(name=KICK_NAME, expires_at__lte=now).update(expires_at=now + KICK_EVERY))
 
 
 def has_live_work() -> bool:
     return Task.objects.filter(state__in=Task.LIVE_STATES).exists()
 
 
-def run(*, enqueue: Callable[[str, int], None], run_for_s: float = RUN_FOR_S) -> bool:
-    """Follow tasks for up to `run_for_s` seconds. Returns whether work remains.
+# --- The loop -------------------------------------------------------------------------------------------------
 
-    `enqueue(kind, task_id)` hands submits and archives to other workers
-    (django-q2's queue, from `queue.track`; an inline runner in tests).
+
+class Stats:
+    """What a run did, for its log line and the bench: polls made, database queries, time spent."""
+
+    def __init__(self) -> None:
+        self.polls = self.queries = self.claims = 0
+        self.started = time.monotonic()
+
+    def count_query(self, execute, sql, params, many, context):
+        self.queries += 1
+        return execute(sql, params, many, context)
+
+    def line(self, loop_id: str) -> str:
+        seconds = time.monotonic() - self.started
+        per_poll = self.queries / self.polls if self.polls else 0.0
+        return (
+            f"tracker {loop_id} pid {os.getpid()}: {self.polls} polls in {seconds:.0f} s "
+            f"({self.polls / max(seconds, 0.001):.1f}/s), {self.claims} claims, "
+            f"{self.queries} queries ({per_poll:.2f} per poll)"
+        )
+
+
+def run(*, enqueue: Enqueue, run_for_s: float | None = None, until_idle: bool = False) -> bool:
+    """Follow every task in flight for `run_for_s` seconds (settings.TRACKER_RUN_S by default).
+
+    `enqueue(kind, task_id)` hands submits and archives to their queues
+    (`queue.enqueue_job`; an inline runner in tests). With `until_idle` the run
+    also ends once nothing is live. Returns whether live work remains.
     """
-    holder = uuid.uuid4().hex
-    if not take_lease(holder):
-        return has_live_work()
-    deadline = time.monotonic() + run_for_s
-    try:
-        with ThreadPoolExecutor(POLL_THREADS) as pool, lifecycle.http_client() as http:
+    loop_id = uuid.uuid4().hex[:16]
+    deadline = time.monotonic() + (settings.TRACKER_RUN_S if run_for_s is None else run_for_s)
+    stats = Stats()
+    next_beat = next_sweep = next_report = 0.0
+    with connection.execute_wrapper(stats.count_query), Poller(name=loop_id) as poller:
+        try:
             while time.monotonic() < deadline:
-                if not take_lease(holder):
-                    return has_live_work()
-                step(pool=pool, http=http, enqueue=enqueue)
-                if not has_live_work():
+                now = time.monotonic()
+                if now >= next_beat:
+                    close_old_connections()  # honours CONN_MAX_AGE and health checks in a long run
+                    beat(loop_id)
+                    next_beat = now + HEARTBEAT_EVERY_S
+                if now >= next_sweep:
+                    sweep(enqueue=enqueue)
+                    next_sweep = now + SWEEP_EVERY_S
+                if now >= next_report:
+                    if stats.polls:
+                        log.info(stats.line(loop_id))
+                    next_report = now + 30.0
+                answered = record(poller.answered(), enqueue=enqueue, stats=stats)
+                claimed = lifecycle.claim_due_checks(limit=min(CLAIM_BATCH, MAX_IN_FLIGHT - poller.in_flight))
+                if claimed:
+                    stats.claims += 1
+                    for task in claimed:
+                        poller.start(task)
+                if until_idle and not poller.in_flight and not has_live_work():
                     return False
-                time.sleep(_sleep_until_next_due())
-    finally:
-        release_lease(holder)
+                if len(claimed) < CLAIM_BATCH and not answered:
+                    poller.wait(IDLE_WAIT_S)
+            # Answers still on their way are recorded before the run ends, so
+            # the next run does not wait out their poll leases.
+            poller.wait_all(lifecycle.POLL_TIMEOUT.read or 8.0)
+            record(poller.answered(), enqueue=enqueue, stats=stats)
+        finally:
+            log.info(stats.line(loop_id))
+            stop_beating(loop_id)
     return has_live_work()
 
 
-def step(*, pool: ThreadPoolExecutor, http, enqueue) -> int:
-    """One pass: sweep, then poll everything due. Returns how many tasks were polled."""
+def record(answers: list[tuple[Task, Report | ProviderError]], *, enqueue: Enqueue, stats: Stats) -> int:
+    if not answers:
+        return 0
+    stats.polls += len(answers)
+    for task_id in lifecycle.apply_reports(answers):
+        enqueue("archive", task_id)
+    return len(answers)
+
+
+class Poller:
+    """Polls in flight on an asyncio event loop in a thread of its own; answers come back through a queue.
+
+    Only `start`, `answered`, `wait` and `wait_all` are called from the loop's
+    thread; the event loop's thread never touches the database.
+    """
+
+    def __init__(self, *, name: str = "", max_in_flight: int = MAX_IN_FLIGHT) -> None:
+        # Sent with every poll (X-Dailies-Tracker), so a provider's log tells the loops apart.
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{name}"
+        self.in_flight = 0
+        self._max = max_in_flight
+        self._answers: queue.SimpleQueue[tuple[Task, Report | ProviderError]] = queue.SimpleQueue()
+        self._arrived = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="tracker-polls", daemon=True)
+        self._http: httpx.AsyncClient | None = None
+
+    def __enter__(self) -> Poller:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._open(), self._loop).result()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(timeout=30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)
+        self._loop.close()
+
+    async def _open(self) -> None:
+        self._http = httpx.AsyncClient(
+            timeout=lifecycle.POLL_TIMEOUT,
+            follow_redirects=True,
+            headers={"User-Agent": "Dailies/0.1", "X-Dailies-Tracker": self.name},
+            limits=httpx.Limits(max_connections=self._max, max_keepalive_connections=100),
+        )
+
+    async def _close(self) -> None:
+        pending = [t for t in asyncio.all_tasks(self._loop) if t is not asyncio.current_task()]
+        for t in pending:
+            t.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        if self._http is not None:
+            await self._http.aclose()
+
+    def start(self, task: Task) -> None:
+        self.in_flight += 1
+        self._loop.call_soon_threadsafe(self._loop.create_task, self._poll(task))
+
+    async def _poll(self, task: Task) -> None:
+        assert self._http is not None
+        try:
+            report = await lifecycle.fetch_report_async(task, self._http)
+        except Exception as exc:  # a route's bug must not end the loop: the task is looked at again
+            log.exception("poll of task %s failed", task.pk)
+            report = ProviderError(ErrorKind.BAD_ANSWER, f"Could not read the provider's answer ({type(exc).__name__})")
+        self._answers.put((task, report))
+        self._arrived.set()
+
+    def answered(self) -> list[tuple[Task, Report | ProviderError]]:
+        self._arrived.clear()
+        answers = []
+        while True:
+            try:
+                answers.append(self._answers.get_nowait())
+            except queue.Empty:
+                break
+        self.in_flight -= len(answers)
+        return answers
+
+    def wait(self, timeout: float) -> None:
+        """Until an answer arrives or `timeout` passes."""
+        self._arrived.wait(timeout)
+
+    def wait_all(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.in_flight > self._answers.qsize() and time.monotonic() < deadline:
+            self._arrived.wait(0.05)
+            self._arrived.clear()
+
+
+# --- One pass, synchronously (tests, and the provider tests' own runs) ----------------------------------------
+
+
+def step(*, pool: ThreadPoolExecutor, http: httpx.Client, enqueue: Enqueue) -> int:
+    """One pass: sweep, then poll everything due on `pool`. Returns how many tasks were polled."""
     sweep(enqueue=enqueue)
-    due = lifecycle.claim_due_checks()
+    due = lifecycle.claim_due_checks(limit=CLAIM_BATCH)
     if not due:
         return 0
     reports = list(pool.map(lambda task: lifecycle.fetch_report(task, http), due))
-    for task, report in zip(due, reports, strict=True):
-        if lifecycle.apply_report(task, report) == State.ARCHIVING:
-            enqueue("archive", task.pk)
+    for task_id in lifecycle.apply_reports(list(zip(due, reports, strict=True))):
+        enqueue("archive", task_id)
     return len(due)
 
 
-def sweep(*, enqueue) -> None:
-    """Pick up what a lost queue message or a killed worker left behind."""
+# --- The sweep ------------------------------------------------------------------------------------------------
+
+
+def sweep(*, enqueue: Enqueue) -> None:
+    """Queue again only what is really lost: work whose message waited past its time, or whose worker died.
+
+    A pending task's `lease_until` and an archiving task's `next_check_at` say
+    until when its queued message may still be on its way (`queue.enqueue_job`
+    and `lifecycle.apply_report` set them as they queue it; the workers move
+    them as they take it up). Queueing it again pushes that time ahead by the
+    same grace, so one lost message makes one copy, however often this runs.
+    """
     lifecycle.mark_stale_submissions_uncertain()
     now = timezone.now()
-    # Pending tasks whose submit message never ran, and those whose wait after
-    # a rate limit (the provider's Retry-After) is over: those are sent the
-    # moment it passes, not at the next lost-message sweep.
+    grace = lifecycle.lost_message_after()
+    # Pending tasks whose submit message was never queued (the broker refused it) or waited past
+    # its grace, and those whose wait after a rate limit (the provider's Retry-After) is over: those
+    # are sent the moment it passes, not at the next lost-message sweep.
     stale_pending = (
         Task.objects.filter(state=State.PENDING)
         .filter(Q(next_check_at__isnull=True, created_at__lt=now - LOST_SUBMIT_AFTER) | Q(next_check_at__lte=now))
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
     )
-    for task_id, held in stale_pending.values_list("pk", "lease_until")[:50]:
-        # The lease here only stops the next sweep from queueing it again;
+    for task_id, held in stale_pending.values_list("pk", "lease_until")[:100]:
         # submit() claims the task itself, so a duplicate message is harmless.
-        if Task.objects.filter(pk=task_id, state=State.PENDING, lease_until=held).update(
-            lease_until=now + LOST_SUBMIT_AFTER
-        ):
+        if Task.objects.filter(pk=task_id, state=State.PENDING, lease_until=held).update(lease_until=now + grace):
             enqueue("submit", task_id)
-    # Clips whose download job was lost or whose worker died mid-download.
+    # Clips whose archive message waited past its grace, or whose worker died mid-download.
     stale_archives = Task.objects.filter(state=State.ARCHIVING, next_check_at__lte=now).filter(
         Q(lease_until__isnull=True) | Q(lease_until__lt=now)
     )
-    for task_id, check_at in stale_archives.values_list("pk", "next_check_at")[:50]:
+    for task_id, check_at in stale_archives.values_list("pk", "next_check_at")[:100]:
         if Task.objects.filter(pk=task_id, state=State.ARCHIVING, next_check_at=check_at).update(
-            next_check_at=now + lifecycle.ARCHIVE_REQUEUE
+            next_check_at=now + grace
         ):
             enqueue("archive", task_id)
-
-
-def _sleep_until_next_due() -> float:
-    # Polls due, and rate-limited submits whose wait ends.
-    waiting = Task.objects.filter(state__in=(*Task.TRACKED_STATES, State.PENDING))
-    nearest = waiting.aggregate(at=Min("next_check_at"))["at"]
-    if nearest is None:
-        return MAX_SLEEP_S
-    return min(MAX_SLEEP_S, max(0.05, (nearest - timezone.now()).total_seconds()))

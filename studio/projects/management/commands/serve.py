@@ -1,4 +1,4 @@
-"""`make run`: the web server and the django-q2 cluster together, stopped together on Ctrl-C."""
+"""`make run`: the web server and the django-q2 clusters together, stopped together on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -15,11 +15,10 @@ from .bootstrap_demo import how_to_log_in
 
 
 class Command(BaseCommand):
-    help = "Start the web server (gunicorn) and the task cluster; Ctrl-C stops both."
+    help = "Start the web server (gunicorn) and the task clusters; Ctrl-C stops them all."
 
     def handle(self, *args, **options):
         python = sys.executable
-        manage = str(settings.BASE_DIR / "manage.py")
         bind = f"{settings.HOST}:{settings.PORT}"
         web = subprocess.Popen(
             [
@@ -47,10 +46,10 @@ class Command(BaseCommand):
             cwd=settings.BASE_DIR,
             start_new_session=True,
         )
-        # Each child leads its own process group, so stopping takes its worker
-        # processes too (a cluster's workers outlive their parent otherwise).
-        worker = subprocess.Popen([python, manage, "qcluster"], cwd=settings.BASE_DIR, start_new_session=True)
-        children = [web, worker]
+        # Three clusters, one per queue (settings.Q_CLUSTER): submits, archives and the tracker,
+        # so a backlog in one never delays another. Each child leads its own process group, so
+        # stopping takes its worker processes too (a cluster's workers outlive their parent otherwise).
+        clusters = {name: start_cluster(name) for name in cluster_names()}
         url = f"http://{bind}/"
         self.stdout.write(self.style.SUCCESS(f"\nDailies is running at {url}"))
         self.stdout.write(f"{how_to_log_in()} Press Ctrl-C to stop.\n")
@@ -64,9 +63,17 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         try:
-            while not stopping and all(child.poll() is None for child in children):
+            while not stopping and web.poll() is None:
+                for name, cluster in clusters.items():
+                    if cluster.poll() is not None:
+                        # A cluster that died (killed, out of memory) is started again at once;
+                        # the database lets the new one pick up what the old one held.
+                        self.stderr.write(f"The {name} cluster stopped ({cluster.returncode}); starting it again.")
+                        _signal_group(cluster, signal.SIGKILL)
+                        clusters[name] = start_cluster(name)
                 time.sleep(0.3)
         finally:
+            children = [web, *clusters.values()]
             for child in children:
                 _signal_group(child, signal.SIGTERM)
             deadline = time.monotonic() + 15
@@ -82,7 +89,21 @@ class Command(BaseCommand):
         if failed and not stopping:
             self.stderr.write("A process stopped unexpectedly; see the log above.")
             sys.exit(1)
-        self.stdout.write("Stopped web server and worker.")
+        self.stdout.write("Stopped web server and workers.")
+
+
+def cluster_names() -> list[str]:
+    return [settings.QUEUE_NAME, settings.ARCHIVE_CLUSTER, settings.TRACKER_CLUSTER]
+
+
+def start_cluster(name: str) -> subprocess.Popen:
+    """`manage.py qcluster` for the cluster `name` (its queue and worker count come from settings)."""
+    return subprocess.Popen(
+        [sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "Q_CLUSTER_NAME": name},
+        start_new_session=True,
+    )
 
 
 def _signal_group(child: subprocess.Popen, signum: int) -> None:
