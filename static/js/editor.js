@@ -68,13 +68,17 @@ function updateChip(form) {
   if (!chip) return;
   const words = [...form.querySelectorAll("textarea[name=prompt], input[name=negative_prompt]")];
   const edited = words.some((field) => field.value !== field.defaultValue);
+  if (!ORIGINAL.has(chip)) ORIGINAL.set(chip, { nodes: [...chip.childNodes], title: chip.title });
+  const original = ORIGINAL.get(chip);
   chip.classList.toggle("is-edited", edited);
-  chip.textContent = edited ? `v${chip.dataset.number} edited → v${chip.dataset.next}` : `v${chip.dataset.number}`;
-  if (!chip.dataset.title) chip.dataset.title = chip.title;
+  if (edited) chip.textContent = `v${chip.dataset.number} edited → v${chip.dataset.next}`;
+  else chip.replaceChildren(...original.nodes);
   chip.title = edited
     ? `You changed the words of v${chip.dataset.number}: drafting makes them v${chip.dataset.next}.`
-    : chip.dataset.title;
+    : original.title;
 }
+// What each chip said before any edit, to say again when the words are put back as they were.
+const ORIGINAL = new WeakMap();
 document.addEventListener("input", (event) => {
   const form = event.target instanceof Element && event.target.closest(`${PANEL} form.draft-form`);
   if (form) updateChip(form);
@@ -154,5 +158,10 @@ function setUp(root) {
   if (form) updateChip(form);
   fitToScreen();
 }
-document.addEventListener("htmx:load", (event) => setUp(event.target));
+document.addEventListener("htmx:load", (event) => {
+  setUp(event.target);
+  // A new prompt opened in place is ready for its words.
+  const words = event.target.querySelector && event.target.querySelector("[data-version-chip].is-new");
+  if (words) event.target.querySelector("textarea[name=prompt]")?.focus();
+});
 setUp(document);

@@ -215,6 +215,7 @@ class LibraryRow:
     version_count: int
     clip_count: int
     last_used: datetime
+    age: str
     posters: list[Clip]
 
 
@@ -260,6 +261,7 @@ def library_rows(project: Project, *, words: str = "", limit: int = LIBRARY_PAGE
             version_count=prompt.version_count,
             clip_count=prompt.clip_count,
             last_used=prompt.last_used or prompt.created_at,
+            age=_age(prompt.last_used or prompt.created_at),
             posters=posters[prompt.pk],
         )
         for prompt in found
