@@ -194,6 +194,7 @@ INSTALLED_APPS = [
     "studio.money",
     "studio.tasks",
     "studio.spend",
+    "studio.review",
     "studio.clips",
     "studio.images",
     "studio.simulator",
