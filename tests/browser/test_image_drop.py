@@ -17,13 +17,18 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 DROP = """async ([selector, width, height, name, type]) => {
     const canvas = Object.assign(document.createElement('canvas'), {width, height});
     canvas.getContext('2d').fillRect(0, 0, width, height);
-    const blob = type === 'image/png' ? await new Promise(done => canvas.toBlob(done, type)) : new Blob(['words'], {type});
+    const blob = type === 'image/png'
+        ? await new Promise(done => canvas.toBlob(done, type))
+        : new Blob(['words'], {type});
     const carried = new DataTransfer();
     carried.items.add(new File([blob], name, {type}));
     const zone = document.querySelector(selector);
-    for (const kind of ['dragenter', 'dragover']) zone.dispatchEvent(new DragEvent(kind, {bubbles: true, cancelable: true, dataTransfer: carried}));
+    const drag = kind => zone.dispatchEvent(
+        new DragEvent(kind, {bubbles: true, cancelable: true, dataTransfer: carried}));
+    drag('dragenter');
+    drag('dragover');
     const over = zone.classList.contains('is-over');
-    zone.dispatchEvent(new DragEvent('drop', {bubbles: true, cancelable: true, dataTransfer: carried}));
+    drag('drop');
     return over;
 }"""
 
