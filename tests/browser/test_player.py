@@ -164,16 +164,43 @@ def test_a_card_swapped_in_by_htmx_gets_the_player_too(owner_page, clips):
     page = owner_page
     page.goto(f"/projects/{clips.project_id}/")
     task_id = clips.draft.task_id
-    card_player(page, task_id).evaluate("player => { player.dataset.old = '1'; }")
+    card_player(page, task_id)
+    # The card leaves and comes back over htmx, as a card does when the live refresh first shows it.
+    page.evaluate(f"document.querySelector('#task-{task_id}').remove()")
     page.evaluate(
-        "([url, target]) => htmx.ajax('GET', url, {target, swap: 'outerHTML'})",
-        [f"/tasks/{task_id}/card", f"#task-{task_id}"],
+        "url => htmx.ajax('GET', url, {target: '#task-list', swap: 'afterbegin'})",
+        f"/tasks/{task_id}/card",
     )
-    page.wait_for_function(f"document.querySelector('#task-{task_id} [data-player]:not([data-old])')")
     player = card_player(page, task_id)
     assert video_state(player)["controls"] is False
     player.locator('[data-action="loop"]').click()
     assert video_state(player)["loop"] is True
+
+
+def test_a_clip_being_watched_plays_on_when_its_card_is_sent_again(owner_page, clips):
+    page = owner_page
+    page.goto(f"/projects/{clips.project_id}/")
+    task_id = clips.draft.task_id
+    player = card_player(page, task_id)
+    wait_for(player, "v.readyState >= 1")
+    player.locator('[data-action="loop"]').click()
+    player.locator('[data-action="toggle"]').click()
+    wait_for(player, "!v.paused && v.currentTime > 0.2")
+    page.evaluate(
+        "id => { const card = document.querySelector('#task-' + id); card.dataset.old = '1';"
+        " card.querySelector('[data-player]').dataset.old = '1'; }",
+        task_id,
+    )
+    page.evaluate(
+        "([url, target]) => htmx.ajax('GET', url, {target, swap: 'outerHTML'})",
+        [f"/tasks/{task_id}/card", f"#task-{task_id}"],
+    )
+    page.wait_for_function(f"document.querySelector('#task-{task_id}:not([data-old])')")
+    # A new card around the same player, still playing, still looping.
+    expect(page.locator(f"#task-{task_id} [data-player][data-old]")).to_have_count(1)
+    page.wait_for_timeout(300)
+    state = video_state(player)
+    assert state["paused"] is False and state["loop"] is True
 
 
 def test_gallery_posters_load_nothing_until_hovered_then_scrub(owner_page, clips):
