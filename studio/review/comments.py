@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from studio.clips.models import Clip
@@ -93,7 +96,7 @@ class CommentEditForm(StorableText, forms.Form):
 class Commenter:
     """Who writes: a member, or a guest by name through a link."""
 
-    user: object | None = None
+    user: Any = None  # a User; typed loosely as request.user is (a lazy object)
     guest_name: str = ""
     link: ReviewLink | None = None
 
@@ -170,3 +173,41 @@ def threads(clip: Clip) -> list[Comment]:
     for head in heads:
         setattr(head, "thread_replies", replies.get(head.pk, []))  # noqa: B010
     return sorted(heads, key=lambda c: (c.frame_in is None, c.frame_in or 0, c.created_at))
+
+
+def panel_context(
+    clip: Clip,
+    *,
+    membership: Membership | None,
+    form: CommentForm | None = None,
+    editing: tuple[int, CommentEditForm] | None = None,
+    post_url: str = "",
+    can_comment: bool | None = None,
+) -> dict:
+    """What templates/review/_comments.html needs for one clip's panel.
+
+    Members see it with their `membership`; a review link passes `membership=None`, its own
+    `post_url` and whether the link allows comments.
+    """
+    heads = threads(clip)
+    count = sum(1 + len(getattr(head, "thread_replies", [])) for head in heads)
+    return {
+        "clip": clip,
+        "membership": membership,
+        "threads": heads,
+        "comment_count": count,
+        "open_count": sum(1 for head in heads if not head.is_resolved),
+        "comment_form": form or CommentForm(clip=clip),
+        "editing": editing,
+        "post_url": post_url or reverse("comment-add", args=[clip.pk]),
+        "can_comment": membership.can_review if can_comment is None and membership else bool(can_comment),
+        "frames": frame_count(clip),
+        "fps": clip.frame_rate or 24,
+    }
+
+
+def panel_html(request, clip: Clip, *, membership: Membership | None, **options) -> str:
+    """One clip's comments panel as HTML, for a page that shows it beside its player."""
+    context = panel_context(clip, membership=membership, **{k: v for k, v in options.items() if k != "label"})
+    context["label"] = options.get("label", "")
+    return render_to_string("review/_comments.html#comments-panel", context, request=request)

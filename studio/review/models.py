@@ -4,6 +4,7 @@ account, playlists to review in order, and each member's notifications."""
 from __future__ import annotations
 
 import hashlib
+import json
 
 from django.conf import settings
 from django.db import models
@@ -67,6 +68,11 @@ class Comment(models.Model):
         if self.author_id:
             return self.author.get_username() if self.author else "someone who left"
         return self.guest_name or "a guest"
+
+    @property
+    def drawing_json(self) -> str:
+        """The drawing as JSON text, for the page's script to read from an (escaped) attribute."""
+        return json.dumps(self.drawing, separators=(",", ":")) if self.drawing else ""
 
     @property
     def is_guest(self) -> bool:
