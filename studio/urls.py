@@ -12,6 +12,7 @@ from studio.images import views as images
 from studio.projects import views as projects
 from studio.prompts import views as prompts
 from studio.providers import views as providers
+from studio.review import link_views as review_links
 from studio.spend import views as spend
 from studio.tasks import views as tasks
 
@@ -41,6 +42,20 @@ urlpatterns = [
         name="invitation-revoke",
     ),
     path("invites/<str:token>", projects.invitation, name="invitation"),
+    # Review links: the project's list, and the guest's pages under /r/<token>/ (studio/review/link_views.py).
+    path("projects/<int:project_id>/review-links/", review_links.review_links, name="review-links"),
+    path("projects/<int:project_id>/review-links/new", review_links.review_link_new, name="review-link-new"),
+    path(
+        "projects/<int:project_id>/review-links/<int:link_id>/revoke",
+        review_links.review_link_revoke,
+        name="review-link-revoke",
+    ),
+    path("r/<str:token>/", review_links.review_link, name="review-link"),
+    path("r/<str:token>/clips/<int:clip_id>/", review_links.review_link_clip, name="review-link-clip"),
+    path("r/<str:token>/clips/<int:clip_id>/video", review_links.review_link_video, name="review-link-video"),
+    path("r/<str:token>/clips/<int:clip_id>/poster", review_links.review_link_poster, name="review-link-poster"),
+    path("r/<str:token>/clips/<int:clip_id>/comments", review_links.review_link_comment, name="review-link-comment"),
+    path("r/<str:token>/clips/<int:clip_id>/review", review_links.review_link_status, name="review-link-status"),
     path("projects/<int:project_id>/prompts", prompts.library, name="prompt-library"),
     path("prompts/<int:prompt_id>/rename", prompts.rename, name="prompt-rename"),
     path("prompts/<int:prompt_id>/history", prompts.history, name="prompt-history"),

@@ -19,6 +19,7 @@ from django.utils import timezone
 from studio.clips.models import Clip
 from studio.images.models import InputImage
 from studio.projects.models import Invitation, Membership
+from studio.review.models import ReviewLink
 from studio.tasks.models import Batch, Task
 
 pytestmark = pytest.mark.django_db
@@ -43,6 +44,16 @@ RULES: dict[str, tuple[str | None, str | None]] = {
     "member-remove": (None, "owner"),
     "invitation-revoke": (None, "owner"),
     "invitation": ("token", "token"),
+    # Review links: owners and editors make and revoke them; guests reach /r/<token>/ with the token alone.
+    "review-links": ("editor", None),
+    "review-link-new": ("editor", "editor"),
+    "review-link-revoke": (None, "editor"),
+    "review-link": ("token", "token"),
+    "review-link-clip": ("token", None),
+    "review-link-video": ("token", None),
+    "review-link-poster": ("token", None),
+    "review-link-comment": (None, "token"),
+    "review-link-status": (None, "token"),
     "prompt-library": ("member", None),
     "prompt-rename": (None, "editor"),
     "prompt-history": ("member", None),
@@ -152,6 +163,9 @@ def studio(project, people, pending_task, media) -> Studio:
     invitation = Invitation.objects.create(
         project=project, email="guest@example.com", token_digest="0" * 64, expires_at=timezone.now(), invited_by=owner
     )
+    review_link = ReviewLink.objects.create(
+        project=project, kind=ReviewLink.Kind.CLIP, clip=clip, token_sha256="0" * 64, created_by=owner
+    )
     version = task.prompt_version
     in_project = {"project_id": project.pk}
     return Studio(
@@ -181,6 +195,15 @@ def studio(project, people, pending_task, media) -> Studio:
             "member-remove": {**in_project, "membership_id": extra_membership.pk},
             "invitation-revoke": {**in_project, "invitation_id": invitation.pk},
             "invitation": {"token": "not-a-real-token"},
+            "review-links": in_project,
+            "review-link-new": in_project,
+            "review-link-revoke": {**in_project, "link_id": review_link.pk},
+            "review-link": {"token": "not-a-real-token"},
+            "review-link-clip": {"token": "not-a-real-token", "clip_id": clip.pk},
+            "review-link-video": {"token": "not-a-real-token", "clip_id": clip.pk},
+            "review-link-poster": {"token": "not-a-real-token", "clip_id": clip.pk},
+            "review-link-comment": {"token": "not-a-real-token", "clip_id": clip.pk},
+            "review-link-status": {"token": "not-a-real-token", "clip_id": clip.pk},
             "prompt-library": in_project,
             "prompt-rename": {"prompt_id": version.prompt_id},
             "prompt-history": {"prompt_id": version.prompt_id},
