@@ -160,3 +160,48 @@ def test_the_compare_page_shows_both_clips_comments(clients, clip, project, peop
     page = clients["viewer"].get(f"/projects/{project.pk}/compare?a={clip.pk}&b={other.pk}").content.decode()
     assert f'id="comments-{clip.pk}"' in page and f'id="comments-{other.pk}"' in page
     assert "On A" in page and "On B" in page
+
+
+# --- Revise: a draft that answers the notes ------------------------------------------------
+
+
+@pytest.fixture
+def changes_requested(clients, clip):
+    post(clients["reviewer"], clip, text="Slower push in", frame_in=10)
+    post(clients["reviewer"], clip, text="Warmer light")
+    post(clients["reviewer"], clip, text="Already fine")
+    Comment.objects.filter(text="Already fine").update(resolved_at="2026-12-01T00:00:00Z")
+    clip.review_status, clip.review_note = "changes", "Nearly there"
+    clip.save(update_fields=["review_status", "review_note"])
+    return clip
+
+
+def test_changes_requested_offers_revise_with_the_open_notes_beside_the_words(clients, changes_requested, project):
+    clip = changes_requested
+    page = clients["editor"].get(f"/clips/{clip.pk}/").content.decode()
+    revise = f"/projects/{project.pk}/?from_task={clip.task_id}&amp;revise={clip.pk}#draft-panel"
+    assert f'href="{revise}"' in page
+    editor = clients["editor"].get(revise.replace("&amp;", "&")).content.decode()
+    notes = editor[editor.index("data-revising") : editor.index('<div class="editor-main">')]
+    assert "Nearly there" in notes and "Slower push in" in notes and "frame 10" in notes and "Warmer light" in notes
+    assert "Already fine" not in notes
+    assert notes.count('name="answers"') == 2
+    assert f'name="revise_clip" value="{clip.pk}"' in editor
+
+
+def test_a_revised_draft_records_the_comments_it_answers(clients, changes_requested, project, draft_form):
+    clip = changes_requested
+    slower = Comment.objects.get(text="Slower push in")
+    outside = Comment.objects.get(text="Warmer light")
+    answer = clients["editor"].post(
+        f"/projects/{project.pk}/draft",
+        {**draft_form(prompt="A lighthouse at dusk, slower push in"), "revise_clip": str(clip.pk), "answers": [str(slower.pk)]},
+        HTTP_HX_REQUEST="true",
+    )
+    assert answer.status_code == 200
+    assert "data-revising" not in answer.content.decode()  # the fresh editor is no longer revising
+    new = clip.task.project.tasks.order_by("-pk").first()
+    assert list(slower.answered_by.all()) == [new]
+    assert not outside.answered_by.exists()
+    page = clients["viewer"].get(f"/clips/{clip.pk}/").content.decode()
+    assert f"answered by draft #{new.pk}" in page

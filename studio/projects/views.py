@@ -14,6 +14,7 @@ from studio.clips.models import Clip, delete_clips
 from studio.images.models import delete_images
 from studio.limits import tries
 from studio.providers.forms import RoutingForm
+from studio.review.comments import notes_to_answer
 from studio.tasks.forms import DraftForm
 from studio.tasks.models import Task
 from studio.tasks.pages import editor_initial, new_prompt_initial, project_page_context
@@ -259,8 +260,12 @@ def project_detail(request, project_id: int):
             initial = new_prompt_initial()
         else:
             initial = editor_initial(project, prompt, recalled, user=request.user, fresh="fresh" in request.GET)
+            if recalled and request.GET.get("revise"):
+                initial["revise_clip"] = request.GET["revise"]
         form = DraftForm(account=project.draft_account, project=project, user=request.user, initial=initial)
     context = project_page_context(project, membership, form=form, prompt=prompt)
+    revise = form.value("revise_clip") if form is not None else None
+    context["revising"] = notes_to_answer(project, revise) if revise else None
     context["recalled"] = recalled
     return render(request, "projects/project.html", context)
 

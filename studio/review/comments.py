@@ -163,7 +163,10 @@ def threads(clip: Clip) -> list[Comment]:
     """The clip's comments as threads: first comments in time order (timecoded ones by frame
     first), each with `.thread_replies` listed."""
     comments = list(
-        Comment.objects.filter(clip=clip).select_related("author").prefetch_related("mentions").order_by("created_at")
+        Comment.objects.filter(clip=clip)
+        .select_related("author")
+        .prefetch_related("mentions", "answered_by")
+        .order_by("created_at")
     )
     replies: dict[int, list[Comment]] = {}
     for comment in comments:
@@ -211,3 +214,35 @@ def panel_html(request, clip: Clip, *, membership: Membership | None, **options)
     context = panel_context(clip, membership=membership, **{k: v for k, v in options.items() if k != "label"})
     context["label"] = options.get("label", "")
     return render_to_string("review/_comments.html#comments-panel", context, request=request)
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A clip that had changes requested, and the notes a revised draft should answer."""
+
+    clip: Clip
+    comments: list[Comment]
+
+    @property
+    def note(self) -> str:
+        return self.clip.review_note
+
+
+def notes_to_answer(project, clip_id) -> Revision | None:
+    """What "Revise" puts beside the editor: the clip's review note and its open comments (first
+    comments of each thread, in frame order), or None for a clip not in this project."""
+    try:
+        clip = Clip.objects.select_related("task", "reviewed_by").get(pk=int(clip_id), task__project=project)
+    except (Clip.DoesNotExist, TypeError, ValueError):
+        return None
+    open_heads = [head for head in threads(clip) if not head.is_resolved]
+    return Revision(clip=clip, comments=open_heads)
+
+
+def record_answers(*, project, comment_ids: list[str], tasks) -> int:
+    """Mark the chosen comments (of this project only) as answered by the new draft(s)."""
+    wanted = [int(n) for n in comment_ids if str(n).isdigit()]
+    comments = list(Comment.objects.filter(pk__in=wanted, project=project))
+    for comment in comments:
+        comment.answered_by.add(*tasks)
+    return len(comments)

@@ -168,6 +168,8 @@ class DraftForm(StorableText, forms.Form):
     version_id = forms.IntegerField(widget=forms.HiddenInput, required=False)
     # The task whose settings the editor started from, so its note survives a re-render.
     settings_from = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    # "Revise": the clip whose notes this draft answers (its open comments sit beside the words).
+    revise_clip = forms.IntegerField(widget=forms.HiddenInput, required=False)
     prompt_name = forms.CharField(
         required=False,
         max_length=TITLE_MAX_LENGTH,

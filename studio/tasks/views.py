@@ -17,6 +17,7 @@ from studio.projects import activity
 from studio.projects.access import get_project_for_user
 from studio.prompts.models import Prompt, PromptVersion, record_words
 from studio.providers.base import Tier
+from studio.review.comments import notes_to_answer, record_answers
 
 from . import batches, budgets, lifecycle
 from .forms import DraftForm, GridForm, kept_image_values, whole_number
@@ -99,6 +100,8 @@ def draft(request, project_id: int):
             # In the same transaction, so concurrent copies (queued on the
             # form's constraint) find this line instead of writing their own.
             activity.record_once(project, request.user, activity.Verb.DRAFTED, words, link=link)
+            if form.cleaned_data.get("revise_clip"):
+                record_answers(project=project, comment_ids=request.POST.getlist("answers"), tasks=new_tasks)
     except budgets.OverBudget as refusal:
         form.add_error(None, str(refusal))
         return _editor_with_errors(request, project, membership, form, prompt)
@@ -111,7 +114,7 @@ def draft(request, project_id: int):
         return redirect("project-detail", project.pk)
     # A fresh editor (new token, same words) plus the new card or group at the top of the list.
     # It stays on the prompt and version just drafted, and says its settings are kept from the new task.
-    dropped = ("form_token", "seed", "csrfmiddlewaretoken", "new_prompt", "prompt_name")
+    dropped = ("form_token", "seed", "csrfmiddlewaretoken", "new_prompt", "prompt_name", "revise_clip", "answers")
     kept = {k: v for k, v in request.POST.items() if k not in dropped}
     kept.update(
         prompt_id=version.prompt_id,
@@ -131,8 +134,15 @@ class _MadeByAnotherCopy(Exception):
     """Rolls back this copy's words: the first copy of the form already made its tasks."""
 
 
+def _with_revision(context: dict, project, form: DraftForm | None) -> dict:
+    """On "Revise", the notes the next draft answers, beside the editor (studio/review/comments.py)."""
+    clip_id = form.value("revise_clip") if form is not None else None
+    context["revising"] = notes_to_answer(project, clip_id) if clip_id else None
+    return context
+
+
 def _editor_with_errors(request, project, membership, form: DraftForm, prompt):
-    context = project_page_context(project, membership, form=form, prompt=prompt)
+    context = _with_revision(project_page_context(project, membership, form=form, prompt=prompt), project, form)
     if request.htmx:
         return render(request, "projects/project.html#draft-form", context)
     return render(request, "projects/project.html", context, status=400)
@@ -200,7 +210,7 @@ def draft_form(request, project_id: int):
     values = request.GET.dict()
     form = _editor_form(request, project, initial=values)
     context = project_page_context(project, membership, form=form, prompt=_prompt_for(project, values))
-    return render(request, "projects/project.html#draft-form", context)
+    return render(request, "projects/project.html#draft-form", _with_revision(context, project, form))
 
 
 @login_required
