@@ -13,6 +13,7 @@ from studio.projects import views as projects
 from studio.prompts import views as prompts
 from studio.providers import views as providers
 from studio.review import link_views as review_links
+from studio.review import playlist_views as playlists
 from studio.spend import views as spend
 from studio.tasks import views as tasks
 
@@ -92,6 +93,18 @@ urlpatterns = [
     path("clips/<int:clip_id>/", clips.clip_page, name="clip"),
     path("clips/<int:clip_id>/video", clips.clip_video, name="clip-video"),
     path("clips/<int:clip_id>/poster", clips.clip_poster, name="clip-poster"),
+    # Playlists, their review page and their feedback as CSV and print (studio/review/playlist_views.py).
+    path("projects/<int:project_id>/playlists/", playlists.playlist_list, name="playlists"),
+    path("projects/<int:project_id>/playlists/add", playlists.playlist_add, name="playlist-add"),
+    path("playlists/<int:playlist_id>/", playlists.playlist_page, name="playlist"),
+    path("playlists/<int:playlist_id>/rename", playlists.playlist_rename, name="playlist-rename"),
+    path("playlists/<int:playlist_id>/delete", playlists.playlist_delete, name="playlist-delete"),
+    path("playlists/<int:playlist_id>/remove", playlists.playlist_remove, name="playlist-remove"),
+    path("playlists/<int:playlist_id>/move", playlists.playlist_move, name="playlist-move"),
+    path("playlists/<int:playlist_id>/order", playlists.playlist_order, name="playlist-order"),
+    path("playlists/<int:playlist_id>/feedback", playlists.playlist_feedback, name="playlist-feedback"),
+    path("playlists/<int:playlist_id>/feedback.csv", playlists.playlist_feedback_csv, name="playlist-feedback-csv"),
+    path("clips/<int:clip_id>/frames/<int:frame>.jpg", playlists.clip_frame, name="clip-frame"),
     path("images/<int:image_id>/thumbnail", images.thumbnail, name="image-thumbnail"),
     path("i/<str:token>", images.public_image, name="image-public"),
     # For load balancers: no login, no secrets (studio/health.py).

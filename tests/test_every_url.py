@@ -19,7 +19,7 @@ from django.utils import timezone
 from studio.clips.models import Clip
 from studio.images.models import InputImage
 from studio.projects.models import Invitation, Membership
-from studio.review.models import ReviewLink
+from studio.review.models import Playlist, PlaylistItem, ReviewLink
 from studio.tasks.models import Batch, Task
 
 pytestmark = pytest.mark.django_db
@@ -90,6 +90,20 @@ RULES: dict[str, tuple[str | None, str | None]] = {
     "clip": ("member", None),
     "clip-video": ("member", None),
     "clip-poster": ("member", None),
+    # Playlists: every member watches and takes the feedback away; editors and owners change them.
+    "playlists": ("member", "editor"),
+    "playlist-add": (None, "editor"),
+    "playlist": ("member", None),
+    "playlist-rename": (None, "editor"),
+    # Without confirm=1 a delete only asks, so the fixture's playlist is still there for the owner.
+    "playlist-delete": (None, "editor"),
+    "playlist-remove": (None, "editor"),
+    "playlist-move": (None, "editor"),
+    "playlist-order": (None, "editor"),
+    "playlist-feedback": ("member", None),
+    "playlist-feedback-csv": ("member", None),
+    # A frame's still, checked like the clip's media (the fixture's clip is not a real video: 422).
+    "clip-frame": ("member", None),
     "image-thumbnail": ("member", None),
     "image-public": ("token", None),
     # For load balancers: database, broker and storage reachable; no login, no secrets.
@@ -166,6 +180,8 @@ def studio(project, people, pending_task, media) -> Studio:
     review_link = ReviewLink.objects.create(
         project=project, kind=ReviewLink.Kind.CLIP, clip=clip, token_sha256="0" * 64, created_by=owner
     )
+    playlist = Playlist.objects.create(project=project, name="Dailies", created_by=owner)
+    PlaylistItem.objects.create(playlist=playlist, clip=clip, position=0)
     version = task.prompt_version
     in_project = {"project_id": project.pk}
     return Studio(
@@ -226,6 +242,17 @@ def studio(project, people, pending_task, media) -> Studio:
             "clip": {"clip_id": clip.pk},
             "clip-video": {"clip_id": clip.pk},
             "clip-poster": {"clip_id": clip.pk},
+            "playlists": in_project,
+            "playlist-add": in_project,
+            "playlist": {"playlist_id": playlist.pk},
+            "playlist-rename": {"playlist_id": playlist.pk},
+            "playlist-delete": {"playlist_id": playlist.pk},
+            "playlist-remove": {"playlist_id": playlist.pk},
+            "playlist-move": {"playlist_id": playlist.pk},
+            "playlist-order": {"playlist_id": playlist.pk},
+            "playlist-feedback": {"playlist_id": playlist.pk},
+            "playlist-feedback-csv": {"playlist_id": playlist.pk},
+            "clip-frame": {"clip_id": clip.pk, "frame": 0},
             "image-thumbnail": {"image_id": image.pk},
             "image-public": {"token": "not-a-real-token"},
         },

@@ -173,9 +173,10 @@ def gallery_star(request, project_id: int):
 
 
 def _back_to(request, project) -> str:
-    """Where a gallery or clip-page form came from, if it is inside this project's gallery or a clip page."""
+    """Where a gallery, clip-page or playlist form came from, if it is this project's gallery, a clip page
+    or a playlist's review."""
     back = request.POST.get("next", "")
-    if back.startswith((reverse("gallery", args=[project.pk]), "/clips/")) and "//" not in back:
+    if back.startswith((reverse("gallery", args=[project.pk]), "/clips/", "/playlists/")) and "//" not in back:
         return back
     return reverse("gallery", args=[project.pk])
 
