@@ -189,7 +189,37 @@ class Notification(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["user", "read_at"], name="unread_notifications")]
+        indexes = [
+            models.Index(fields=["user", "read_at"], name="unread_notifications"),
+            # The e-mail batcher's question: whose notifications have not gone out yet.
+            models.Index(fields=["emailed_at", "user"], name="notifications_to_email"),
+        ]
+        constraints = [
+            # A final finishes once: an archive run again (or a second worker) tells nobody twice.
+            models.UniqueConstraint(
+                fields=["user", "clip"], condition=models.Q(kind="final"), name="a_finished_final_is_told_once"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.words}"
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None
+
+
+class NotificationSettings(models.Model):
+    """How a member wants to be told, beyond the inbox. No row means the defaults: inbox only."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_settings"
+    )
+    # One e-mail per burst of notifications (`notifications.send_batched_emails`).
+    email = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name_plural = "notification settings"
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {'e-mail' if self.email else 'inbox only'}"
