@@ -102,3 +102,13 @@ def test_signed_out_visitor_is_sent_to_log_in(clip, client):
     answer = client.get(f"/clips/{clip.pk}/video?download=1")
     assert answer.status_code == 302
     assert "/login/" in answer["Location"]
+
+
+def test_cards_the_gallery_and_the_clip_page_offer_the_download(clip, clients):
+    link = f'href="/clips/{clip.pk}/video?download=1" download'
+    project = clip.task.project_id
+    for url in (f"/projects/{project}/", f"/projects/{project}/gallery", f"/clips/{clip.pk}/"):
+        page = clients["viewer"].get(url).content.decode()
+        assert link in page, url
+        # The player steps at the clip's own frame rate.
+        assert 'data-player tabindex="0"' in page and 'data-fps="24"' in page, url
