@@ -29,7 +29,9 @@ def video(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def real_clip(project, people, pending_task, archived_clip, video) -> Clip:
-    clip = archived_clip(pending_task(project, people["owner"], text="A lighthouse at dawn"), content=video.read_bytes())
+    clip = archived_clip(
+        pending_task(project, people["owner"], text="A lighthouse at dawn"), content=video.read_bytes()
+    )
     Clip.objects.filter(pk=clip.pk).update(width=960, height=540, duration_s=2.0, frame_rate=24.0)
     clip.refresh_from_db()
     return clip
@@ -93,7 +95,7 @@ def test_the_csv_has_every_thread_with_its_replies_and_every_clips_status(
     assert no_comments["reviewed by"] == "reviewer" and no_comments["review note"] == "Warmer"
 
 
-@pytest.mark.parametrize("text", ["=HYPERLINK(\"http://evil\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tpadded"])
+@pytest.mark.parametrize("text", ['=HYPERLINK("http://evil","x")', "+1+1", "-2+3", "@SUM(A1)", "\tpadded"])
 def test_cells_a_spreadsheet_would_run_start_with_a_quote(project, people, clients, playlist, real_clip, text):
     playlists.add_clips(playlist, [real_clip])
     Comment.objects.create(project=project, clip=real_clip, guest_name="=cmd|' /C calc'!A0", text=text)
