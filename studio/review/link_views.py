@@ -73,10 +73,11 @@ def review_link_new(request, project_id: int):
             return _list_page(request, project, membership, made=made.link, made_url=url)
     else:
         form = links.LinkForm(initial=_initial(request.GET, project), project=project)
+    checks = [form[name] for name in ("allow_comments", "allow_status", "show_prompts", "show_costs")]
     return render(
         request,
         "review/link_new.html",
-        {"project": project, "membership": membership, "form": form},
+        {"project": project, "membership": membership, "form": form, "checks": checks},
         status=400 if form.errors else 200,
     )
 
