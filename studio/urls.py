@@ -12,6 +12,7 @@ from studio.images import views as images
 from studio.projects import views as projects
 from studio.prompts import views as prompts
 from studio.providers import views as providers
+from studio.review import inbox_views as inbox
 from studio.review import link_views as review_links
 from studio.review import playlist_views as playlists
 from studio.spend import views as spend
@@ -43,6 +44,11 @@ urlpatterns = [
         name="invitation-revoke",
     ),
     path("invites/<str:token>", projects.invitation, name="invitation"),
+    # Each member's inbox of notifications, across their projects (studio/review/inbox_views.py).
+    path("inbox/", inbox.inbox, name="inbox"),
+    path("inbox/read-all", inbox.inbox_read_all, name="inbox-read-all"),
+    path("inbox/settings", inbox.inbox_settings, name="inbox-settings"),
+    path("inbox/<int:notification_id>/open", inbox.inbox_open, name="inbox-open"),
     # Review links: the project's list, and the guest's pages under /r/<token>/ (studio/review/link_views.py).
     path("projects/<int:project_id>/review-links/", review_links.review_links, name="review-links"),
     path("projects/<int:project_id>/review-links/new", review_links.review_link_new, name="review-link-new"),

@@ -27,7 +27,8 @@ pytestmark = pytest.mark.django_db
 ROLES = ("anonymous", "outsider", "viewer", "reviewer", "editor", "owner")
 # Who may: "public" (anyone, no login), "signed-in", "member", "reviewer" (not viewers), "editor", "owner",
 # "token" (a public link: an unknown token is 404 for everyone), "sign-out"
-# (everyone is sent to log in), or None (the view does not take this method).
+# (everyone is sent to log in), "own" (the owner's own: anyone else signed in gets 404), or None (the view
+# does not take this method).
 RULES: dict[str, tuple[str | None, str | None]] = {
     # name: (GET, POST)
     "project-list": ("signed-in", None),
@@ -44,6 +45,11 @@ RULES: dict[str, tuple[str | None, str | None]] = {
     "member-remove": (None, "owner"),
     "invitation-revoke": (None, "owner"),
     "invitation": ("token", "token"),
+    # Each member's own inbox; the fixture's notification is the owner's, and nobody else's to open.
+    "inbox": ("signed-in", None),
+    "inbox-read-all": (None, "signed-in"),
+    "inbox-settings": (None, "signed-in"),
+    "inbox-open": ("own", None),
     # Review links: owners and editors make and revoke them; guests reach /r/<token>/ with the token alone.
     "review-links": ("editor", None),
     "review-link-new": ("editor", "editor"),
@@ -183,6 +189,9 @@ def studio(project, people, pending_task, media) -> Studio:
     playlist = Playlist.objects.create(project=project, name="Dailies", created_by=owner)
     PlaylistItem.objects.create(playlist=playlist, clip=clip, position=0)
     version = task.prompt_version
+    notification = owner.notifications.create(
+        project=project, kind="status", words="Approved", link=f"/clips/{clip.pk}/"
+    )
     in_project = {"project_id": project.pk}
     return Studio(
         project_id=project.pk,
@@ -211,6 +220,7 @@ def studio(project, people, pending_task, media) -> Studio:
             "member-remove": {**in_project, "membership_id": extra_membership.pk},
             "invitation-revoke": {**in_project, "invitation_id": invitation.pk},
             "invitation": {"token": "not-a-real-token"},
+            "inbox-open": {"notification_id": notification.pk},
             "review-links": in_project,
             "review-link-new": in_project,
             "review-link-revoke": {**in_project, "link_id": review_link.pk},
@@ -275,6 +285,8 @@ def expected(name: str, rule: str | None, role: str) -> str:
         return "405"
     if rule == "signed-in":
         return "ok"
+    if rule == "own":
+        return "ok" if role == "owner" else "404"
     if role == "outsider":
         return "404"
     return "ok" if RANK[role] >= NEEDED[rule] else "403"

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
@@ -16,6 +17,7 @@ from studio.forms import unstorable
 from studio.projects import activity
 from studio.projects.access import get_project_for_user
 from studio.prompts.diff import parameter_diff, word_diff
+from studio.review import notifications
 from studio.streaming import ranged_storage_response
 
 from . import gallery as galleries
@@ -197,9 +199,15 @@ def gallery_review(request, project_id: int):
         messages.error(request, f"Note: {problem}")
         return redirect(_back_to(request, project))
     ids = [int(v) for v in request.POST.getlist("clip") if v.isdigit()]
-    count = Clip.objects.filter(task__project=project, pk__in=ids).update(
-        review_status=status, reviewed_by=request.user, reviewed_at=timezone.now(), review_note=note
-    )
+    chosen = Clip.objects.filter(task__project=project, pk__in=ids)
+    with transaction.atomic():
+        # Whoever made a clip hears of a new status or note on it (not of one marked the same again).
+        changing = list(chosen.exclude(review_status=status, review_note=note).values_list("pk", flat=True))
+        count = chosen.update(
+            review_status=status, reviewed_by=request.user, reviewed_at=timezone.now(), review_note=note
+        )
+        for clip in Clip.objects.filter(pk__in=changing).select_related("task"):
+            notifications.status_changed(clip, by_name=request.user.get_username(), by_user=request.user)
     label = Clip.Review(status).label.lower()
     if count:
         activity.record(

@@ -26,6 +26,7 @@ from studio.storage import STORAGE_ERRORS, save_local_file
 
 from .lifecycle import count_request, finish_task
 from .models import Task
+from .signals import announce_final_archived
 
 log = logging.getLogger(__name__)
 State = Task.State
@@ -213,9 +214,12 @@ def _store(task: Task, incoming: Path, info, *, audio: Path | None) -> Clip | No
     try:
         with transaction.atomic():
             clip.save()
-            Task.objects.filter(pk=task.pk, state=State.ARCHIVING).update(
+            done = Task.objects.filter(pk=task.pk, state=State.ARCHIVING).update(
                 state=State.DONE, finished_at=timezone.now(), lease_until=None, error_code="", error_message=""
             )
+            if done and task.kind == Task.Kind.FINAL:
+                # Its draft's author and its promoter are told, in this transaction (review's notifications).
+                announce_final_archived(task, clip)
     except IntegrityError:
         # Another worker stored it first (its lease ran out while we downloaded): ours are spare
         # copies, unless both uploads landed under one name.

@@ -17,6 +17,7 @@ from studio.projects import activity
 from studio.projects.access import get_project_for_user
 from studio.prompts.models import Prompt, PromptVersion, record_words
 from studio.providers.base import Tier
+from studio.review import notifications
 from studio.review.comments import notes_to_answer, record_answers
 
 from . import batches, budgets, lifecycle
@@ -326,10 +327,14 @@ def task_card(request, task_id: int):
 @login_required
 @require_GET
 def live_cards(request, project_id: int):
-    """The page's one refresh: only the cards that changed, as out-of-band swaps; 204 and no HTML when none did."""
+    """The page's one refresh: only the cards that changed, as out-of-band swaps; 204 and no HTML when none did.
+
+    The header's unread count rides along: the page sends the count it shows (`unread`) and gets the
+    Inbox badge back only when that count is no longer true."""
     project, membership = get_project_for_user(request.user, project_id)
     changed = changed_cards(project, live_cards_seen(request.GET.getlist("card")))
-    if not changed:
+    badge = notifications.badge_if_changed(request, request.GET.get("unread"))
+    if not changed and not badge:
         return HttpResponse(status=204)
     quote_cards([task for task, _card in changed], project=project, membership=membership)
     context = {"project": project, "membership": membership, "oob": True}
@@ -341,7 +346,7 @@ def live_cards(request, project_id: int):
         )
         for task, card in changed
     ]
-    return HttpResponse("".join(cards))
+    return HttpResponse("".join(cards) + badge)
 
 
 @login_required
