@@ -16,7 +16,7 @@ from django.utils import timezone
 from studio.clips.models import Clip
 from studio.limits.models import LinkMisses
 from studio.review import links
-from studio.review.models import GUEST_NAME_MAX_LENGTH, Comment, Playlist, PlaylistItem, ReviewLink
+from studio.review.models import GUEST_NAME_MAX_LENGTH, Comment, Notification, Playlist, PlaylistItem, ReviewLink
 from studio.tasks.models import Task
 
 pytestmark = pytest.mark.django_db
@@ -175,6 +175,22 @@ def test_a_clip_link_gives_its_clip_and_nothing_else(project, people, make_proje
         assert guest.post(f"/r/{token}/clips/{other.pk}/review", {"review": "approved"}).status_code == 404
     assert not Comment.objects.exists()
     assert Clip.objects.filter(review_status=Clip.Review.APPROVED).count() == 0
+
+
+def test_a_token_of_another_project_reaches_none_of_this_projects_clips(
+    project, people, make_project, clip_of, make_link
+):
+    ours = clip_of()
+    other_project = make_project(people, name="Elsewhere")
+    theirs = clip_of(other_project)
+    _link, token = make_link(clip=theirs, in_project=other_project)
+    guest = guest_in(token)
+    assert guest.get(f"/r/{token}/clips/{theirs.pk}/").status_code == 200
+    for url in _guest_urls(token, ours.pk):
+        assert guest.get(url).status_code == 404
+    assert guest.post(f"/r/{token}/clips/{ours.pk}/comments", {"text": "hi"}).status_code == 404
+    assert guest.post(f"/r/{token}/clips/{ours.pk}/review", {"review": "approved"}).status_code == 404
+    assert not Comment.objects.filter(clip=ours).exists()
 
 
 def test_a_pair_link_shows_both_sides_and_no_third_clip(clip_of, make_link):
@@ -394,6 +410,10 @@ def test_a_guest_approves_under_their_name_and_no_account_is_recorded(clients, c
     assert clip.review_status == Clip.Review.CHANGES_REQUESTED
     feed = clients["owner"].get(reverse("project-activity", args=[clip.task.project_id])).content.decode()
     assert "Ana Lima (guest) marked clip" in feed
+    # Whoever made the clip is told, under the guest's name.
+    told = Notification.objects.filter(user=clip.task.created_by, kind=Notification.Kind.STATUS)
+    first = told.order_by("pk").first()
+    assert first is not None and first.words.startswith("Ana Lima (guest)") and "Lovely dawn" in first.words
 
 
 def test_guest_posts_need_the_csrf_token(clip_of, make_link):

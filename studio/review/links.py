@@ -31,6 +31,7 @@ from studio.limits.tries import MissLimit
 from studio.projects import activity
 from studio.projects.models import Project
 
+from . import notifications
 from .models import GUEST_NAME_MAX_LENGTH, Playlist, PlaylistItem, ReviewLink
 
 Kind = ReviewLink.Kind
@@ -316,6 +317,8 @@ def guest_review(link: ReviewLink, clip: Clip, *, status: str, note: str, guest_
         Clip.objects.filter(pk=clip.pk, task__project_id=link.project_id).update(
             review_status=status, reviewed_by=None, reviewed_at=timezone.now(), review_note=signed
         )
+        clip.refresh_from_db(fields=["review_status", "reviewed_by", "reviewed_at", "review_note"])
+        notifications.status_changed(clip, by_name=f"{guest_name} (guest)", note=note)
         label = Clip.Review(status).label.lower()
         # The feed names an account; a guest has none, so the line goes under the link's maker, saying who.
         activity.record(
