@@ -362,6 +362,19 @@ def test_a_guest_comment_by_htmx_gets_the_panel_back(clip_of, make_link):
     assert f'id="comments-{clip.pk}"' in html and "At the horizon" in html and "guest" in html
 
 
+def test_a_refused_guest_comment_by_htmx_comes_back_in_the_panel_with_its_problem(clip_of, make_link):
+    clip = clip_of()
+    _link, token = make_link(clip=clip)
+    guest = guest_in(token)
+    answer = guest.post(f"/r/{token}/clips/{clip.pk}/comments", {"text": "z" * 5001}, HTTP_HX_REQUEST="true")
+    # htmx swaps only 2xx answers: the refusal is marked on the panel's form.
+    assert answer.status_code == 200
+    assert (
+        "at most 5000 characters" in answer.content.decode() and f'id="comments-{clip.pk}"' in answer.content.decode()
+    )
+    assert not Comment.objects.exists()
+
+
 def test_a_very_long_guest_comment_is_refused_with_a_clear_message(clip_of, make_link):
     clip = clip_of()
     _link, token = make_link(clip=clip)

@@ -362,7 +362,8 @@ def review_link_comment(request, link: ReviewLink, token: str, clip_id: int):
             return redirect(_back(request, token, clip))
     status = 200 if form is None else 400
     if request.htmx:
-        # The panel again, as the members' comment views answer it (templates/review/_comments.html).
+        # The panel again, as the members' comment views answer it (templates/review/_comments.html);
+        # a refused comment too, with its problem marked on the form, as 200: htmx swaps only 2xx answers.
         html = panel_html(
             request,
             clip,
@@ -371,7 +372,7 @@ def review_link_comment(request, link: ReviewLink, token: str, clip_id: int):
             post_url=reverse("review-link-comment", args=[token, clip.pk]),
             can_comment=True,
         )
-        return HttpResponse(html, status=status)
+        return HttpResponse(html)
     if link.kind == ReviewLink.Kind.PAIR and not request.POST.get("next", "").startswith(
         reverse("review-link-clip", args=[token, clip.pk])
     ):
