@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from studio.prompts.models import Prompt
+from studio.providers.base import Tier
 from studio.tasks import lifecycle
 from studio.tasks.models import Task
 
@@ -32,7 +33,7 @@ def fifty_cards(clips) -> None:
             project=draft.project,
             prompt_version=draft.prompt_version,
             account=draft.account,
-            tier="fast",
+            tier=Tier.FAST,
             kind="draft",
             user=draft.created_by,
             seed=1000 + n,
