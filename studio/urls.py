@@ -15,6 +15,7 @@ from studio.providers import views as providers
 from studio.review import inbox_views as inbox
 from studio.review import link_views as review_links
 from studio.review import playlist_views as playlists
+from studio.review import views as review
 from studio.spend import views as spend
 from studio.tasks import views as tasks
 
@@ -65,6 +66,12 @@ urlpatterns = [
     path("r/<str:token>/clips/<int:clip_id>/review", review_links.review_link_status, name="review-link-status"),
     path("projects/<int:project_id>/prompts", prompts.library, name="prompt-library"),
     path("prompts/<int:prompt_id>/rename", prompts.rename, name="prompt-rename"),
+    # Comments on a clip (studio/review/views.py).
+    path("clips/<int:clip_id>/comments", review.comments, name="comments"),
+    path("clips/<int:clip_id>/comments/add", review.comment_add, name="comment-add"),
+    path("comments/<int:comment_id>/edit", review.comment_edit, name="comment-edit"),
+    path("comments/<int:comment_id>/delete", review.comment_delete, name="comment-delete"),
+    path("comments/<int:comment_id>/resolve", review.comment_resolve, name="comment-resolve"),
     path("prompts/<int:prompt_id>/history", prompts.history, name="prompt-history"),
     path("prompts/<int:prompt_id>/diff", prompts.diff, name="prompt-diff"),
     path("prompts/<int:prompt_id>/versions/<int:number>/restore", prompts.restore, name="prompt-restore"),

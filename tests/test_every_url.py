@@ -19,7 +19,7 @@ from django.utils import timezone
 from studio.clips.models import Clip
 from studio.images.models import InputImage
 from studio.projects.models import Invitation, Membership
-from studio.review.models import Playlist, PlaylistItem, ReviewLink
+from studio.review.models import Comment, Playlist, PlaylistItem, ReviewLink
 from studio.tasks.models import Batch, Task
 
 pytestmark = pytest.mark.django_db
@@ -60,6 +60,12 @@ RULES: dict[str, tuple[str | None, str | None]] = {
     "review-link-poster": ("token", None),
     "review-link-comment": (None, "token"),
     "review-link-status": (None, "token"),
+    "comments": ("member", None),
+    "comment-add": (None, "reviewer"),
+    # The fixture's comment is the owner's: only its author edits it; its author or an owner deletes it.
+    "comment-edit": (None, "owner"),
+    "comment-delete": (None, "owner"),
+    "comment-resolve": (None, "reviewer"),
     "prompt-library": ("member", None),
     "prompt-rename": (None, "editor"),
     "prompt-history": ("member", None),
@@ -192,6 +198,7 @@ def studio(project, people, pending_task, media) -> Studio:
     notification = owner.notifications.create(
         project=project, kind="status", words="Approved", link=f"/clips/{clip.pk}/"
     )
+    comment = Comment.objects.create(project=project, clip=clip, author=owner, text="Keep the light", frame_in=12)
     in_project = {"project_id": project.pk}
     return Studio(
         project_id=project.pk,
@@ -230,6 +237,11 @@ def studio(project, people, pending_task, media) -> Studio:
             "review-link-poster": {"token": "not-a-real-token", "clip_id": clip.pk},
             "review-link-comment": {"token": "not-a-real-token", "clip_id": clip.pk},
             "review-link-status": {"token": "not-a-real-token", "clip_id": clip.pk},
+            "comments": {"clip_id": clip.pk},
+            "comment-add": {"clip_id": clip.pk},
+            "comment-edit": {"comment_id": comment.pk},
+            "comment-delete": {"comment_id": comment.pk},
+            "comment-resolve": {"comment_id": comment.pk},
             "prompt-library": in_project,
             "prompt-rename": {"prompt_id": version.prompt_id},
             "prompt-history": {"prompt_id": version.prompt_id},

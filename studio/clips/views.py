@@ -18,6 +18,7 @@ from studio.projects import activity
 from studio.projects.access import get_project_for_user
 from studio.prompts.diff import parameter_diff, word_diff
 from studio.review import notifications
+from studio.review.comments import panel_html
 from studio.streaming import ranged_storage_response
 
 from . import gallery as galleries
@@ -112,6 +113,7 @@ def clip_page(request, clip_id: int):
         "prompt_diff": word_diff(previous.text, version.text) if previous else None,
         "settings": [(PARAMETER_LABELS[name], _shown(name, value)) for name, value in _settings_of(clip).items()],
         "finals": finals,
+        "comments_panel": panel_html(request, clip, membership=membership),
     }
     return render(request, "clips/clip.html", context)
 
@@ -296,6 +298,16 @@ def compare(request, project_id: int):
             # Both reading directions, so swapping sides in the page keeps
             # "what changed from left to right" true without a round trip.
             "notes": [compare_notes(left, right), compare_notes(right, left)],
+            # Each clip's comments; a comment's frame seeks both players.
+            "comment_panels": [
+                panel_html(
+                    request,
+                    clip,
+                    membership=membership,
+                    label=f"{side} · {clip.task.get_kind_display()} #{clip.task.pk}",
+                )
+                for side, clip in (("A", left), ("B", right))
+            ],
         },
     )
 

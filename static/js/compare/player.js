@@ -174,6 +174,9 @@ function setup(root) {
     if (event.detail > 0 && control.tagName === "BUTTON") control.blur();
   });
 
+  // Another part of the page (a comment's frame: js/review/comments.js) sends both players to a frame.
+  root.addEventListener("dailies:seek-frame", (event) => sync.seekToFrame(Number(event.detail.frame), "pause"));
+
   // Scrubbing pauses both; letting go plays on if they were playing.
   seek.addEventListener("input", () => {
     let after = "keep";

@@ -120,10 +120,6 @@ function layerFor(video) {
     canvas.setAttribute("aria-hidden", "true");
     video.insertAdjacentElement("afterend", canvas);
     layers.set(video, canvas);
-    canvas.addEventListener("pointerdown", (event) => pointerDown(video, event));
-    canvas.addEventListener("pointermove", (event) => pointerMove(video, event));
-    canvas.addEventListener("pointerup", (event) => pointerUp(video, event));
-    canvas.addEventListener("pointercancel", (event) => pointerUp(video, event));
   }
   const box = contentBox(video);
   const scale = window.devicePixelRatio || 1;
@@ -317,6 +313,25 @@ function pointerMove(video, event) {
 function pointerUp(video) {
   const form = formDrawingOn(video);
   if (form) drawing(form).stroke = null;
+}
+
+// While drawing, the pointer belongs to the drawing: the player under it must not hover-scrub, play
+// on a click or go full screen on a double click. Caught on the way down, before the player sees it.
+const HANDLERS = { pointerdown: pointerDown, pointermove: pointerMove, pointerup: pointerUp, pointercancel: pointerUp };
+for (const name of [...Object.keys(HANDLERS), "click", "dblclick", "pointerleave", "pointerover"]) {
+  document.addEventListener(
+    name,
+    (event) => {
+      if (!(event.target instanceof Element)) return;
+      for (const [video, canvas] of layers) {
+        if (!canvas.classList.contains("is-drawing") || !video.parentElement?.contains(event.target)) continue;
+        event.stopPropagation();
+        if (event.target === canvas && HANDLERS[name]) HANDLERS[name](video, event);
+        return;
+      }
+    },
+    true,
+  );
 }
 
 // --- Markers on the scrubbers --------------------------------------------------------------
