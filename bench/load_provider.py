@@ -3,7 +3,7 @@
 Each job renders for `--render-s` seconds (no work is done: its status is read from the clock), every answer
 waits `--latency-ms` first, as a real provider's 100–500 ms would, and every request is logged, one line each:
 
-    <unix time> <method> <path> <status> <who>
+    <unix time it arrived> <method> <path> <HTTP status> <who> <what it said: job id, in_progress, success…>
 
 where `who` is the poller's `X-Dailies-Tracker` header (tracker loops send theirs: host:pid:loop) or its
 User-Agent. A finished job's content is one real MP4 (rendered once by the simulator's renderer), so
@@ -53,13 +53,14 @@ class LoadProvider:
                 length = int(headers.get("content-length") or 0)
                 if length:
                     await reader.readexactly(length)
+                arrived = time.time()
                 if self.latency_s:
                     await asyncio.sleep(self.latency_s)
-                status, body, kind = self.answer(method, target.split("?", 1)[0])
+                status, body, kind, said = self.answer(method, target.split("?", 1)[0])
                 who = headers.get("x-dailies-tracker") or headers.get("user-agent", "-").replace(" ", "_")
                 self.requests += 1
                 if self._log:
-                    self._log.write(f"{time.time():.3f} {method} {target} {status} {who}\n")
+                    self._log.write(f"{arrived:.3f} {method} {target} {status} {who} {said}\n")
                 writer.write(
                     f"HTTP/1.1 {status} OK\r\nContent-Type: {kind}\r\nContent-Length: {len(body)}\r\n"
                     "Connection: keep-alive\r\n\r\n".encode()
@@ -71,27 +72,28 @@ class LoadProvider:
         finally:
             writer.close()
 
-    def answer(self, method: str, path: str) -> tuple[int, bytes, str]:
+    def answer(self, method: str, path: str) -> tuple[int, bytes, str, str]:
         parts = path.strip("/").split("/")  # v1 videos [id [content]]
         if parts[:2] != ["v1", "videos"]:
-            return 404, b'{"error": {"message": "no such path", "code": "not_found"}}', "application/json"
+            return 404, b'{"error": {"message": "no such path", "code": "not_found"}}', "application/json", "-"
         if method == "POST" and len(parts) == 2:
             job_id = self.add_job()
-            return 200, json.dumps({"id": job_id, "task_id": job_id, "status": "queued"}).encode(), "application/json"
+            receipt = json.dumps({"id": job_id, "task_id": job_id, "status": "queued"}).encode()
+            return 200, receipt, "application/json", job_id
         started = self.jobs.get(parts[2]) if len(parts) > 2 else None
         if started is None:
-            return 404, b'{"error": {"message": "no such task", "code": "not_found"}}', "application/json"
+            return 404, b'{"error": {"message": "no such task", "code": "not_found"}}', "application/json", "-"
         elapsed = time.time() - started
         if len(parts) == 4 and parts[3] == "content":
             if elapsed < self.render_s:
-                return 404, b'{"error": {"message": "not ready", "code": "not_found"}}', "application/json"
-            return 200, self.video, "video/mp4"
+                return 404, b'{"error": {"message": "not ready", "code": "not_found"}}', "application/json", "-"
+            return 200, self.video, "video/mp4", "content"
         if elapsed < self.render_s:
             progress = f"{int(100 * elapsed / self.render_s)}%"
             answer = {"id": parts[2], "status": "in_progress", "progress": progress}
         else:
             answer = {"id": parts[2], "status": "success", "progress": "100%", "result_url": f"{path}/content"}
-        return 200, json.dumps(answer).encode(), "application/json"
+        return 200, json.dumps(answer).encode(), "application/json", answer["status"]
 
     async def serve(self, port: int, ready: threading.Event | None = None, stop: asyncio.Event | None = None) -> None:
         server = await asyncio.start_server(self.handle, "127.0.0.1", port, backlog=4096, limit=1 << 16)

@@ -4,10 +4,10 @@ Starts, against one PostgreSQL database, one Redis database and one S3-compatibl
 
 - web A and web B: gunicorn, each on its own port, with its own MEDIA_ROOT and var/ folder (its own
   collectstatic);
-- worker A and worker B: `manage.py qcluster`, each with its own MEDIA_ROOT, under one Q_CLUSTER_NAME so
-  both take work from the same queue. The tracker is not a process of its own: it is a loop that runs inside
-  a cluster's worker, held by a lease row, so each cluster can run it and the lease lets one loop follow the
-  tasks at a time (another cluster takes over when its holder dies). "Two trackers" here means two clusters
+- worker A and worker B: `manage.py workers` (three django-q2 clusters: submits, archives and the tracker),
+  each with its own MEDIA_ROOT, under one Q_CLUSTER_NAME so both take work from the same queues. Each
+  tracker cluster runs a tracking loop; the two loops share the tasks in flight (a claim holds a task for
+  one poll, so no task is polled by both at once). "Two trackers" here means those two loops
   each able to run it.
 
 Then it logs in to web A, posts the editor's Draft form there (real CSRF and form tokens), follows the task's
@@ -300,7 +300,7 @@ def two_of_everything(
             started.append(
                 start(
                     f"worker {side}",
-                    [sys.executable, str(BASE_DIR / "manage.py"), "qcluster"],
+                    [sys.executable, str(BASE_DIR / "manage.py"), "workers"],
                     env=workers[side],
                     folder=folder,
                 )
@@ -627,14 +627,11 @@ FUNCTIONS = {
 
 
 def route_of(deployment: Deployment, played: Played, *, timeout: float = 15) -> list[Step]:
-    """The queue messages that carried the draft: its submit, the simulator's render, its archive and every run
-    of the tracker, oldest first; waits (up to `timeout`) until django-q2 has recorded the first three and a
-    tracker run that ended after the task was done."""
+    """The queue messages that carried the draft: its submit, the simulator's render and its archive, oldest
+    first, with any tracking run that ended meanwhile; waits (up to `timeout`) until django-q2 has recorded the
+    first three (a tracking run lasts minutes: `tracking_loops` says which are running)."""
     from django_q.models import Task as QueueResult
 
-    from studio.tasks.models import Task
-
-    finished = Task.objects.get(pk=played.task_id).finished_at
     ours = {
         ("studio.tasks.queue.submit_task", (played.task_id,)),
         ("studio.simulator.worker.render_video", (played.job_id,)),
@@ -644,8 +641,7 @@ def route_of(deployment: Deployment, played: Played, *, timeout: float = 15) -> 
     while True:
         rows = list(QueueResult.objects.filter(func__in=FUNCTIONS).order_by("started"))
         found_ours = {(r.func, tuple(r.args or ())) for r in rows} & ours
-        tracker_after = any(r.func.endswith(".track") and finished and r.stopped >= finished for r in rows)
-        if (found_ours == ours and tracker_after) or time.monotonic() > deadline:
+        if found_ours == ours or time.monotonic() > deadline:
             break
         time.sleep(0.25)
     steps = []
@@ -664,6 +660,22 @@ def route_of(deployment: Deployment, played: Played, *, timeout: float = 15) -> 
                 )
             )
     return steps
+
+
+def tracking_loops(deployment: Deployment) -> list[tuple[str, int]]:
+    """(worker role, pid) of each tracking loop alive now, from its heartbeat row, matched to the worker that
+    started the process."""
+    from django.utils import timezone
+
+    from studio.tasks.models import WorkerLease
+
+    alive_now = WorkerLease.objects.filter(name__startswith="tracker:", expires_at__gte=timezone.now())
+    loops = []
+    for holder in alive_now.values_list("holder", flat=True):
+        pid = int(holder.rsplit(":", 1)[1])
+        role = next((w.role for w in deployment.workers if pid in descendants(w.pid)), "")
+        loops.append((role, pid))
+    return sorted(loops)
 
 
 def simulator_requests(web: Process, job_id: str) -> Counter[str]:
@@ -708,8 +720,8 @@ def report(deployment: Deployment, played: Played, steps: list[Step], *, databas
             what = f"gunicorn, {WEB_WORKERS} workers × 8 threads (pids {_pids(p.children)}) at {p.url}"
         else:
             what = (
-                f"manage.py qcluster, cluster {p.cluster}: sentinel, {QUEUE_WORKERS} workers, monitor, pusher "
-                f"(pids {_pids(p.children)}); its workers can run the tracker"
+                f"manage.py workers: submit, archive and tracker clusters (the first named {p.cluster}), "
+                f"each a sentinel, workers, monitor and pusher (pids {_pids(p.children)})"
             )
         lines.append(f"  {'':<9} {'':>7}  {'':>5}  {what}; log {p.log.name}")
     lines += [
@@ -747,13 +759,11 @@ def report(deployment: Deployment, played: Played, steps: list[Step], *, databas
     lines.append("/healthz:")
     for role, (status, answer) in played.health.items():
         lines.append(f"  {role:<9} {status} {json.dumps(answer)}")
-    trackers = [s for s in steps if s.call == "track()"]
-    runs = ", ".join(f"{s.worker or '?'} {s.seconds:.1f} s" for s in trackers) or "none"
+    loops = ", ".join(f"{role or '?'} pid {pid}" for role, pid in tracking_loops(deployment)) or "none"
     lines += [
-        "Trackers: the tracker is a loop run by a cluster's worker, not a process of its own. Both clusters can",
-        "  run it and its lease row lets one loop follow the tasks at a time; were the holder killed, its lease",
-        "  would lapse within 15 s and the next kick (a Draft click, or the schedule once a minute) would start",
-        f"  the loop on whichever worker takes that message (not exercised here). Runs of track() here: {runs}.",
+        "Trackers: each worker's tracker cluster runs a long-lived tracking loop; the loops share the tasks in",
+        "  flight (one claim holds a task for one poll), and a loop killed outright is replaced by its",
+        f"  cluster's sentinel at once. Loops running now: {loops}.",
     ]
     return "\n".join(lines)
 
@@ -788,7 +798,7 @@ def _what(step: Step, played: Played) -> str:
         "submit_task": f"sent it to the simulator: job {_short(played.job_id)}",
         "render_video": "the simulator's render, into the bucket",
         "archive_task": "downloaded it, checked it, made its poster, uploaded both to the bucket",
-        "track": "the tracker loop: polled the job until done, queued the archive",
+        "track": "a tracking run (they last minutes)",
         "kick_tracker": "the schedule's once-a-minute safety net",
     }.get(name, "")
 

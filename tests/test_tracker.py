@@ -4,6 +4,7 @@ polling one twice, and recovers lost work without flooding the queues."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sys
 import threading
 from collections import defaultdict
@@ -21,8 +22,6 @@ from studio.tasks import lifecycle, queue, tracker
 from studio.tasks.models import Task
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-import itertools
-
 from load_provider import serving  # the bench's load fake, beside the tests
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -168,7 +167,7 @@ def test_two_loops_share_the_tasks_without_polling_one_twice(project, people, pe
             thread.join(60)
     polls: dict[str, list[tuple[float, str]]] = defaultdict(list)
     for line in log.read_text().splitlines():
-        at, _method, path, _status, who = line.split(" ")
+        at, _method, path, _status, who, _said = line.split(" ")
         polls[path.rsplit("/", 1)[1]].append((float(at), who))
     assert len(polls) == 40
     loops_seen = {who for seen in polls.values() for _, who in seen}

@@ -38,6 +38,7 @@ from two_of_everything import (
     set_up,
     simulator_requests,
     stopped_report,
+    tracking_loops,
     two_of_everything,
     under_prefix,
 )
@@ -84,6 +85,7 @@ def test_a_draft_posted_to_web_a_plays_from_the_bucket_through_web_b(tmp_path, s
     ) as deployment:
         played = draft_on_a_play_on_b(deployment, project_id=project_id, username=username, password=password)
         steps = route_of(deployment, played)
+        loops = tracking_loops(deployment)
         with capsys.disabled():
             print("\n" + report(deployment, played, steps, database=connection.settings_dict["NAME"], store=how))
     stopped, left = stopped_report(deployment)
@@ -117,8 +119,8 @@ def test_a_draft_posted_to_web_a_plays_from_the_bucket_through_web_b(tmp_path, s
     ):
         ran = [step for step in steps if step.call == call]
         assert len(ran) == 1 and ran[0].success and ran[0].worker in roles, (call, steps)
-    trackers = [step for step in steps if step.call == "track()"]
-    assert trackers and all(step.success and step.worker in roles for step in trackers)
+    # Each worker's tracker cluster runs a tracking loop (issue 12); they share the tasks in flight.
+    assert {role for role, _ in loops} == roles
     assert played.seconds_to_done < 60
 
     # The clip, its poster and the simulator's render are objects in the bucket.

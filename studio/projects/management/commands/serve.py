@@ -46,10 +46,10 @@ class Command(BaseCommand):
             cwd=settings.BASE_DIR,
             start_new_session=True,
         )
-        # Three clusters, one per queue (settings.Q_CLUSTER): submits, archives and the tracker,
-        # so a backlog in one never delays another. Each child leads its own process group, so
-        # stopping takes its worker processes too (a cluster's workers outlive their parent otherwise).
-        clusters = {name: start_cluster(name) for name in cluster_names()}
+        # The three clusters (submits, archives, the tracker) under `manage.py workers`, which restarts
+        # any that dies. Each child leads its own process group, so stopping takes its worker processes
+        # too (a cluster's workers outlive their parent otherwise).
+        workers = start_workers()
         url = f"http://{bind}/"
         self.stdout.write(self.style.SUCCESS(f"\nDailies is running at {url}"))
         self.stdout.write(f"{how_to_log_in()} Press Ctrl-C to stop.\n")
@@ -64,16 +64,13 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         try:
             while not stopping and web.poll() is None:
-                for name, cluster in clusters.items():
-                    if cluster.poll() is not None:
-                        # A cluster that died (killed, out of memory) is started again at once;
-                        # the database lets the new one pick up what the old one held.
-                        self.stderr.write(f"The {name} cluster stopped ({cluster.returncode}); starting it again.")
-                        _signal_group(cluster, signal.SIGKILL)
-                        clusters[name] = start_cluster(name)
+                if workers.poll() is not None:
+                    self.stderr.write(f"The workers stopped ({workers.returncode}); starting them again.")
+                    _signal_group(workers, signal.SIGKILL)
+                    workers = start_workers()
                 time.sleep(0.3)
         finally:
-            children = [web, *clusters.values()]
+            children = [web, workers]
             for child in children:
                 _signal_group(child, signal.SIGTERM)
             deadline = time.monotonic() + 15
@@ -92,16 +89,10 @@ class Command(BaseCommand):
         self.stdout.write("Stopped web server and workers.")
 
 
-def cluster_names() -> list[str]:
-    return [settings.QUEUE_NAME, settings.ARCHIVE_CLUSTER, settings.TRACKER_CLUSTER]
-
-
-def start_cluster(name: str) -> subprocess.Popen:
-    """`manage.py qcluster` for the cluster `name` (its queue and worker count come from settings)."""
+def start_workers() -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"],
+        [sys.executable, str(settings.BASE_DIR / "manage.py"), "workers"],
         cwd=settings.BASE_DIR,
-        env={**os.environ, "Q_CLUSTER_NAME": name},
         start_new_session=True,
     )
 
