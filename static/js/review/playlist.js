@@ -3,8 +3,7 @@
 // (the status form posts to the gallery's review view); editors drag clips in the list to reorder.
 //
 // Another clip comes in without reloading the page: the same URL with ?clip= answers, to an htmx
-// request, with the review region alone, and its stage, comments and list are swapped in (htmx.swap,
-// so the comments panel sets itself up as on any htmx swap). Staying on one page keeps the browser's
+// request, with the review region alone, and its stage, comments and list are swapped in. Staying on one page keeps the browser's
 // permission to play sound, so the next clip starts by itself. Without this script every link, the
 // status form and the ↑ ↓ buttons work as plain requests.
 
@@ -35,9 +34,19 @@ async function fetchRegion(clipId) {
   return response.text();
 }
 
+// Swapped by hand rather than with htmx.swap: htmx's settling copies `style` attributes between the old
+// and new elements, which the page's Content-Security-Policy refuses. htmx then wires up what came in,
+// and htmx:load tells the comments panel (js/review/comments.js) to set itself up.
 function swapIn(html, ids) {
+  const fresh = new DOMParser().parseFromString(html, "text/html");
   for (const id of ids) {
-    if (document.getElementById(id)) htmx.swap(`#${id}`, html, { swapStyle: "outerHTML" }, { select: `#${id}` });
+    const old = document.getElementById(id);
+    const replacement = fresh.getElementById(id);
+    if (!old || !replacement) continue;
+    const adopted = document.importNode(replacement, true);
+    old.replaceWith(adopted);
+    htmx.process(adopted);
+    adopted.dispatchEvent(new CustomEvent("htmx:load", { bubbles: true, detail: { elt: adopted } }));
   }
 }
 
