@@ -16,6 +16,10 @@ const said = (words) => {
   if (out) out.textContent = words;
 };
 
+// The keys work only with this script, so only then does the page name them.
+const keysHelp = document.getElementById("playlist-keys");
+if (keysHelp) keysHelp.hidden = false;
+
 function pageUrl(clipId) {
   return `${region().dataset.pageUrl}?clip=${clipId}`;
 }
