@@ -81,7 +81,8 @@ def playlist_add(request, project_id: int):
         return redirect(_back(request, fallback))
     choice = request.POST.get("playlist", "")
     if choice == "new":
-        name = f"Playlist of {timezone.localtime().strftime('%-d %b, %H:%M')}"
+        now = timezone.localtime()
+        name = f"Playlist of {now.day} {now:%b, %H:%M}"
         playlist = playlists.create(project=project, name=name, by=request.user)
     else:
         found_playlist = Playlist.objects.filter(project=project, pk=_clip_id(choice) or 0).first()
