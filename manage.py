@@ -12,10 +12,11 @@ def main() -> None:
     from studio.startup import cannot_start
 
     try:
-        settings.INSTALLED_APPS  # noqa: B018 -- reads the settings, which name every problem at once
+        execute_from_command_line(sys.argv)
     except ImproperlyConfigured as error:
+        if settings.configured:  # read fine: a problem of the command's own, with its traceback
+            raise
         sys.exit(cannot_start(error))
-    execute_from_command_line(sys.argv)
 
 
 if __name__ == "__main__":
