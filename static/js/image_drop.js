@@ -69,11 +69,12 @@ function free(input) {
   previews.delete(input);
 }
 
+// A refused drop: said above whatever is still chosen, which stays chosen.
 function say(input, words) {
   const box = boxOf(input);
   if (!box) return;
-  free(input);
-  box.replaceChildren(Object.assign(document.createElement("p"), { className: "warning", textContent: words }));
+  show(input);
+  box.prepend(Object.assign(document.createElement("p"), { className: "warning", textContent: words }));
   box.hidden = false;
 }
 

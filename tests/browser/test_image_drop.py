@@ -96,6 +96,7 @@ def test_a_dropped_image_is_chosen_and_anything_else_is_refused(owner_page, clip
     page.evaluate(DROP, [".field-last_frame .image-drop", 1, 1, "notes.txt", "text/plain"])
     expect(chosen).to_contain_text("Only JPG, PNG or WebP images")
     assert last.evaluate("input => input.files[0].name") == "portrait.png"
+    expect(chosen.locator("figcaption")).to_contain_text("portrait.png")
     # A single-image field keeps one of several dropped; the references field takes them all.
     for name in ("a.png", "b.png"):
         page.evaluate(DROP, [".field-references .image-drop", 64, 64, name, "image/png"])
