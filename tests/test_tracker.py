@@ -60,10 +60,10 @@ def test_one_tracker_run_follows_many_tasks_at_the_routes_cadence(
         )
         submitted = SimulatorRequest.objects.get(method="POST", job_id=task.provider_task_id).at
         gaps = [(b - a).total_seconds() for a, b in zip([submitted, *polls], polls, strict=False)]
-        # Route 4: "every 10-15 s, never below 5 s" (this project's 5 s). The simulator says done 0.6 s
-        # after the submit once its video is rendered, which a busy machine can hold past the first poll.
-        assert gaps and min(gaps) >= 5.0, gaps
-        assert len(polls) <= 2
+        # Route 4: "every 10-15 s, never below 5 s" (this project's 5 s), held: never sooner, never much
+        # later. The simulator says done 0.6 s after the submit once its video is rendered, which a busy
+        # machine can hold past the first polls, so how many polls it took is not the point.
+        assert gaps and all(5.0 <= gap <= 8.0 for gap in gaps), gaps
     assert sorted(kind for kind, _ in inline_queue.jobs) == ["archive"] * 3
 
 

@@ -557,7 +557,9 @@ def claim_due_checks(*, limit: int = 32) -> list[Task]:
         claimed = [row[0] for row in cursor.fetchall()]
     if not claimed:
         return []
-    return list(Task.objects.select_related("account").filter(pk__in=claimed))
+    # Only what a poll and its record need: the rest (the prompt, parameters, texts) is not read.
+    needed = ("id", "state", "model", "provider_task_id", "submitted_at", "account")
+    return list(Task.objects.select_related("account").only(*needed).filter(pk__in=claimed))
 
 
 def _claim_row_by_row(*, now, limit: int) -> list[Task]:

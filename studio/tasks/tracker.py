@@ -65,6 +65,9 @@ MAX_IN_FLIGHT = 1000
 CLAIM_BATCH = 200
 # With nothing due and no answer in, the loop looks again this often.
 IDLE_WAIT_S = 0.25
+# A pass runs at most this often (unless a claim came back full): answers are
+# written, and due tasks claimed, in batches rather than one statement each.
+PASS_EVERY_S = 0.1
 SWEEP_EVERY_S = 1.0
 # A pending task whose submit message was never known to be queued (the broker
 # refused it) is sent after this; one whose message was queued waits
@@ -141,6 +144,7 @@ def run(*, enqueue: Enqueue, run_for_s: float | None = None, until_idle: bool = 
         try:
             while time.monotonic() < deadline:
                 now = time.monotonic()
+                next_pass = now + PASS_EVERY_S
                 if now >= next_beat:
                     close_old_connections()  # honours CONN_MAX_AGE and health checks in a long run
                     beat(loop_id)
@@ -160,8 +164,10 @@ def run(*, enqueue: Enqueue, run_for_s: float | None = None, until_idle: bool = 
                         poller.start(task)
                 if until_idle and not poller.in_flight and not has_live_work():
                     return False
-                if len(claimed) < CLAIM_BATCH and not answered:
-                    poller.wait(IDLE_WAIT_S)
+                if len(claimed) < CLAIM_BATCH:
+                    if not answered:
+                        poller.wait(IDLE_WAIT_S)
+                    time.sleep(max(0.0, next_pass - time.monotonic()))
             # Answers still on their way are recorded before the run ends, so
             # the next run does not wait out their poll leases.
             poller.wait_all(lifecycle.POLL_TIMEOUT.read or 8.0)
