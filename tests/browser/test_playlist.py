@@ -36,7 +36,7 @@ def wait_for_video(page, condition: str) -> None:
     )
 
 
-def test_a_playlist_from_the_gallery_reordered_played_through_and_approved(owner_page, clips, screenshots):
+def test_a_playlist_from_the_gallery_reordered_played_through_and_approved(owner_page, clips, screenshots, shoot):
     page = owner_page
     page.context.add_init_script(LISTEN)
     short, draft = clips.short, clips.draft
@@ -46,6 +46,7 @@ def test_a_playlist_from_the_gallery_reordered_played_through_and_approved(owner
     page.check(f"#clip-{short.pk} input[name=clip]")
     page.check(f"#clip-{draft.pk} input[name=clip]")
     expect(page.locator("#add-to-playlist")).to_have_value("new")
+    shoot("gallery")
     page.click("button:has-text('Add to playlist')")
     page.wait_for_url(re.compile(r"/playlists/\d+/$"))
     playlist = Playlist.objects.get(project_id=clips.project_id)
@@ -95,6 +96,11 @@ def test_a_playlist_from_the_gallery_reordered_played_through_and_approved(owner
     page.keyboard.press("n")
     expect(page.locator("#playlist-stage")).to_have_attribute("data-clip", str(draft.pk))
     assert page.evaluate("window.__blocked") == []
+
+    # The project's list names it, with its two clips.
+    page.goto(f"/projects/{clips.project_id}/playlists/")
+    expect(page.locator(".playlist-rows li")).to_contain_text("2 clips")
+    shoot("list")
 
 
 def test_the_printable_feedback_shows_the_frame_of_each_timecoded_comment(owner_page, clips, screenshots):
