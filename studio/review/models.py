@@ -9,6 +9,7 @@ import json
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.timesince import timesince
 
 COMMENT_MAX_LENGTH = 5000
 GUEST_NAME_MAX_LENGTH = 60
@@ -68,6 +69,12 @@ class Comment(models.Model):
         if self.author_id:
             return self.author.get_username() if self.author else "someone who left"
         return self.guest_name or "a guest"
+
+    @property
+    def age(self) -> str:
+        """'just now', '5 minutes ago', '2 days ago'."""
+        elapsed = timezone.now() - self.created_at
+        return "just now" if elapsed.total_seconds() < 60 else f"{timesince(self.created_at, depth=1)} ago"
 
     @property
     def drawing_json(self) -> str:
