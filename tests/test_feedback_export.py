@@ -93,6 +93,7 @@ def test_the_csv_has_every_thread_with_its_replies_and_every_clips_status(
     assert overall["frame in"] == "" and overall["timecode in"] == ""
     assert no_comments["review status"] == "Changes requested"
     assert no_comments["reviewed by"] == "reviewer" and no_comments["review note"] == "Warmer"
+    assert project.activity.filter(verb="exported", words__contains="Client cut").count() == 1
 
 
 @pytest.mark.parametrize("text", ['=HYPERLINK("http://evil","x")', "+1+1", "-2+3", "@SUM(A1)", "\tpadded"])

@@ -290,3 +290,13 @@ def test_the_gallery_and_clip_page_offer_add_to_playlist_to_editors_only(project
         assert ("Add to playlist" in clip_page) is offered, role
         if offered:
             assert f'<option value="{playlist.pk}">Tuesday dailies</option>' in gallery
+
+
+def test_a_new_playlist_that_cannot_take_the_selection_is_not_left_empty(project, clients, clips, monkeypatch):
+    monkeypatch.setattr(playlists, "MAX_ITEMS", 2)
+    chosen = clips(3)
+    answer = clients["editor"].post(
+        f"/projects/{project.pk}/playlists/add", {"clip": [c.pk for c in chosen], "playlist": "new"}, follow=True
+    )
+    assert "A playlist holds at most 2 clips" in answer.content.decode()
+    assert not Playlist.objects.filter(project=project).exists()

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -74,24 +76,28 @@ def playlist_add(request, project_id: int):
     project, _membership = get_project_for_user(request.user, project_id, edit=True)
     fallback = reverse("gallery", args=[project.pk])
     ids = [int(v) for v in request.POST.getlist("clip") if v.isdigit()]
-    found = {clip.pk: clip for clip in Clip.objects.filter(task__project=project, pk__in=ids).select_related("task")}
-    chosen = [found[pk] for pk in ids if pk in found]
+    in_project = {
+        clip.pk: clip for clip in Clip.objects.filter(task__project=project, pk__in=ids).select_related("task")
+    }
+    chosen = [in_project[pk] for pk in ids if pk in in_project]
     if not chosen:
         messages.error(request, "Select at least one clip to add to a playlist.")
         return redirect(_back(request, fallback))
     choice = request.POST.get("playlist", "")
-    if choice == "new":
-        now = timezone.localtime()
-        name = f"Playlist of {now.day} {now:%b, %H:%M}"
-        playlist = playlists.create(project=project, name=name, by=request.user)
-    else:
-        found_playlist = Playlist.objects.filter(project=project, pk=_clip_id(choice) or 0).first()
-        if found_playlist is None:
-            messages.error(request, "Choose a playlist of this project, or a new one.")
-            return redirect(_back(request, fallback))
-        playlist = found_playlist
     try:
-        added = playlists.add_clips(playlist, chosen)
+        # One transaction: a new playlist that could not take the clips is not left behind empty.
+        with transaction.atomic():
+            if choice == "new":
+                now = timezone.localtime()
+                name = f"Playlist of {now.day} {now:%b, %H:%M}"
+                playlist = playlists.create(project=project, name=name, by=request.user)
+            else:
+                found = Playlist.objects.filter(project=project, pk=_clip_id(choice) or 0).first()
+                if found is None:
+                    messages.error(request, "Choose a playlist of this project, or a new one.")
+                    return redirect(_back(request, fallback))
+                playlist = found
+            added = playlists.add_clips(playlist, chosen)
     except playlists.PlaylistFull as full:
         messages.error(request, str(full))
         return redirect(_back(request, fallback))
@@ -129,9 +135,11 @@ def playlist_page(request, playlist_id: int):
         "comments_panel": panel_html(request, current, membership=membership) if current else "",
         "rename_form": playlists.PlaylistNameForm(initial={"name": playlist.name}),
     }
-    if request.htmx:
-        return render(request, "review/playlist.html#playlist-review", context)
-    return render(request, "review/playlist.html", context)
+    template = "review/playlist.html#playlist-review" if request.htmx else "review/playlist.html"
+    response = render(request, template, context)
+    # One address, two answers: a cache must not give the region alone to a page load, or the page to the script.
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @login_required
