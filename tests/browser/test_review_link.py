@@ -25,9 +25,14 @@ def guest_page(browser, studio, screenshots):
     page.set_default_timeout(15_000)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # The strict CSP holds on the guest's pages too: Chromium reports anything it blocks on the console.
+    page.on(
+        "console",
+        lambda message: errors.append(message.text) if "Content Security Policy" in message.text else None,
+    )
     yield page
     context.close()
-    assert not errors, f"JavaScript errors on the guest's page: {errors}"
+    assert not errors, f"JavaScript errors or blocked content on the guest's page: {errors}"
 
 
 def test_a_guest_reviews_through_a_password_protected_link_until_it_is_revoked(
