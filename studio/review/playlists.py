@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django import forms
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Count, QuerySet
 
 from studio.clips.models import Clip
@@ -93,15 +93,10 @@ def add_clips(playlist: Playlist, clips: Iterable[Clip]) -> int:
                 f"so {MAX_ITEMS - len(items)} more fit."
             )
         _renumber(items)
-        try:
-            # A savepoint, so a duplicate the lock did not see (it cannot, but the constraint is
-            # the last word) leaves the transaction usable.
-            with transaction.atomic():
-                PlaylistItem.objects.bulk_create(
-                    [PlaylistItem(playlist=playlist, clip_id=pk, position=len(items) + i) for i, pk in enumerate(new)]
-                )
-        except IntegrityError:
-            return 0
+        # Under the lock nobody else adds meanwhile; the unique constraint would refuse a duplicate loudly.
+        PlaylistItem.objects.bulk_create(
+            [PlaylistItem(playlist=playlist, clip_id=pk, position=len(items) + i) for i, pk in enumerate(new)]
+        )
     return len(new)
 
 
