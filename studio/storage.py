@@ -15,6 +15,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.core.files import File
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models.fields.files import FieldFile
 from storages.backends.s3 import S3Storage
@@ -76,5 +77,23 @@ def delete_on_commit(files: Iterable[FieldFile]) -> None:
                 storage.delete(name)
             except STORAGE_ERRORS as exc:
                 log.warning("could not delete %s from storage: %s", name, exc)
+
+    transaction.on_commit(delete)
+
+
+def delete_folders_on_commit(folders: list[str]) -> None:
+    """Remove every file in these folders of the default storage once the transaction commits."""
+
+    def delete() -> None:
+        for folder in folders:
+            try:
+                _dirs, names = default_storage.listdir(folder)
+            except STORAGE_ERRORS:
+                continue  # nothing was ever made there
+            for name in names:
+                try:
+                    default_storage.delete(f"{folder}/{name}")
+                except STORAGE_ERRORS as exc:
+                    log.warning("could not delete %s/%s from storage: %s", folder, name, exc)
 
     transaction.on_commit(delete)

@@ -100,10 +100,14 @@ def test_deleting_a_project_with_clips_removes_them_and_their_files(
     clip = archived_clip(pending_task(project, people["owner"]))
     stored = media / clip.file.name
     assert stored.exists()
+    # A still of one of its frames, as printed feedback makes them.
+    still = media / f"frames/clip-{clip.pk}/frame-000048.jpg"
+    still.parent.mkdir(parents=True)
+    still.write_bytes(b"jpeg")
     with django_capture_on_commit_callbacks(execute=True):  # files go once the rows are gone for good
         gone = clients["owner"].post(f"/projects/{project.pk}/delete", {"confirm": "Moonrise"})
     assert gone.status_code == 302 and not Project.objects.filter(pk=project.pk).exists()
-    assert not Clip.objects.exists() and not stored.exists()
+    assert not Clip.objects.exists() and not stored.exists() and not still.exists()
 
 
 # --- Members and invitations ----------------------------------------------------

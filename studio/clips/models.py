@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models, transaction
 
-from studio.storage import delete_on_commit
+from studio.storage import delete_folders_on_commit, delete_on_commit
 
 
 class Clip(models.Model):
@@ -56,10 +56,17 @@ class Clip(models.Model):
         return self.review_status != self.Review.NEEDS_REVIEW
 
 
+def stills_folder(clip_id: int) -> str:
+    """Where stills of a clip's frames are kept (made on demand for printed feedback)."""
+    return f"frames/clip-{clip_id}"
+
+
 def delete_clips(clips: models.QuerySet[Clip]) -> int:
-    """Delete these clips and, once that commits, their video, poster and audio track from storage."""
+    """Delete these clips and, once that commits, their video, poster, audio track and frame stills
+    from storage."""
     with transaction.atomic():
         doomed = list(clips.select_for_update().only("file", "poster", "audio_file"))
         count, _ = Clip.objects.filter(pk__in=[clip.pk for clip in doomed]).delete()
         delete_on_commit(file for clip in doomed for file in (clip.file, clip.poster, clip.audio_file))
+        delete_folders_on_commit([stills_folder(clip.pk) for clip in doomed])
     return count

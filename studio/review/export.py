@@ -22,7 +22,7 @@ from django.utils import timezone
 from PIL import Image
 
 from studio.clips.media import NotAVideo, _first_video_stream, _frame_near
-from studio.clips.models import Clip
+from studio.clips.models import Clip, stills_folder
 
 from .comments import frame_count, threads
 from .models import Comment
@@ -169,7 +169,7 @@ def csv_response(rows: Iterable[list[object]], *, filename: str) -> HttpResponse
 
 def frame_name(clip: Clip, frame: int) -> str:
     # Clips never change once archived, so the clip and frame name the still for good.
-    return f"frames/clip-{clip.pk}/frame-{frame:06d}.jpg"
+    return f"{stills_folder(clip.pk)}/frame-{frame:06d}.jpg"
 
 
 def frame_still(clip: Clip, frame: int) -> str:
