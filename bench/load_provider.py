@@ -69,6 +69,8 @@ class LoadProvider:
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, ValueError):
             pass
+        except asyncio.CancelledError:
+            pass
         finally:
             writer.close()
 
@@ -100,14 +102,18 @@ class LoadProvider:
         if ready:
             ready.set()
         async with server:
-            flusher = asyncio.create_task(self._flush_every_second())
+            self._flusher = asyncio.create_task(self._flush_every_second())
             try:
                 if stop is None:
                     await server.serve_forever()
                 else:
                     await stop.wait()
             finally:
-                flusher.cancel()
+                # Connections kept alive are ended here, not left pending when the loop goes.
+                others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                for task in others:
+                    task.cancel()
+                await asyncio.gather(*others, return_exceptions=True)
                 if self._log:
                     self._log.flush()
 

@@ -158,6 +158,7 @@ class Figures:
     polled_by_several: int
     stuck: int
     in_flight_after_s: float | None = None
+    peak_in_flight: int | None = None
     queries_per_poll: float | None = None
     peak_rss_mib: dict[str, float] = field(default_factory=dict)
     cpu_s: dict[str, float] = field(default_factory=dict)
@@ -180,7 +181,8 @@ def poll_figures(lines: list[Line], *, who: re.Pattern, cadence: float) -> tuple
             gaps.append(b.at - a.at)
             if b.at - a.at < cadence / 2 and a.who != b.who:
                 doubles += 1
-        several += len({p.who for p in polls}) > 1
+        # By process (host:pid): successive runs of the loop in one worker are one poller.
+        several += len({p.who.rsplit(":", 1)[0] for p in polls}) > 1
     times = sorted(line.at for polls in by_job.values() for line in polls)
     busiest, start = 0, 0
     for end in range(len(times)):
@@ -254,8 +256,9 @@ def run_dailies(args, *, name: str, folder: Path, database_url: str, fake_url: s
             ids.append(task.pk)
         created_s = time.monotonic() - burst
         tasks = Task.objects.filter(pk__in=ids)
-        in_flight_after = None
+        in_flight_after, peak = None, 0
         while time.monotonic() - burst < 600 and in_flight_after is None:
+            peak = max(peak, tasks.filter(state__in=Task.TRACKED_STATES).count())
             followed = (*Task.TRACKED_STATES, Task.State.ARCHIVING, Task.State.DONE)
             if tasks.filter(state__in=followed).count() == len(ids):
                 in_flight_after = time.monotonic() - burst
@@ -270,6 +273,7 @@ def run_dailies(args, *, name: str, folder: Path, database_url: str, fake_url: s
         # Until every task is done, or the renders are over by `--settle-s` and what is left is stuck.
         end = time.monotonic() + args.render_s + args.settle_s
         while time.monotonic() < end and tasks.exclude(state=Task.State.DONE).exists():
+            peak = max(peak, tasks.filter(state__in=Task.TRACKED_STATES).count())
             time.sleep(1)
         usage.sample({one.process.pid: one.role for one in started})
     finally:
@@ -302,6 +306,7 @@ def run_dailies(args, *, name: str, folder: Path, database_url: str, fake_url: s
         polled_by_several=several,
         stuck=Task.objects.filter(pk__in=ids).exclude(state=Task.State.DONE).count(),
         in_flight_after_s=in_flight_after,
+        peak_in_flight=peak,
         queries_per_poll=sum(q for _, q in loops.values()) / max(1, sum(p for p, _ in loops.values())),
     )
     loop_pids = {pid for one in started if one.role.startswith("tracker") for pid in loop_pids_in(one.log)}
@@ -476,8 +481,9 @@ def report(figures: list[Figures], args) -> None:
     )
     row("polls/s reached / needed", [f"{f.polls_per_s:.1f} / {f.needed_per_s:.1f}" for f in figures])
     row("queries per poll", [f"{f.queries_per_poll:.2f}" if f.queries_per_poll is not None else "-" for f in figures])
-    row("double polls / polled by >1 poller", [f"{f.double_polls} / {f.polled_by_several}" for f in figures])
+    row("double polls / by >1 loop process", [f"{f.double_polls} / {f.polled_by_several}" for f in figures])
     row("stuck (not done)", [str(f.stuck) for f in figures])
+    row("most followed at once", [str(f.peak_in_flight) if f.peak_in_flight is not None else "-" for f in figures])
     row("all in flight after (s)", [f"{f.in_flight_after_s:.1f}" if f.in_flight_after_s else "-" for f in figures])
     row("CPU s total", [f"{sum(f.cpu_s.values()):.0f}" for f in figures])
     row("peak RSS, largest process (MiB)", [f"{max(f.peak_rss_mib.values(), default=0):.0f}" for f in figures])
