@@ -77,7 +77,7 @@ def test_a_guest_reviews_through_a_password_protected_link_until_it_is_revoked(
     video = guest.locator("video")
     assert f"/clips/{final.pk}/video" in video.get_attribute("src")
     assert video.get_attribute("src").startswith("/r/")
-    guest.wait_for_function("document.querySelector('video').readyState >= 1")
+    guest.wait_for_function("() => document.querySelector('video').readyState >= 1")
     assert guest.evaluate("document.querySelector('video').duration") == pytest.approx(final.duration_s, abs=0.1)
 
     guest.fill(f"#comment-text-{final.pk}", COMMENT)
@@ -133,9 +133,20 @@ def test_a_pair_link_plays_draft_and_final_side_by_side_and_a_filter_link_steps_
     expect(guest.locator("video")).to_have_count(2)
     expect(guest.locator("form[action*='/comments']")).to_have_count(0)
     expect(guest.locator("button[name=review]")).to_have_count(0)
-    guest.wait_for_function("[...document.querySelectorAll('video')].every((video) => video.readyState >= 1)")
+    guest.wait_for_function("() => [...document.querySelectorAll('video')].every((video) => video.readyState >= 1)")
     sources = [guest.locator("video").nth(n).get_attribute("src") for n in range(2)]
     assert sources == [f"/r/{pair.token}/clips/{clips.draft.pk}/video", f"/r/{pair.token}/clips/{clips.final.pk}/video"]
+    # One bar plays both together, and pauses both.
+    guest.click("button:has-text('Play both')")
+    guest.wait_for_function("() => [...document.querySelectorAll('video')].every((video) => video.currentTime > 0.5)")
+    guest.click("button:has-text('Pause both')")
+    guest.wait_for_function(
+        "() => [...document.querySelectorAll('video')].every((video) => video.paused && !video.seeking)"
+    )
+    times = guest.evaluate("[...document.querySelectorAll('video')].map((video) => video.currentTime)")
+    apart = abs(times[0] - times[1])
+    # Paused, both show the same frame (24 fps).
+    assert apart < 1 / 24
     guest.screenshot(path=str(screenshots / "review-link-pair.png"), full_page=True)
 
     drafts = links.create_link(
