@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from whitenoise.storage import CompressedManifestStaticFilesStorage  # type: ignore[import-untyped]
 
-# `import … from "./frames.js";` in a module of ours.
-_RELATIVE_IMPORT = r"""(?P<matched>import(?s:(?P<import>[\s\{].*?))\s*from\s*["'](?P<url>\./.*?)["']\s*;)"""
+# `import … from "./frames.js";` (or "../compare/frames.js") in a module of ours.
+_RELATIVE_IMPORT = r"""(?P<matched>import(?s:(?P<import>[\s\{].*?))\s*from\s*["'](?P<url>\.\.?/.*?)["']\s*;)"""
 
 
 class StaticFiles(CompressedManifestStaticFilesStorage):

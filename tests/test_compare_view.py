@@ -243,7 +243,7 @@ def test_hashed_static_names_reach_every_module(project, clients, draft_and_fina
     call_command("collectstatic", interactive=False, verbosity=0)
     draft, final = draft_and_final
     html = clients["viewer"].get(compare_url(project, draft.pk, final.pk)).content.decode()
-    player = re.search(r'<script type="module" src="([^"]+)"', html).group(1)
+    player = re.search(r'<script type="module" src="(/static/js/compare/[^"]+)"', html).group(1)
     preloaded = set(re.findall(r'<link rel="modulepreload" href="([^"]+)"', html))
     assert re.fullmatch(f"/static/js/compare/{HASHED}", player), player
     seen, waiting = set(), [player]
@@ -256,3 +256,7 @@ def test_hashed_static_names_reach_every_module(project, clients, draft_and_fina
             waiting += [f"/static/js/compare/{name}"] if f"/static/js/compare/{name}" not in seen else []
     # Every module the player reaches is there under its hashed name, and preloaded by that name.
     assert len(seen) == 1 + len(imported_modules()) and preloaded == seen - {player}
+    # The comments beside the players reach the frame arithmetic one folder up, by its hashed name too.
+    comments = re.search(r'<script type="module" src="(/static/js/review/[^"]+)"', html).group(1)
+    source = (settings.STATIC_ROOT / comments.removeprefix("/static/")).read_text()
+    assert re.search(rf'from "\.\./compare/{HASHED}"', source), source[:400]

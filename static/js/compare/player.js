@@ -175,7 +175,7 @@ function setup(root) {
   });
 
   // Another part of the page (a comment's frame: js/review/comments.js) sends both players to a frame.
-  root.addEventListener("dailies:seek-frame", (event) => sync.seekToFrame(Number(event.detail.frame), "pause"));
+  root.addEventListener("review:seek-frame", (event) => sync.seekToFrame(Number(event.detail.frame), "pause"));
 
   // Scrubbing pauses both; letting go plays on if they were playing.
   seek.addEventListener("input", () => {

@@ -33,7 +33,7 @@ function panelOfClip(clipId) {
 // any other player is paused and moved directly, and its controls follow the video's own events.
 function seekEverywhere(frame, fps) {
   const compare = document.querySelector("[data-compare]");
-  if (compare) compare.dispatchEvent(new CustomEvent("dailies:seek-frame", { detail: { frame } }));
+  if (compare) compare.dispatchEvent(new CustomEvent("review:seek-frame", { detail: { frame } }));
   for (const video of document.querySelectorAll("video")) {
     if (video.closest("[data-compare]")) continue;
     video.pause();
