@@ -195,7 +195,11 @@ def test_a_revised_draft_records_the_comments_it_answers(clients, changes_reques
     outside = Comment.objects.get(text="Warmer light")
     answer = clients["editor"].post(
         f"/projects/{project.pk}/draft",
-        {**draft_form(prompt="A lighthouse at dusk, slower push in"), "revise_clip": str(clip.pk), "answers": [str(slower.pk)]},
+        {
+            **draft_form(prompt="A lighthouse at dusk, slower push in"),
+            "revise_clip": str(clip.pk),
+            "answers": [str(slower.pk)],
+        },
         HTTP_HX_REQUEST="true",
     )
     assert answer.status_code == 200

@@ -107,7 +107,9 @@ def test_drafting_recalled_words_unchanged_drafts_that_version_again(owner_clien
 def test_changed_recalled_words_become_the_next_version(owner_client, project, four_versions, draft_form):
     prompt = four_versions.prompt_version.prompt
     v1 = four_versions.prompt_version
-    draft(owner_client, project, draft_form, prompt=LIGHTHOUSE + ", rain", prompt_id=str(prompt.pk), version_id=str(v1.pk))
+    draft(
+        owner_client, project, draft_form, prompt=LIGHTHOUSE + ", rain", prompt_id=str(prompt.pk), version_id=str(v1.pk)
+    )
     assert Task.objects.order_by("-pk").first().prompt_version.number == 5
 
 
@@ -191,7 +193,9 @@ def test_folded_sections_say_what_they_hold_and_open_on_an_error(owner_client, p
     section = answer[answer.index('data-section="seed"') :]
     assert section.startswith('data-section="seed" open data-has-errors')
     page = editor_of(owner_client.get(f"/projects/{project.pk}/").content.decode())
-    assert re.search(r'data-section="images">\s*<summary><span class="title">Images</span> <span class="summary">none', page)
+    assert re.search(
+        r'data-section="images">\s*<summary><span class="title">Images</span> <span class="summary">none', page
+    )
 
 
 # --- The library -----------------------------------------------------------------------

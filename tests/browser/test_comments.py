@@ -29,7 +29,10 @@ def test_a_comment_at_frame_48_with_an_arrow_lands_both_compare_players_there(br
     editor.goto(f"/clips/{clips.final.pk}/")
     loaded(editor)
     editor.locator("video").evaluate(f"(video) => {{ video.pause(); video.currentTime = {FRAME} / {FPS} + 0.001; }}")
-    editor.wait_for_function(f"() => !document.querySelector('video').seeking && Math.floor(document.querySelector('video').currentTime * {FPS} + 1e-6) === {FRAME}")
+    editor.wait_for_function(
+        f"() => {{ const v = document.querySelector('video');"
+        f" return !v.seeking && Math.floor(v.currentTime * {FPS} + 1e-6) === {FRAME}; }}"
+    )
     panel = editor.locator(f"#comments-{clips.final.pk}")
     panel.locator("[data-action=mark-in]").click()
     expect(panel.locator("[data-role=at]")).to_contain_text(f"Frame {FRAME}")
@@ -70,18 +73,23 @@ def test_a_comment_at_frame_48_with_an_arrow_lands_both_compare_players_there(br
     # The arrow is drawn over the final (B), and only there.
     final_layer = reviewer.locator(f"[data-compare] video[src*='/clips/{clips.final.pk}/video'] + canvas.drawing-layer")
     expect(final_layer).to_have_attribute("data-showing", str(comment.pk))
-    assert reviewer.locator(f"[data-compare] video[src*='/clips/{clips.draft.pk}/video'] + canvas[data-showing]").count() == 0
+    assert (
+        reviewer.locator(f"[data-compare] video[src*='/clips/{clips.draft.pk}/video'] + canvas[data-showing]").count()
+        == 0
+    )
     # The arrow really is painted: pixels at its middle are the arrow's red.
     red = final_layer.evaluate(
         "(canvas) => { const c = canvas.getContext('2d'); const d = c.getImageData("
-        "Math.round(canvas.width * 0.4), Math.round(canvas.height * 0.4), 1, 1).data; return [d[0], d[1], d[2], d[3]]; }"
+        "Math.round(canvas.width * 0.4), Math.round(canvas.height * 0.4), 1, 1).data;"
+        " return [d[0], d[1], d[2], d[3]]; }"
     )
     assert red[3] > 0 and red[0] > 200, red
     screenshots.mkdir(parents=True, exist_ok=True)
     reviewer.screenshot(path=str(screenshots / "comment-on-compare.png"))
     # Seeking away hides it; the comment's own timecode brings it back.
     reviewer.locator("[data-compare] input[data-action=seek]").evaluate(
-        "(bar) => { bar.value = '10'; bar.dispatchEvent(new Event('input', {bubbles: true})); bar.dispatchEvent(new Event('change', {bubbles: true})); }"
+        "(bar) => { bar.value = '10'; bar.dispatchEvent(new Event('input', {bubbles: true}));"
+        " bar.dispatchEvent(new Event('change', {bubbles: true})); }"
     )
     expect(final_layer).not_to_have_attribute("data-showing", str(comment.pk))
     reviewer.locator(f"#comment-{comment.pk} button.timecode").click()
