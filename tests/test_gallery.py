@@ -293,3 +293,15 @@ def test_two_selected_clips_open_side_by_side_and_any_other_count_is_said(projec
     assert answer["Location"] == f"/projects/{project.pk}/compare?a={clips[0].pk}&b={clips[2].pk}"
     refused = clients["viewer"].post(url, {"clip": [clips[0].pk]}, follow=True)
     assert "Select exactly two clips to compare them." in refused.content.decode()
+
+
+def test_routes_are_named_in_plain_words_on_the_filter_and_the_clip_page(
+    clients, project, people, pending_task, archived_clip
+):
+    clip = archived_clip(pending_task(project, people["owner"]))
+    gallery = clients["viewer"].get(f"/projects/{project.pk}/gallery").content.decode()
+    route = project.draft_account.route
+    name = project.draft_account.provider.name
+    assert f'<option value="{route}">{name}</option>' in gallery
+    page = clients["viewer"].get(f"/clips/{clip.pk}/").content.decode()
+    assert f"<tr><th>Route</th><td>{name}</td></tr>" in page

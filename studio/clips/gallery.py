@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 
 from studio.forms import unstorable
+from studio.providers.registry import route_name
 
 from .models import Clip
 
@@ -115,8 +116,10 @@ def read_filters(query) -> Filters:
     )
 
 
-def routes_of(project) -> list[str]:
-    return sorted({account.route for account in project.provider_accounts.all()})
+def routes_of(project) -> list[tuple[str, str]]:
+    """The project's routes as (slug, plain name), for the gallery's Route filter."""
+    slugs = sorted({account.route for account in project.provider_accounts.all()})
+    return [(slug, route_name(slug)) for slug in slugs]
 
 
 def models_of(project) -> list[str]:

@@ -45,6 +45,14 @@ def get_route(slug: str) -> Route:
     return route
 
 
+def route_name(slug: str) -> str:
+    """A route in plain words ("Google Gemini API"); a route no longer in the table keeps its slug."""
+    try:
+        return get_route(slug).name
+    except LookupError:
+        return slug
+
+
 def route_choices() -> list[tuple[str, str]]:
     return [(slug, get_route(slug).name) for slug in ROUTES]
 

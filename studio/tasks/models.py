@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from studio.providers.base import Tier
+from studio.providers.registry import route_name
 from studio.simulator.engine import FAULTS, faults_in
 
 
@@ -262,6 +263,11 @@ class Task(models.Model):
     @property
     def resolution(self) -> str:
         return self.parameters.get("resolution", "720p")
+
+    @property
+    def route_name(self) -> str:
+        """The route in plain words, as the accounts page names it."""
+        return route_name(self.route)
 
     @property
     def input_images(self) -> list[tuple[str, int]]:
