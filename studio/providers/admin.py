@@ -12,12 +12,18 @@ class ProviderAccountForm(StorableText, forms.ModelForm):
     api_key = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False),
-        help_text="Stored encrypted. Leave blank to keep the current key.",
+        help_text="Stored encrypted.",
     )
 
     class Meta:
         model = ProviderAccount
         fields = ["project", "label", "route", "base_url", "poll_interval_s", "options"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Only an account that exists has a current key to keep.
+        if self.instance.pk:
+            self.fields["api_key"].help_text += " Leave blank to keep the current key."
 
     @sensitive_variables()
     def save(self, commit=True):
