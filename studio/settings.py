@@ -269,7 +269,7 @@ Q_CLUSTER_RUNNING = os.environ.get("Q_CLUSTER_NAME", "dailies")
 QUEUE_NAME = re.sub(r"-(archive|tracker)$", "", Q_CLUSTER_RUNNING)
 ARCHIVE_CLUSTER = f"{QUEUE_NAME}-archive"
 TRACKER_CLUSTER = f"{QUEUE_NAME}-tracker"
-# One run of the tracking loop; it queues its successor on its own queue as it ends.
+# One run of the tracking loop; each tracker worker runs one run after another.
 TRACKER_RUN_S = 300
 # A submit or archive message not taken up this long after it was queued is
 # queued again: generous, so a busy queue is never flooded with copies.
@@ -288,10 +288,8 @@ Q_CLUSTER = {
     "ALT_CLUSTERS": {
         ARCHIVE_CLUSTER: {"workers": int(env_number("Q_ARCHIVE_WORKERS", 3, minimum=1)), "label": "Archive queue"},
         TRACKER_CLUSTER: {
-            # Each worker runs one tracking loop at a time; one follows thousands of tasks.
+            # Each worker runs the tracking loop from the moment it starts; one follows thousands of tasks.
             "workers": int(env_number("TRACKER_WORKERS", 1, minimum=1)),
-            "timeout": TRACKER_RUN_S + 60,
-            "retry": TRACKER_RUN_S + 120,
             "label": "Tracker",
         },
     },

@@ -4,9 +4,10 @@ A message may be lost (the Redis broker keeps no receipts) or arrive twice;
 every function here is safe either way because the work it calls claims its
 task with a conditional UPDATE.
 
-Three queues, each read by a cluster of its own (settings.Q_CLUSTER's
-ALT_CLUSTERS): submits (and the simulator's renders) on the main one, archives
-on settings.ARCHIVE_CLUSTER, and the tracking loop on settings.TRACKER_CLUSTER.
+Three clusters (settings.Q_CLUSTER's ALT_CLUSTERS): submits (and the
+simulator's renders) on the main one's queue, archives on
+settings.ARCHIVE_CLUSTER's, and the tracking loop in settings.TRACKER_CLUSTER's
+workers.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import logging
 from django.conf import settings
 from django.dispatch import receiver
 from django.utils import timezone
-from django_q.brokers import get_broker
 from django_q.conf import Conf
 from django_q.signals import post_spawn
 from django_q.tasks import async_task
@@ -39,39 +39,28 @@ def archive_task(task_id: int) -> None:
     archive(task_id)
 
 
-def track() -> None:
-    """One run of the tracking loop, then the next, queued on the tracker's own queue as this one ends.
-
-    The next is queued only if none is waiting there already: a worker that
-    was replaced queued one as it started (see `start_tracking_on_spawn`).
-    """
-    try:
-        tracker.run(enqueue=enqueue_job)
-    finally:
-        if not get_broker(settings.TRACKER_CLUSTER).queue_size():
-            start_tracking()
-
-
-def start_tracking() -> None:
-    async_task("studio.tasks.queue.track", group="tracker", cluster=settings.TRACKER_CLUSTER)
-
-
 @receiver(post_spawn)
-def start_tracking_on_spawn(sender, proc_name: str, **kwargs) -> None:
-    """A tracker cluster's worker, as it starts (or replaces one that died), queues a tracking run.
+def track_in_tracker_workers(sender, proc_name: str, **kwargs) -> None:
+    """A tracker cluster's worker, as it starts, runs the tracking loop for as long as it lives.
 
-    The sentinel replaces a dead worker within its guard cycle (half a
-    second), so a loop killed outright is running again within a second or
-    two; the tasks it held are due again when their poll leases lapse.
+    django-q2's sentinel replaces a worker that dies within its guard cycle
+    (half a second), so a loop killed outright is running again within a
+    second or two; the tasks it held are due again when their poll leases
+    lapse. Its queue carries no messages: the loop is started by the worker
+    itself, so no message can be prefetched by a busy cluster or lost.
     """
     if Conf.CLUSTER_NAME == settings.TRACKER_CLUSTER:
-        start_tracking()
+        tracker.run_forever(enqueue=enqueue_job)
 
 
 def kick_tracker() -> None:
-    """Start a tracking loop if none is alive (its cluster lost its messages); cheap, called often."""
+    """Say so in the log (once per KICK_EVERY) when tasks are live and no tracking loop is alive anywhere."""
     if not tracker.is_tracking() and tracker.has_live_work() and tracker.take_kick():
-        start_tracking()
+        log.warning(
+            "tasks are in flight but no tracking loop is running: start `manage.py workers` "
+            "(or a qcluster with Q_CLUSTER_NAME=%s)",
+            settings.TRACKER_CLUSTER,
+        )
 
 
 _JOBS = {"submit": "studio.tasks.queue.submit_task", "archive": "studio.tasks.queue.archive_task"}

@@ -13,9 +13,11 @@ healthchecks' `sendalerts`: claim what is due, act, sleep briefly, again.
   machines, share the due tasks: a claim moves a task's next check one poll
   lease ahead, so no two loops poll it at once, and a loop killed mid-poll
   delays its tasks by that lease (12 s), never strands them.
-- Each run ends after `settings.TRACKER_RUN_S` and queues the next on its own
-  queue; a worker that dies is replaced by django-q2's sentinel, and the new
-  worker queues a run as it starts (`queue.start_tracking_on_spawn`).
+- Every worker of a tracker cluster runs runs of the loop one after another
+  from the moment it starts (django-q2's `post_spawn`), each run ending after
+  `settings.TRACKER_RUN_S` (fresh connections, fresh memory); a worker that
+  dies is replaced by django-q2's sentinel within its guard cycle, and the new
+  worker starts tracking at once.
 - The sweep (once a second) picks up what a lost queue message or a killed
   submit or archive worker left behind, and only that: each message's task
   records when it was queued, and only one still waiting after
@@ -28,6 +30,7 @@ import asyncio
 import logging
 import os
 import queue
+import signal
 import socket
 import threading
 import time
@@ -52,12 +55,11 @@ State = Task.State
 
 Enqueue = Callable[[str, int], None]
 
-# Each running loop keeps a row "tracker:<id>" alive; kicks look for one.
+# Each running loop keeps a row "tracker:<id>" alive; `is_tracking` looks for one.
 LOOP_PREFIX = "tracker:"
 HEARTBEAT = timedelta(seconds=15)
 HEARTBEAT_EVERY_S = 5.0
-# At most one kick message per this long while no loop is alive, so a tracker
-# cluster that is down does not gather a pile of runs waiting for it.
+# While no loop is alive, the warning that says so is logged at most this often.
 KICK_NAME = "kick:tracker"
 KICK_EVERY = timedelta(seconds=15)
 # Polls in flight at once per loop, and how many one claim may take.
@@ -129,12 +131,35 @@ class Stats:
         )
 
 
-def run(*, enqueue: Enqueue, run_for_s: float | None = None, until_idle: bool = False) -> bool:
+def run_forever(*, enqueue: Enqueue) -> None:
+    """Run after run, until this process is told to stop (SIGTERM); a run that fails is followed by another.
+
+    A tracker cluster's worker runs this as it starts (`queue.track_in_tracker_workers`).
+    """
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
+    while not stopping.is_set():
+        try:
+            run(enqueue=enqueue, stop=stopping)
+        except Exception:
+            log.exception("a tracking run failed; starting another")
+            close_old_connections()
+            stopping.wait(1.0)
+
+
+def run(
+    *,
+    enqueue: Enqueue,
+    run_for_s: float | None = None,
+    until_idle: bool = False,
+    stop: threading.Event | None = None,
+) -> bool:
     """Follow every task in flight for `run_for_s` seconds (settings.TRACKER_RUN_S by default).
 
     `enqueue(kind, task_id)` hands submits and archives to their queues
     (`queue.enqueue_job`; an inline runner in tests). With `until_idle` the run
-    also ends once nothing is live. Returns whether live work remains.
+    also ends once nothing is live, and it ends early once `stop` is set.
+    Returns whether live work remains.
     """
     loop_id = uuid.uuid4().hex[:16]
     deadline = time.monotonic() + (settings.TRACKER_RUN_S if run_for_s is None else run_for_s)
@@ -142,7 +167,7 @@ def run(*, enqueue: Enqueue, run_for_s: float | None = None, until_idle: bool = 
     next_beat = next_sweep = next_report = 0.0
     with connection.execute_wrapper(stats.count_query), Poller(name=loop_id) as poller:
         try:
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline and not (stop and stop.is_set()):
                 now = time.monotonic()
                 next_pass = now + PASS_EVERY_S
                 if now >= next_beat:
@@ -204,6 +229,9 @@ class Poller:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="tracker-polls", daemon=True)
         self._http: httpx.AsyncClient | None = None
+        # asyncio holds tasks weakly: a poll nobody references could be collected mid-flight and its
+        # answer never come back.
+        self._polls: set[asyncio.Task] = set()
 
     def __enter__(self) -> Poller:
         self._thread.start()
@@ -234,7 +262,12 @@ class Poller:
 
     def start(self, task: Task) -> None:
         self.in_flight += 1
-        self._loop.call_soon_threadsafe(self._loop.create_task, self._poll(task))
+        self._loop.call_soon_threadsafe(self._begin, task)
+
+    def _begin(self, task: Task) -> None:
+        poll = self._loop.create_task(self._poll(task))
+        self._polls.add(poll)
+        poll.add_done_callback(self._polls.discard)
 
     async def _poll(self, task: Task) -> None:
         assert self._http is not None
