@@ -44,38 +44,29 @@ def comment_written(comment: Comment, *, mentioned: list, replied: bool = True) 
     """Tell each member @mentioned in `comment`, and (for a reply) whoever started the thread and
     replied before, each once."""
     told: set[int] = {comment.author_id} if comment.author_id else set()
+    excerpt = _excerpt(comment.text)
+    wanted: list[tuple[int, str, str]] = [
+        (user.pk, Notification.Kind.MENTION, f"{comment.by} mentioned you: “{excerpt}”") for user in mentioned
+    ]
+    if replied and comment.parent_id:
+        thread = Comment.objects.filter(pk=comment.parent_id) | Comment.objects.filter(parent_id=comment.parent_id)
+        authors = thread.exclude(author__isnull=True).values_list("author_id", flat=True).distinct()
+        wanted += [(author_id, Notification.Kind.REPLY, f"{comment.by} replied: “{excerpt}”") for author_id in authors]
     rows = []
-    excerpt = comment.text if len(comment.text) <= 120 else comment.text[:119] + "…"
-    for user in mentioned:
-        if user.pk not in told:
-            told.add(user.pk)
+    for user_id, kind, words in wanted:
+        if user_id not in told:
+            told.add(user_id)
             rows.append(
                 Notification(
-                    user=user,
+                    user_id=user_id,
                     project_id=comment.project_id,
-                    kind=Notification.Kind.MENTION,
-                    words=f"{comment.by} mentioned you: “{excerpt}”",
+                    kind=kind,
+                    words=words,
                     link=_clip_link(comment.clip_id, comment),
                     clip_id=comment.clip_id,
                     comment=comment,
                 )
             )
-    if replied and comment.parent_id:
-        thread = Comment.objects.filter(pk=comment.parent_id) | Comment.objects.filter(parent_id=comment.parent_id)
-        for author_id in thread.exclude(author__isnull=True).values_list("author_id", flat=True).distinct():
-            if author_id not in told:
-                told.add(author_id)
-                rows.append(
-                    Notification(
-                        user_id=author_id,
-                        project_id=comment.project_id,
-                        kind=Notification.Kind.REPLY,
-                        words=f"{comment.by} replied: “{excerpt}”",
-                        link=_clip_link(comment.clip_id, comment),
-                        clip_id=comment.clip_id,
-                        comment=comment,
-                    )
-                )
     Notification.objects.bulk_create(rows)
 
 

@@ -45,9 +45,24 @@ def _get_comment(user, comment_id: int):
     return comment, project, membership
 
 
-def _panel(request, clip, membership, *, form: CommentForm | None = None, status: int = 200):
-    context = panel_context(clip, membership=membership, form=form)
-    return render(request, "review/_comments.html#comments-panel", context, status=status)
+def _panel(request, clip, membership, **options):
+    return render(
+        request, "review/_comments.html#comments-panel", panel_context(clip, membership=membership, **options)
+    )
+
+
+def _refused(request, clip, membership, **options):
+    """A refused form: htmx swaps only 2xx answers, so the panel comes back with the problem marked;
+    without JavaScript, a page with the panel and its problem (400)."""
+    if request.htmx:
+        return _panel(request, clip, membership, **options)
+    context = panel_context(clip, membership=membership, **options)
+    return render(request, "review/comment_refused.html", context, status=400)
+
+
+def _done(request, clip, membership):
+    """After a change: the panel again for htmx, else back to the page the form came from."""
+    return _panel(request, clip, membership) if request.htmx else redirect(_back(request, clip))
 
 
 def _back(request, clip) -> str:
@@ -70,15 +85,9 @@ def comment_add(request, clip_id: int):
     clip, _project, membership = _get_clip(request.user, clip_id, review=True)
     form = CommentForm(request.POST, clip=clip)
     if not form.is_valid():
-        if request.htmx:
-            # htmx swaps only 2xx answers: the panel comes back with the problem marked on its form.
-            return _panel(request, clip, membership, form=form)
-        context = panel_context(clip, membership=membership, form=form)
-        return render(request, "review/comment_refused.html", context, status=400)
+        return _refused(request, clip, membership, form=form)
     add_comment(clip=clip, by=Commenter(user=request.user), data=form.cleaned_data)
-    if request.htmx:
-        return _panel(request, clip, membership)
-    return redirect(_back(request, clip))
+    return _done(request, clip, membership)
 
 
 @login_required
@@ -89,14 +98,9 @@ def comment_edit(request, comment_id: int):
         raise PermissionDenied("Only its author edits a comment.")
     form = CommentEditForm(request.POST)
     if not form.is_valid():
-        context = panel_context(comment.clip, membership=membership, editing=(comment.pk, form))
-        if request.htmx:
-            return render(request, "review/_comments.html#comments-panel", context)
-        return render(request, "review/comment_refused.html", context, status=400)
+        return _refused(request, comment.clip, membership, editing=(comment.pk, form))
     edit_comment(comment, text=form.cleaned_data["text"])
-    if request.htmx:
-        return _panel(request, comment.clip, membership)
-    return redirect(_back(request, comment.clip))
+    return _done(request, comment.clip, membership)
 
 
 @login_required
@@ -107,9 +111,7 @@ def comment_delete(request, comment_id: int):
         raise PermissionDenied("Only its author, or a project owner, deletes a comment.")
     clip = comment.clip
     comment.delete()
-    if request.htmx:
-        return _panel(request, clip, membership)
-    return redirect(_back(request, clip))
+    return _done(request, clip, membership)
 
 
 @login_required
@@ -119,6 +121,4 @@ def comment_resolve(request, comment_id: int):
     if not membership.can_review:
         raise PermissionDenied("Viewers watch; reviewers, editors and owners resolve comments.")
     set_resolved(comment, resolved=request.POST.get("resolved") == "1", by_name=request.user.get_username())
-    if request.htmx:
-        return _panel(request, comment.clip, membership)
-    return redirect(_back(request, comment.clip))
+    return _done(request, comment.clip, membership)
