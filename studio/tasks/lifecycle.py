@@ -400,7 +400,9 @@ def submit(task_id: int) -> bool:
             # A gateway timed out waiting for the provider: the job may exist.
             _mark_uncertain(task_id, f"The provider's gateway timed out (HTTP {error.http_status})")
         else:
-            finish_task(task_id, from_states=[State.SUBMITTING], state=State.FAILED, error=error, billed=False)
+            # A safety refusal at submit (route 1's 451) is a block, as it is when a poll reports one.
+            state = State.BLOCKED if error.kind == ErrorKind.SAFETY else State.FAILED
+            finish_task(task_id, from_states=[State.SUBMITTING], state=state, error=error, billed=False)
         return True
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
         # Refused, unresolvable (DNS) or unanswered connection: no request left.

@@ -231,13 +231,14 @@ def test_a_tampered_signature_is_refused_by_the_cdn(simulator, people, run_worke
     assert httpx.get(task.video_url.replace("sig=", "sig=0")).status_code == 403
 
 
-def test_a_prompt_blocked_by_safety_is_refused_at_submit_with_451_and_not_billed(
+def test_a_prompt_refused_for_safety_at_submit_with_451_ends_blocked_and_not_billed(
     simulator, people, tasks_project, task_for
 ):
     project = tasks_project()
     task = task_for(project, people["owner"], text="A riot #blocked")
     lifecycle.submit(task.pk)
     task.refresh_from_db()
+    assert task.state == Task.State.BLOCKED and task.finished_at is not None
     assert task.error_code == ErrorKind.SAFETY and task.cost_charged == 0
     assert "safety filter" in task.error_message and "Prompt blocked by upstream safety" in task.error_message
     assert sent()[0].status == 451 and sent("GET") == []
