@@ -126,6 +126,8 @@ def test_variations_fill_their_group_live(owner_page, clips, worker, shoot):
     page = owner_page
     open_project(page, clips)
     page.fill("#id_prompt", "A paper boat on a rain puddle, low angle, soft light")
+    # Variations sit in the editor's folded "Seed and variations" section.
+    page.click("#draft-panel details[data-section=seed] > summary")
     page.fill("#id_variations", "3")
     page.press("#id_variations", "Tab")  # the quote follows the form's change event
     expect(page.locator("#draft-quote")).to_contain_text("3 ×")
