@@ -7,6 +7,8 @@ marked done on a partial or unplayable file.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import time
 from datetime import timedelta
@@ -64,9 +66,13 @@ def archive(task_id: int) -> bool:
     timings = Timings()
     try:
         with http_client(httpx.Timeout(settings.DOWNLOAD_READ_TIMEOUT_S, connect=10.0)) as http:
-            url, headers = route.download_request(task.account, task.provider_task_id, task.video_url)
             renew = _lease_renewer(task_id)
-            download(http, url, headers, incoming, on_request=lambda: count_request(task_id), keep_alive=renew)
+            if task.video_url.startswith("data:"):
+                # The provider answered with the video itself (route 5's `encodedVideo`): no request.
+                write_inline(task.video_url, incoming)
+            else:
+                url, headers = route.download_request(task.account, task.provider_task_id, task.video_url)
+                download(http, url, headers, incoming, on_request=lambda: count_request(task_id), keep_alive=renew)
             if incoming_audio:
                 url, headers = route.download_request(task.account, task.provider_task_id, task.audio_url)
                 download(
@@ -180,6 +186,21 @@ def download(
             return size
         time.sleep(min(2**attempt, 8))
     raise DownloadIncomplete(f"got {dest.stat().st_size} of {expected} bytes")
+
+
+def write_inline(url: str, dest: Path) -> int:
+    """A video the provider sent inline, as a base64 `data:` URL, written to `dest` for the usual checks."""
+    head, _, data = url.partition(",")
+    try:
+        if not head.endswith(";base64"):
+            raise ValueError(head)
+        video = base64.b64decode(data, validate=True)
+    except (ValueError, binascii.Error):
+        raise NotAVideo("the provider's inline video is not base64 data") from None
+    if not video:
+        raise NotAVideo("the provider sent an empty file")
+    dest.write_bytes(video)
+    return len(video)
 
 
 def _lease_renewer(task_id: int):

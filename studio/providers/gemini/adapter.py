@@ -7,8 +7,9 @@ What its documentation states:
   header `x-goog-api-key: KEY` and `{"instances": [{"prompt", "image",
   "lastFrame", "referenceImages"}], "parameters": {"aspectRatio",
   "resolution", "durationSeconds", "negativePrompt", "personGeneration",
-  "sampleCount"}}`. Images travel inline as `{"bytesBase64Encoded",
-  "mimeType"}`; reference images as `{"image": {…}, "referenceType": "asset"}`.
+  "enhancePrompt", "sampleCount"}}`. Images travel inline as
+  `{"bytesBase64Encoded", "mimeType"}`; reference images as `{"image": {…},
+  "referenceType": "asset"}` (Google's SDK sends the enum's name, "ASSET").
 - Models `veo-3.1-generate-preview`, `veo-3.1-fast-generate-preview` and
   `veo-3.1-lite-generate-preview`. The lite model was reported retired on
   2026-10-22: submits answer 404 "… is no longer available", which we show as
@@ -19,7 +20,9 @@ What its documentation states:
   8 s; 4, 6 or 8 s; at most 3 reference images, which need 8 s and 16:9.
 - The answer is a long-running operation `{"name": "models/…/operations/ID"}`;
   poll `GET {base}/v1beta/{name}` until `done`. Done carries
-  `response.generateVideoResponse.generatedSamples[].video.uri`, or
+  `response.generateVideoResponse.generatedSamples[].video`, each with a
+  `uri` or the video inline as `encodedVideo` (base64) with its `encoding`
+  (how google-genai 2.x reads this route's answer), or
   `raiMediaFilteredCount`/`raiMediaFilteredReasons` and no samples when the
   safety filter removed the video (not billed), or `error {code, message}`.
 - HTTP errors are `{"error": {"code", "message", "status"}}`: 400
@@ -37,14 +40,30 @@ What we assumed where it is silent:
   whatever host the redirect names; a query parameter stays on the URL it was
   put on. A file URL on any other origin is fetched without the key. (httpx
   logs URLs at INFO; settings keep its logger at WARNING for this reason.)
-- `seed` goes in `parameters` (Veo's own field, 0…2^32−1); Google treats it
-  as best effort, so one seed is not guaranteed to give one video.
+- No `seed` is sent: the Gemini API's documentation of Veo lists none, and
+  Google's own SDK (google-genai 2.x, `_GenerateVideosConfig_to_mldev`)
+  refuses `seed` in Gemini API mode ("only supported in Gemini Enterprise
+  Agent Platform mode"). The capabilities say `seed=False`, so the editor
+  offers no seed field on this route; a seed a task still carries (a
+  variation's, or one recalled from another route) is not sent.
 - `personGeneration` comes from the account's `options["person_generation"]`
   and is passed through; route 4's word `disallow` is translated to Google's
   `dont_allow`. Google's own per-mode rules for it come back as a 400 in
   Google's words.
 - We never send a `generateAudio` field (the Gemini API has none for Veo).
-- `sampleCount` is always 1: one task, one clip, one bill.
+- `sampleCount` is always 1: one task, one clip, one bill. Should an answer
+  hold several samples, the first with a video is the clip.
+- An inline sample (`encodedVideo`, or `bytesBase64Encoded` as Google Cloud
+  spells it) is reported as a `data:` URL holding the bytes; the archive
+  decodes it into the same download file and stores it through the same
+  checks (size, sha256, PyAV probe, poster) as a fetched one. No key is
+  involved.
+- A file URI is read the way google-genai's `files.download` reads it
+  (`t_file_name`): the file id after `files/`, fetched from the account's own
+  base URL as `{base}/v1beta/files/{id}:download?alt=media`. We do so only
+  when the URI names the account's own host and port (whatever its scheme),
+  so a URI saying `http://` never makes the key travel unencrypted, and the
+  simulator's `https://` URIs work on a plain-http loopback address.
 - The operation has no documented progress or queue states, so an operation
   that is not done is "running" with no progress. Google's JSON omits false
   booleans, so a missing `done` means not done.
@@ -96,9 +115,11 @@ LITE = "veo-3.1-lite-generate-preview"
 RATE_LIMIT_WAIT_S = 60.0
 PERSON_GENERATION = {"disallow": "dont_allow"}
 WHERE = "Google's API"
+# google-genai's `t_file_name`: the file id is the lower-case letters and digits after "files/".
+FILE_ID = re.compile(r"/files/([a-z0-9]+):download$")
 
 # Veo's own limits, with three reference images and sound on every clip.
-_VEO = veo_capabilities(where=WHERE, max_references=3, always_audio=True)
+_VEO = veo_capabilities(where=WHERE, max_references=3, always_audio=True, seed=False)
 
 
 class Gemini(Route):
@@ -115,7 +136,7 @@ class Gemini(Route):
     capabilities = {
         "veo-3.1-generate-preview": _VEO,
         "veo-3.1-fast-generate-preview": _VEO,
-        LITE: veo_capabilities(where=WHERE, lite=True, max_references=3, always_audio=True),
+        LITE: veo_capabilities(where=WHERE, lite=True, max_references=3, always_audio=True, seed=False),
     }
     min_poll_interval_s = 5.0
     deadline_s = 15 * 60
@@ -146,8 +167,6 @@ class Gemini(Route):
             parameters["negativePrompt"] = request.negative_prompt
         if person := account.options.get("person_generation"):
             parameters["personGeneration"] = PERSON_GENERATION.get(person, person)
-        if request.seed is not None:
-            parameters["seed"] = request.seed
         response = http.post(
             f"{account.resolved_base_url}/v1beta/models/{request.model}:predictLongRunning",
             json={"instances": [instance], "parameters": parameters},
@@ -179,9 +198,8 @@ class Gemini(Route):
             raise ProviderError(ErrorKind.BAD_ANSWER, "Google's finished operation has an unreadable response")
         for sample in outcome.get("generatedSamples") or []:
             video = sample.get("video") if isinstance(sample, dict) else None
-            uri = video.get("uri") if isinstance(video, dict) else None
-            if uri:
-                return Report(Status.SUCCEEDED, progress=100, video_url=uri, provider_status="done")
+            if found := _video_url(video):
+                return Report(Status.SUCCEEDED, progress=100, video_url=found, provider_status="done")
         filtered = outcome.get("raiMediaFilteredCount") or 0
         reasons = [str(r) for r in outcome.get("raiMediaFilteredReasons") or [] if r]
         if filtered or reasons:
@@ -193,6 +211,8 @@ class Gemini(Route):
     @sensitive_variables()
     def download_request(self, account, provider_task_id: str, url: str) -> tuple[str, dict[str, str]]:
         # The key rides in the URL, never in a header: see the module docstring.
+        if file_id := _file_id(url, account.resolved_base_url):
+            url = f"{account.resolved_base_url}/v1beta/files/{file_id}:download?alt=media"
         if not same_origin(url, account.resolved_base_url):
             return url, {}
         parts = urlsplit(url)
@@ -214,6 +234,31 @@ class Gemini(Route):
 
     def poll_delay(self, *, model: str, elapsed_s: float, account=None) -> float:
         return 10.0
+
+
+def _video_url(video: object) -> str | None:
+    """A sample's video as a URL to archive: its `uri`, or its inline bytes as a `data:` URL."""
+    if not isinstance(video, dict):
+        return None
+    if isinstance(uri := video.get("uri"), str) and uri:
+        return uri
+    data = video.get("encodedVideo") or video.get("bytesBase64Encoded")
+    if isinstance(data, str) and data:
+        mime_type = str(video.get("encoding") or video.get("mimeType") or "video/mp4")
+        return f"data:{mime_type};base64,{data}"
+    return None
+
+
+def _file_id(uri: str, base_url: str) -> str | None:
+    """The file id in a Google file URI on the account's own host and port, as google-genai reads it."""
+    try:
+        parts, base = urlsplit(uri), urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or (parts.hostname, parts.port) != (base.hostname, base.port):
+            return None
+    except ValueError:  # a port that is not a number
+        return None
+    match = FILE_ID.search(parts.path)
+    return match.group(1) if match else None
 
 
 def _inline(image) -> dict[str, str]:

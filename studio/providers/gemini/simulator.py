@@ -7,16 +7,35 @@ Google does. The key is read from
 `x-goog-api-key` or `?key=`. The lite model answers 404 "is no longer
 available" unless `settings.SIMULATOR["gemini_lite_retired"]` is False.
 
+It accepts exactly what Google's own SDK (google-genai 2.x, Gemini API mode)
+sends, proven by `test_sdk_contract.py`: enum values in either case
+(`referenceType: "ASSET"`, `personGeneration: "ALLOW_ALL"`), `enhancePrompt`
+(a boolean) and `sampleCount` 1–4. It refuses `seed` and every other field the
+SDK refuses in this mode, in Google's "Unknown name" words, so a client that
+sends one is caught here.
+
+`sampleCount` n renders n videos, each its own job (the operation's job id,
+then that id + "s1", "s2", …), and the done answer lists one
+`generatedSamples[]` entry per video, as Google's REST reference describes; the
+operation is done when every sample is.
+
 Every video has a sound track: the Gemini API has no way to ask for silence.
-The file URL in a finished operation needs the key and answers with a 302 to
-a signed location on this host, which needs no key (like Google's own). A
-worker renders the video; the operation is not `done` until it has.
+A sample's `video.uri` is `https://{host}/…/v1beta/files/{id}:download?alt=media`,
+https even when this simulator is served over plain http on loopback:
+google-genai's `files.download` only reads a file id out of an `https://` URI
+and fetches `{its base URL}/files/{id}:download?alt=media` itself, and our
+adapter does the same, so neither ever dials the https address. The file URL
+needs the key and answers with a 302 to a signed location on this host, which
+needs no key (like Google's own). A worker renders the video; the operation is
+not `done` until it has.
 
 Prompt markers: #blocked and #filtered end done with `raiMediaFilteredCount`
 and no samples, #empty ends done with an empty `generatedSamples`, #failed
-(this route's own) ends done with an `error`, #ratelimit is a 429
-RESOURCE_EXHAUSTED with Retry-After, and #lost, #poll500, #malformed, #slow,
-#never, #truncated, #expired as in `engine.FAULTS`.
+(this route's own) ends done with an `error`, #inline (this route's own)
+answers each sample inline as `{"encodedVideo": base64, "encoding":
+"video/mp4"}` (how google-genai reads an inline video) instead of a URI,
+#ratelimit is a 429 RESOURCE_EXHAUSTED with Retry-After, and #lost, #poll500,
+#malformed, #slow, #never, #truncated, #expired as in `engine.FAULTS`.
 """
 
 from __future__ import annotations
@@ -49,16 +68,19 @@ ASPECTS = ("16:9", "9:16")
 PERSONS = ("allow_all", "allow_adult", "dont_allow")
 MIME_TYPES = ("image/png", "image/jpeg", "image/webp")
 INSTANCE_FIELDS = ("prompt", "image", "lastFrame", "referenceImages")
+# What google-genai 2.x sends in Gemini API mode (its `_GenerateVideosConfig_to_mldev`); it refuses
+# `seed`, `generateAudio` and the rest there, so this simulator answers them as Google's unknown fields.
 PARAMETER_FIELDS = (
     "aspectRatio",
     "resolution",
     "durationSeconds",
     "negativePrompt",
     "personGeneration",
+    "enhancePrompt",
     "sampleCount",
-    "seed",
 )
 MAX_REFERENCES = 3
+MAX_SAMPLES = 4
 RESPONSE_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse"
 RAI_REASONS = {
     "#blocked": "The prompt could not be submitted. This prompt contains words that violate Google's "
@@ -67,6 +89,7 @@ RAI_REASONS = {
     "You have not been charged.",
 }
 FAILED_MARKER = "#failed"
+INLINE_MARKER = "#inline"
 SIGNER = signing.Signer(salt="simulator-gemini-file")
 
 
@@ -168,8 +191,9 @@ def validate(body: dict, model: str) -> JsonResponse | None:
     if not isinstance(references, list) or len(references) > MAX_REFERENCES:
         return _refuse(f"referenceImages takes at most {MAX_REFERENCES} images.")
     for index, reference in enumerate(references):
-        if not isinstance(reference, dict) or reference.get("referenceType") != "asset":
-            return _refuse(f'referenceImages[{index}].referenceType must be "asset".')
+        # The SDK sends its enum's name, "ASSET"; the REST reference writes "asset". Both are one value.
+        if not isinstance(reference, dict) or str(reference.get("referenceType", "")).lower() != "asset":
+            return _refuse(f'referenceImages[{index}].referenceType must be "asset" ("ASSET").')
         if problem := _image_problem(reference.get("image"), f"referenceImages[{index}].image"):
             return _refuse(problem)
 
@@ -190,13 +214,13 @@ def validate(body: dict, model: str) -> JsonResponse | None:
         return _refuse("referenceImages need durationSeconds 8 and aspectRatio 16:9.")
     if not isinstance(parameters.get("negativePrompt", ""), str):
         return _refuse("negativePrompt must be a string.")
-    if parameters.get("personGeneration", "allow_all") not in PERSONS:
-        return _refuse("personGeneration must be allow_all, allow_adult or dont_allow.")
-    if parameters.get("sampleCount", 1) != 1:
-        return _refuse("sampleCount must be 1 on this simulator.")
-    seed = parameters.get("seed")
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= 2**32 - 1):
-        return _refuse("seed must be an integer from 0 to 4294967295.")
+    if str(parameters.get("personGeneration", "allow_all")).lower() not in PERSONS:
+        return _refuse("personGeneration must be allow_all, allow_adult or dont_allow (either case).")
+    if not isinstance(parameters.get("enhancePrompt", True), bool):
+        return _refuse("enhancePrompt must be a boolean.")
+    samples = parameters.get("sampleCount", 1)
+    if not isinstance(samples, int) or isinstance(samples, bool) or not 1 <= samples <= MAX_SAMPLES:
+        return _refuse(f"sampleCount must be an integer from 1 to {MAX_SAMPLES}.")
     return None
 
 
@@ -226,15 +250,21 @@ def submit(request: HttpRequest, model: str) -> HttpResponse:
     prompt = _prompt(body)
     if limited := WIRE.rate_limited(prompt):
         return limited
-    job = engine.new_job(
-        route=ROUTE,
-        model=model,
-        request=body,
-        prompt=prompt,
-        quality=MODELS[model] == "quality",
-        picture=None if FAILED_MARKER in prompt.lower().split() else _picture(model, body),
-        job_id=secrets.token_hex(12),
-    )
+    failed = FAILED_MARKER in prompt.lower().split()
+    job_id = secrets.token_hex(12)
+    # Each sample is its own video, rendered as its own job; the first is the operation's.
+    job, *_ = [
+        engine.new_job(
+            route=ROUTE,
+            model=model,
+            request=body,
+            prompt=prompt,
+            quality=MODELS[model] == "quality",
+            picture=None if failed else _picture(model, body, index=index),
+            job_id=_sample_id(job_id, index),
+        )
+        for index in range(_sample_count(body))
+    ]
     answer = {"name": _operation_name(job)}
     return engine.receipt(job, answer)
 
@@ -258,8 +288,8 @@ def operation(request: HttpRequest, model: str, job_id: str) -> HttpResponse:
     if phase not in ("done", "failed"):
         # Google's JSON leaves out false booleans, so early answers carry no `done` at all.
         return JsonResponse(answer)
-    answer["done"] = True
     if _failed(job) or (phase == "failed" and not job.has(engine.BLOCK_MARKER)):
+        answer["done"] = True
         answer["error"] = {"code": 13, "message": "Video generation failed due to an internal error."}
         return JsonResponse(answer)
     outcome: dict
@@ -268,11 +298,29 @@ def operation(request: HttpRequest, model: str, job_id: str) -> HttpResponse:
     elif job.has("#empty"):
         outcome = {"generatedSamples": []}
     else:
+        samples = [job, *_other_samples(job)]
+        if any(engine.polled(sample).phase != "done" for sample in samples[1:]):
+            answer["done"] = False  # the operation is done when every sample is
+            return JsonResponse(answer)
         prefix = request.path[: -len(f"v1beta/models/{model}/operations/{job_id}")]
-        uri = request.build_absolute_uri(f"{prefix}v1beta/files/{job.id}:download") + "?alt=media"
-        outcome = {"generatedSamples": [{"video": {"uri": uri}}]}
+        outcome = {"generatedSamples": [{"video": _video(request, prefix, sample)} for sample in samples]}
+    answer["done"] = True
     answer["response"] = {"@type": RESPONSE_TYPE, "generateVideoResponse": outcome}
     return JsonResponse(answer)
+
+
+def _video(request: HttpRequest, prefix: str, sample: SimulatedJob) -> dict:
+    """One sample's video: inline under #inline (as google-genai reads it), else Google's https file URI.
+
+    The URI is https even though tests serve the simulator over plain http on loopback: google-genai's
+    `files.download` only takes a file id out of an `https://…/files/{id}…` URI (`t_file_name`), then
+    fetches `{its own base URL}/files/{id}:download?alt=media`; our adapter does the same.
+    """
+    if INLINE_MARKER in _prompt(sample.request).lower().split():
+        with sample.video.open("rb") as handle:
+            data = handle.read()
+        return {"encodedVideo": base64.b64encode(data).decode(), "encoding": "video/mp4"}
+    return {"uri": f"https://{request.get_host()}{prefix}v1beta/files/{sample.id}:download?alt=media"}
 
 
 @WIRE.simulated(download=True)
@@ -301,18 +349,35 @@ def signed_download(request: HttpRequest, job_id: str) -> HttpResponseBase:
     return engine.video_response(request, job)
 
 
-def _picture(model: str, body: dict) -> engine.Picture:
+def _picture(model: str, body: dict, *, index: int = 0) -> engine.Picture:
     """What the video of a validated request shows, always with a sound track (the Gemini API has no silent mode)."""
     parameters = body.get("parameters", {})
+    count = _sample_count(body)
     return engine.Picture(
         resolution=parameters.get("resolution", "720p"),
         aspect_ratio=parameters.get("aspectRatio", "16:9"),
         duration_s=parameters.get("durationSeconds", 8),
         audio=True,
-        tier_label=f"{MODELS[model].upper()} tier",
+        tier_label=f"{MODELS[model].upper()} tier" + (f" · sample {index + 1} of {count}" if count > 1 else ""),
         prompt=_prompt(body),
-        seed=parameters.get("seed"),
+        seed=None,  # the Gemini API takes no seed
     )
+
+
+def _sample_count(body: dict) -> int:
+    return int((body.get("parameters") or {}).get("sampleCount", 1))
+
+
+def _sample_id(job_id: str, index: int) -> str:
+    # Lower-case letters and digits only: google-genai reads a file id as `[a-z0-9]+`.
+    return job_id if index == 0 else f"{job_id}s{index}"
+
+
+def _other_samples(job: SimulatedJob) -> list[SimulatedJob]:
+    """The operation's samples after the first, in order."""
+    ids = [_sample_id(job.id, index) for index in range(1, _sample_count(job.request))]
+    found = {sample.id: sample for sample in SimulatedJob.objects.filter(route=ROUTE, pk__in=ids)}
+    return [found[sample_id] for sample_id in ids if sample_id in found]
 
 
 def _operation_name(job: SimulatedJob) -> str:

@@ -109,6 +109,10 @@ def sim(path: str) -> str:
     return f"{settings.SITE_URL}/simulator/gemini/{path}"
 
 
+def https(url: str) -> str:
+    return "https://" + url.removeprefix("http://")
+
+
 # --- What the adapter sends -----------------------------------------------------
 
 RED, GREEN, BLUE, GREY = png("red"), png("green"), png("blue"), png("grey")
@@ -151,7 +155,6 @@ def test_each_mode_sends_googles_exact_body_with_the_key_header(account, images,
             "durationSeconds": 8,
             "sampleCount": 1,
             "negativePrompt": "no text overlays",
-            "seed": 7,
         },
     }
     assert header(sent, "x-goog-api-key") is not None and header(sent, "Authorization") is None
@@ -198,7 +201,8 @@ def test_the_capability_table_refuses_in_plain_words_what_google_refuses():
     assert problems(last_frame=GREEN)["last_frame"] == "A last frame needs a first frame too."
     assert problems(QUALITY, resolution="4k") == {} and problems(audio=True) == {}
     for caps in ROUTE.capabilities.values():
-        assert caps.audio and not caps.images_by_url and caps.seed and caps.negative_prompt
+        # No seed: Google's SDK refuses one in Gemini API mode, so the editor offers none.
+        assert caps.audio and not caps.images_by_url and not caps.seed and caps.negative_prompt
 
 
 PAYLOAD = {
@@ -214,9 +218,11 @@ PAYLOAD = {
         ({}, {"durationSeconds": "8"}, "durationSeconds must be 4, 6 or 8"),
         ({}, {"resolution": "1080p", "durationSeconds": 6}, "need durationSeconds 8"),
         ({}, {"aspectRatio": "1:1"}, "aspectRatio must be 16:9 or 9:16"),
-        ({}, {"seed": 2**32}, "seed must be"),
+        ({}, {"seed": 7}, 'Unknown name "seed"'),
         ({}, {"personGeneration": "everyone"}, "personGeneration must be"),
-        ({}, {"sampleCount": 2}, "sampleCount must be 1"),
+        ({}, {"enhancePrompt": "yes"}, "enhancePrompt must be a boolean"),
+        ({}, {"sampleCount": 0}, "sampleCount must be an integer from 1 to 4"),
+        ({}, {"sampleCount": 5}, "sampleCount must be an integer from 1 to 4"),
         ({}, {"generateAudio": True}, 'Unknown name "generateAudio"'),
         ({"prompt": ""}, {}, "A prompt is required"),
         ({"lastFrame": inline(GREEN)}, {}, "lastFrame needs image"),
@@ -261,8 +267,9 @@ def test_an_operation_moves_from_no_done_to_done_false_to_a_video_uri(simulator,
         time.sleep(0.02)
     assert seen == ["no done", "done: false", "done"]
     job_id = name.rsplit("/", 1)[1]
+    # https, as Google's own, though the simulator answers on plain http: clients read only the file id.
     assert answer["response"]["generateVideoResponse"] == {
-        "generatedSamples": [{"video": {"uri": sim(f"v1beta/files/{job_id}:download?alt=media")}}]
+        "generatedSamples": [{"video": {"uri": https(sim(f"v1beta/files/{job_id}:download?alt=media"))}}]
     }
     unknown = httpx.post(sim("v1beta/models/veo-9:predictLongRunning"), json=PAYLOAD, headers=key)
     assert unknown.status_code == 404 and unknown.json()["error"]["status"] == "NOT_FOUND"
@@ -349,7 +356,7 @@ def test_a_draft_goes_through_the_worker_never_faster_than_five_seconds_and_is_a
     info = probe(Path(task.clip.file.path))
     assert (info.width, info.height, task.clip.has_audio) == (720, 1280, True)
     assert info.duration_s == pytest.approx(4.0, abs=0.1)
-    assert task.video_url == sim(f"v1beta/files/{job_id}:download?alt=media")
+    assert task.video_url == https(sim(f"v1beta/files/{job_id}:download?alt=media"))
     expires_in = (task.video_url_expires_at - timezone.now()).total_seconds()
     assert 2 * 86400 - 60 < expires_in <= 2 * 86400
 
@@ -529,14 +536,17 @@ def test_the_file_url_is_refused_without_the_key_and_served_with_it(project, peo
     time.sleep(0.7)
     rendered(SimulatedJob.objects.get().pk)
     uri = check_now(task).video_url
-    refused = httpx.get(uri)
+    # Google's https URI names the file; it is fetched from the account's own address, as the SDK does.
+    assert uri.startswith("https://")
+    plain = sim(f"v1beta/files/{SimulatedJob.objects.get().pk}:download?alt=media")
+    refused = httpx.get(plain)
     assert refused.status_code == 403 and refused.json()["error"]["status"] == "PERMISSION_DENIED"
     url, headers = ROUTE.download_request(project.draft_account, task.provider_task_id, uri)
-    assert headers == {} and url == f"{uri}&key={sim_key}"
+    assert headers == {} and url == f"{plain}&key={sim_key}"
     served = httpx.get(url, follow_redirects=True)
     assert served.status_code == 200 and served.headers["content-type"] == "video/mp4"
     assert [r.status_code for r in served.history] == [302]
-    by_header = httpx.get(uri, headers={"x-goog-api-key": sim_key}, follow_redirects=True)
+    by_header = httpx.get(plain, headers={"x-goog-api-key": sim_key}, follow_redirects=True)
     assert by_header.status_code == 200 and by_header.content == served.content
 
 
@@ -547,9 +557,12 @@ def test_the_key_is_put_only_on_file_urls_at_the_accounts_own_origin(people, med
     assert google.resolved_base_url == "https://generativelanguage.googleapis.com"
     own = "https://generativelanguage.googleapis.com/v1beta/files/abc:download?alt=media"
     assert ROUTE.download_request(google, "op", own) == (own + "&key=AIza-real-looking", {})
+    # A file URI saying http is fetched by its id from the account's https address: the key never goes plain.
+    plain = "http://generativelanguage.googleapis.com/v1beta/files/abc:download?alt=media"
+    assert ROUTE.download_request(google, "op", plain) == (own + "&key=AIza-real-looking", {})
     for foreign in (
         "https://storage.googleapis.com/bucket/abc.mp4?X-Goog-Signature=1",
-        "http://generativelanguage.googleapis.com/v1beta/files/abc:download",
+        "http://generativelanguage.googleapis.com/v1beta/other/abc",
         "https://generativelanguage.googleapis.com:8443/v1beta/files/abc:download",
         "https://generativelanguage.googleapis.com.evil.example/v1beta/files/abc:download",
     ):
