@@ -50,8 +50,8 @@ def new_task_id(html: str, *, action: str) -> int:
 
 
 def demo_password() -> str:
-    """The demo account's generated password, as `make run` kept it (var/demo-password)."""
-    kept = Path(__file__).resolve().parents[1] / "var" / "demo-password"
+    """The demo account's generated password, as `make run` kept it (var/demo-password, or under DAILIES_VAR_DIR)."""
+    kept = Path(os.environ.get("DAILIES_VAR_DIR", Path(__file__).resolve().parents[1] / "var")) / "demo-password"
     if not kept.exists():
         raise SystemExit(f"No {kept}: start `make run` once, which creates the demo account.")
     return kept.read_text().strip()
