@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import io
 import itertools
 import json
@@ -273,6 +274,52 @@ def test_an_operation_moves_from_no_done_to_done_false_to_a_video_uri(simulator,
     }
     unknown = httpx.post(sim("v1beta/models/veo-9:predictLongRunning"), json=PAYLOAD, headers=key)
     assert unknown.status_code == 404 and unknown.json()["error"]["status"] == "NOT_FOUND"
+
+
+def test_the_simulator_takes_google_sdks_upper_case_enums_enhance_prompt_and_sample_count(simulator, sim_key):
+    # What google-genai 2.x sends in Gemini API mode (test_sdk_contract.py drives the SDK itself).
+    body = {
+        "instances": [
+            {
+                "prompt": "Rain on a tin roof",
+                "referenceImages": [{"image": inline(RED), "referenceType": "ASSET"}],
+            }
+        ],
+        "parameters": {
+            **PAYLOAD["parameters"],
+            "personGeneration": "ALLOW_ALL",
+            "enhancePrompt": True,
+            "sampleCount": 4,
+        },
+    }
+    answer = httpx.post(sim(f"v1beta/models/{FAST}:predictLongRunning"), json=body, headers={"x-goog-api-key": sim_key})
+    assert answer.status_code == 200, answer.text
+    assert SimulatedJob.objects.count() == 4
+
+
+def test_each_sample_is_its_own_video_and_the_operation_is_done_when_all_are(simulator, sim_key, rendered):
+    key = {"x-goog-api-key": sim_key}
+    body = {**PAYLOAD, "parameters": {**PAYLOAD["parameters"], "durationSeconds": 4, "sampleCount": 3}}
+    name = httpx.post(sim(f"v1beta/models/{FAST}:predictLongRunning"), json=body, headers=key).json()["name"]
+    job_id = name.rsplit("/", 1)[1]
+    ids = [job_id, f"{job_id}s1", f"{job_id}s2"]
+    assert sorted(SimulatedJob.objects.values_list("pk", flat=True)) == sorted(ids)
+    answer: dict = {}
+    deadline = time.monotonic() + 30
+    while not answer.get("done") and time.monotonic() < deadline:
+        time.sleep(0.1)
+        answer = httpx.get(sim(f"v1beta/{name}"), headers=key).json()
+    assert all(rendered(sample).video for sample in ids)
+    samples = answer["response"]["generateVideoResponse"]["generatedSamples"]
+    assert [sample["video"]["uri"] for sample in samples] == [
+        https(sim(f"v1beta/files/{sample}:download?alt=media")) for sample in ids
+    ]
+    videos = [
+        httpx.get(sim(f"v1beta/files/{sample}:download?alt=media"), headers=key, follow_redirects=True)
+        for sample in ids
+    ]
+    assert all(video.status_code == 200 for video in videos)
+    assert len({video.content for video in videos}) == 3  # three different videos, not one three times
 
 
 def test_lite_has_no_4k_when_google_still_serves_it(simulator, sim_key, settings, account):
@@ -582,6 +629,52 @@ def test_a_download_cut_halfway_is_resumed_with_range(project, people, pending, 
     assert signed[0].job_id == job.pk
     with job.video.open("rb") as original:
         assert Path(task.clip.file.path).read_bytes() == original.read()
+
+
+def test_a_video_answered_inline_is_archived_through_the_same_checks(project, people, pending):
+    task = follow(pending(project, people["owner"], text="Harbour lights #inline"))
+    assert task.state == Task.State.DONE, task.error_message
+    job = SimulatedJob.objects.get()
+    with job.video.open("rb") as original:
+        sent = original.read()
+    clip = task.clip
+    stored = Path(clip.file.path).read_bytes()
+    assert stored == sent and clip.bytes == len(sent)
+    assert clip.sha256 == hashlib.sha256(sent).hexdigest() and clip.poster and clip.has_audio
+    assert probe(Path(clip.file.path)).duration_s == pytest.approx(4.0, abs=0.1)
+    assert task.video_url.startswith("data:video/mp4;base64,")
+    # Nothing was fetched: the operation's answer held the video.
+    assert not SimulatorRequest.objects.filter(download=True).exists()
+
+
+@pytest.mark.parametrize(
+    ("video", "words"),
+    [
+        ({"encodedVideo": "!!not base64!!", "encoding": "video/mp4"}, "not base64 data"),
+        ({"bytesBase64Encoded": base64.b64encode(b"no video here").decode()}, "not a playable video"),
+    ],
+)
+def test_an_inline_answer_that_is_no_video_fails_saying_it_may_have_billed(project, people, pending, video, words):
+    """A done operation whose inline sample is unusable, answered by a stand-in at the poll's HTTP boundary."""
+    task = pending(project, people["owner"])
+    lifecycle.submit(task.pk)
+    task.refresh_from_db()
+    done = {
+        "name": task.provider_task_id,
+        "done": True,
+        "response": {"generateVideoResponse": {"generatedSamples": [{"video": video}]}},
+    }
+    with httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(200, json=done))) as http:
+        report = ROUTE.poll(http, project.draft_account, task.provider_task_id)
+    Task.objects.filter(pk=task.pk).update(next_check_at=timezone.now())
+    (claimed,) = lifecycle.claim_due_checks()
+    lifecycle.apply_report(claimed, report)
+    task.refresh_from_db()
+    assert task.state == Task.State.ARCHIVING and task.video_url.startswith("data:")
+    archive(task.pk)
+    task.refresh_from_db()
+    assert task.state == Task.State.FAILED and task.error_code == "empty_result" and not hasattr(task, "clip")
+    assert words in task.error_message and task.cost_charged is None
 
 
 def test_an_expired_file_link_fails_the_download_without_a_clip(project, people, pending):
