@@ -40,8 +40,8 @@ What we assumed where it is silent:
   whatever host the redirect names; a query parameter stays on the URL it was
   put on. A file URL on any other origin is fetched without the key. (httpx
   logs URLs at INFO; settings keep its logger at WARNING for this reason.)
-- No `seed` is sent: the Gemini API's documentation of Veo lists none, and
-  Google's own SDK (google-genai 2.x, `_GenerateVideosConfig_to_mldev`)
+- No `seed` is sent: PROVIDERS.md's parameter list for this route has none,
+  and Google's own SDK (google-genai 2.x, `_GenerateVideosConfig_to_mldev`)
   refuses `seed` in Gemini API mode ("only supported in Gemini Enterprise
   Agent Platform mode"). The capabilities say `seed=False`, so the editor
   offers no seed field on this route; a seed a task still carries (a
@@ -57,7 +57,8 @@ What we assumed where it is silent:
   spells it) is reported as a `data:` URL holding the bytes; the archive
   decodes it into the same download file and stores it through the same
   checks (size, sha256, PyAV probe, poster) as a fetched one. No key is
-  involved.
+  involved. The bytes wait in the task's `video_url` (a text column) until the
+  archive takes them: about 1.33 times the clip's size, for a few seconds.
 - A file URI is read the way google-genai's `files.download` reads it
   (`t_file_name`): the file id after `files/`, fetched from the account's own
   base URL as `{base}/v1beta/files/{id}:download?alt=media`. We do so only
@@ -117,6 +118,7 @@ PERSON_GENERATION = {"disallow": "dont_allow"}
 WHERE = "Google's API"
 # google-genai's `t_file_name`: the file id is the lower-case letters and digits after "files/".
 FILE_ID = re.compile(r"/files/([a-z0-9]+):download$")
+MIME_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
 
 # Veo's own limits, with three reference images and sound on every clip.
 _VEO = veo_capabilities(where=WHERE, max_references=3, always_audio=True, seed=False)
@@ -244,8 +246,8 @@ def _video_url(video: object) -> str | None:
         return uri
     data = video.get("encodedVideo") or video.get("bytesBase64Encoded")
     if isinstance(data, str) and data:
-        mime_type = str(video.get("encoding") or video.get("mimeType") or "video/mp4")
-        return f"data:{mime_type};base64,{data}"
+        mime_type = str(video.get("encoding") or video.get("mimeType") or "")
+        return f"data:{mime_type if MIME_TYPE.fullmatch(mime_type) else 'video/mp4'};base64,{data}"
     return None
 
 
