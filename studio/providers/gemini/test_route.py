@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
@@ -204,6 +205,12 @@ def test_the_capability_table_refuses_in_plain_words_what_google_refuses():
     for caps in ROUTE.capabilities.values():
         # No seed: Google's SDK refuses one in Gemini API mode, so the editor offers none.
         assert caps.audio and not caps.images_by_url and not caps.seed and caps.negative_prompt
+
+
+def test_the_editor_offers_no_seed_on_this_route(project, owner_client):
+    page = owner_client.get(reverse("draft-form", args=[project.pk])).content.decode()
+    assert 'name="prompt"' in page and 'name="negative_prompt"' in page
+    assert 'name="seed"' not in page
 
 
 PAYLOAD = {

@@ -37,6 +37,8 @@ What we assumed where it is silent:
   `credits` the recorded charge.
 - The error body's shape is not documented: we read `error.message`, a
   string `error`, `message` or `detail`, whichever is there.
+- A 451 at submit is a safety refusal (`ErrorKind.SAFETY`): the task ends
+  Blocked, as a block reported by a poll does, with nothing billed.
 - The first frame goes as `image_init`, a URL the provider fetches, so this
   route needs an instance with a public address for image-to-video. No last
   frame, no reference images, no audio and no negative prompt exist here:
