@@ -58,6 +58,16 @@ urlpatterns = [
         review_links.review_link_revoke,
         name="review-link-revoke",
     ),
+    path(
+        "projects/<int:project_id>/review-links/<int:link_id>/feedback",
+        review_links.review_link_feedback,
+        name="review-link-feedback",
+    ),
+    path(
+        "projects/<int:project_id>/review-links/<int:link_id>/feedback.csv",
+        review_links.review_link_feedback_csv,
+        name="review-link-feedback-csv",
+    ),
     path("r/<str:token>/", review_links.review_link, name="review-link"),
     path("r/<str:token>/clips/<int:clip_id>/", review_links.review_link_clip, name="review-link-clip"),
     path("r/<str:token>/clips/<int:clip_id>/video", review_links.review_link_video, name="review-link-video"),

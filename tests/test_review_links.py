@@ -496,3 +496,23 @@ def test_many_unknown_tokens_from_one_address_are_refused_a_while(make_link, cli
     refused = prober.get(f"/r/{token}/")
     assert refused.status_code == 429 and "Too many unknown review links" in refused.content.decode()
     assert LinkMisses.objects.filter(link="review links").get().misses == links.UNKNOWN_LINKS.misses
+
+
+def test_a_links_feedback_prints_and_exports_what_was_said_on_its_clips_only(
+    clients, project, people, pending_task, archived_clip
+):
+    from studio.review.comments import Commenter, add_comment
+    from studio.review.models import ReviewLink
+
+    shared = archived_clip(pending_task(project, people["owner"], text="Shared take"))
+    other = archived_clip(pending_task(project, people["owner"], text="Not shared"))
+    link = ReviewLink.objects.create(
+        project=project, kind=ReviewLink.Kind.CLIP, clip=shared, token_sha256=ReviewLink.digest("t" * 40)
+    )
+    add_comment(clip=shared, by=Commenter(guest_name="Ana", link=link), data={"text": "=HYPERLINK(1) hold longer"})
+    add_comment(clip=other, by=Commenter(user=people["editor"]), data={"text": "Internal note"})
+    page = clients["editor"].get(f"/projects/{project.pk}/review-links/{link.pk}/feedback").content.decode()
+    assert "hold longer" in page and "Internal note" not in page and "Ana" in page
+    csv_text = clients["editor"].get(f"/projects/{project.pk}/review-links/{link.pk}/feedback.csv").content.decode()
+    assert "'=HYPERLINK(1) hold longer" in csv_text and "Internal note" not in csv_text
+    assert clients["reviewer"].get(f"/projects/{project.pk}/review-links/{link.pk}/feedback").status_code == 403

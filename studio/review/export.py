@@ -18,6 +18,7 @@ from fractions import Fraction
 import av
 from django.core.files.base import ContentFile
 from django.http import Http404, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
@@ -105,6 +106,21 @@ def feedback(clips: Iterable[Clip], *, frame_url: Callable[[Clip, int], str] | N
             setattr(head, "timecode_out", "" if head.frame_out is None else timecode(head.frame_out, fps))  # noqa: B010
         found.append(item)
     return found
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """What a printable feedback page says of itself: its title, the way back, its CSV."""
+
+    title: str
+    back_url: str
+    back_label: str
+    csv_url: str
+
+
+def frame_url(clip: Clip, frame: int) -> str:
+    """Where a member's browser gets the still of a commented frame."""
+    return reverse("clip-frame", args=[clip.pk, frame])
 
 
 def feedback_rows(clips: Iterable[Clip], *, show_prompts: bool = True) -> list[list[object]]:

@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -25,7 +26,7 @@ from studio.projects.access import get_project_for_user
 from studio.projects.models import Membership
 from studio.streaming import ranged_storage_response
 
-from . import links
+from . import export, links
 from .comments import Commenter, CommentForm, add_comment, panel_html
 from .models import ReviewLink
 
@@ -41,6 +42,37 @@ def review_links(request, project_id: int):
     """The project's review links, newest first, with what each shows and allows and when it was last used."""
     project, membership = _manager(request.user, project_id)
     return _list_page(request, project, membership)
+
+
+@login_required
+@require_GET
+def review_link_feedback(request, project_id: int, link_id: int):
+    """What guests (and members) said on a link's clips, with the still of each timecoded comment, to print."""
+    project, membership = _manager(request.user, project_id)
+    link = get_object_or_404(ReviewLink, pk=link_id, project=project)
+    context = {
+        "project": project,
+        "membership": membership,
+        "sheet": export.Sheet(
+            title=links.describe(link),
+            back_url=reverse("review-links", args=[project.pk]) + f"#review-link-{link.pk}",
+            back_label="Back to the review links",
+            csv_url=reverse("review-link-feedback-csv", args=[project.pk, link.pk]),
+        ),
+        "feedback": export.feedback(links.selected_clips(link), frame_url=export.frame_url),
+        "made_at": timezone.now(),
+    }
+    return render(request, "review/playlist_feedback.html", context)
+
+
+@login_required
+@require_GET
+def review_link_feedback_csv(request, project_id: int, link_id: int):
+    project, _membership = _manager(request.user, project_id)
+    link = get_object_or_404(ReviewLink, pk=link_id, project=project)
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    filename = f"feedback-review-link-{link.pk}-{stamp}.csv"
+    return export.csv_response(export.feedback_rows(links.selected_clips(link)), filename=filename)
 
 
 def _manager(user, project_id: int):

@@ -206,10 +206,6 @@ def playlist_order(request, playlist_id: int):
     return redirect(_back(request, _page(playlist)))
 
 
-def _frame_url(clip: Clip, frame: int) -> str:
-    return reverse("clip-frame", args=[clip.pk, frame])
-
-
 @login_required
 @require_GET
 def playlist_feedback(request, playlist_id: int):
@@ -220,7 +216,13 @@ def playlist_feedback(request, playlist_id: int):
         "project": project,
         "membership": membership,
         "playlist": playlist,
-        "feedback": export.feedback(clips, frame_url=_frame_url),
+        "sheet": export.Sheet(
+            title=playlist.name,
+            back_url=_page(playlist),
+            back_label="Back to the playlist",
+            csv_url=reverse("playlist-feedback-csv", args=[playlist.pk]),
+        ),
+        "feedback": export.feedback(clips, frame_url=export.frame_url),
         "made_at": timezone.now(),
     }
     return render(request, "review/playlist_feedback.html", context)
