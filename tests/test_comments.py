@@ -209,3 +209,18 @@ def test_a_revised_draft_records_the_comments_it_answers(clients, changes_reques
     assert not outside.answered_by.exists()
     page = clients["viewer"].get(f"/clips/{clip.pk}/").content.decode()
     assert f"answered by draft #{new.pk}" in page
+
+
+def test_the_clip_page_costs_the_same_queries_with_one_comment_or_forty(clients, clip, django_assert_max_num_queries):
+    post(clients["reviewer"], clip, text="First @editor", frame_in=1)
+    with django_assert_max_num_queries(100) as one:
+        answer = clients["owner"].get(f"/clips/{clip.pk}/")
+    assert answer.status_code == 200, answer.status_code
+    # Counted now: each later request empties the connection's query log the context reads.
+    queries = len(one.captured_queries)
+    head = Comment.objects.get()
+    for n in range(20):
+        post(clients["reviewer"], clip, text=f"Note {n} @editor", frame_in=n)
+        post(clients["editor"], clip, text=f"Reply {n}", parent=head.pk)
+    with django_assert_max_num_queries(queries):
+        clients["owner"].get(f"/clips/{clip.pk}/")
