@@ -37,15 +37,22 @@ FAST = "veo-3.1-fast-generate-preview"
 @pytest.fixture
 def client_with(simulator):
     """`client_with(key)`: Google's client in Gemini API mode, pointed at route 5's simulator instead of Google."""
+    made = []
 
     def make(key: str):
-        return genai.Client(
-            vertexai=False,
-            api_key=key,
-            http_options=types.HttpOptions(base_url=f"{simulator.url}/simulator/gemini/", api_version="v1beta"),
+        made.append(
+            genai.Client(
+                vertexai=False,
+                api_key=key,
+                http_options=types.HttpOptions(base_url=f"{simulator.url}/simulator/gemini/", api_version="v1beta"),
+            )
         )
+        return made[-1]
 
-    return make
+    yield make
+    # Closed, so the test server's threads holding its kept-alive connections end before the database goes.
+    for client in made:
+        client.close()
 
 
 @pytest.fixture
@@ -174,7 +181,7 @@ def test_what_google_refuses_comes_back_to_the_sdk_as_its_client_error(client, c
         )
     assert refused.value.code == 400 and refused.value.status == "INVALID_ARGUMENT"
     assert "sampleCount must be an integer from 1 to 4" in refused.value.message
-    wrong_key = client_with("AIza-not-issued")  # held: a dropped Client closes its connection pool
+    wrong_key = client_with("AIza-not-issued")
     with pytest.raises(errors.ClientError) as refused:
         wrong_key.models.generate_videos(model=FAST, source=types.GenerateVideosSource(prompt="Rain"))
     assert refused.value.code == 400 and "API key not valid" in refused.value.message
