@@ -288,3 +288,17 @@ def test_a_field_error_is_announced_beside_its_field(project, owner_client):
     assert '<div class="field field-label has-error">' in html
     assert '<p class="error" role="alert" id="id_label_error">This field is required.</p>' in html
     assert 'aria-describedby="id_label_error"' in html
+
+
+def test_a_seed_the_route_does_not_take_is_not_shown_as_if_it_shaped_the_clip(
+    db, make_people, make_project, pending_task, archived_clip, client_for
+):
+    people = make_people()
+    gemini = make_project(people, name="Gemini", route="gemini")
+    task = pending_task(gemini, people["owner"], seed=4242)
+    clip = archived_clip(task)
+    client = client_for(people["owner"])
+    card = client.get(f"/tasks/{task.pk}/card", HTTP_HX_REQUEST="true").content.decode()
+    assert "seed 4242" not in card
+    page = client.get(f"/clips/{clip.pk}/").content.decode()
+    assert "not sent (this route takes no seed)" in page and "4242" not in page

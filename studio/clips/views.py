@@ -402,9 +402,13 @@ def _settings_of(clip: Clip) -> dict:
         "kind": task.get_kind_display(),
         "tier": task.get_tier_display(),
         "model": task.model,
-        "seed": task.seed,
+        "seed": task.seed if task.seed_sent else NOT_SENT,
     }
     return {name: known.get(name) for name in PARAMETER_LABELS}
+
+
+# A seed kept for a route that takes none: said so, rather than shown as if it shaped the clip.
+NOT_SENT = "not sent (this route takes no seed)"
 
 
 def _shown(name: str, value) -> str:

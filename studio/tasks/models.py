@@ -8,7 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from studio.providers.base import Tier
-from studio.providers.registry import route_name
+from studio.providers.registry import get_route, route_name
 from studio.simulator.engine import FAULTS, faults_in
 
 
@@ -263,6 +263,16 @@ class Task(models.Model):
     @property
     def resolution(self) -> str:
         return self.parameters.get("resolution", "720p")
+
+    @property
+    def seed_sent(self) -> bool:
+        """Whether its route takes a seed for its model. A seed is drawn and kept either way (a promotion
+        reuses it), but where the route takes none the pages must not suggest it shaped the clip."""
+        try:
+            capabilities = get_route(self.route).capabilities.get(self.model)
+        except LookupError:
+            return True
+        return capabilities is None or capabilities.seed
 
     @property
     def route_name(self) -> str:
