@@ -264,8 +264,7 @@ def project_detail(request, project_id: int):
                 initial["revise_clip"] = request.GET["revise"]
         form = DraftForm(account=project.draft_account, project=project, user=request.user, initial=initial)
     context = project_page_context(project, membership, form=form, prompt=prompt)
-    revise = form.value("revise_clip") if form is not None else None
-    context["revising"] = notes_to_answer(project, revise) if revise else None
+    context["revising"] = notes_to_answer(project, form)
     context["recalled"] = recalled
     return render(request, "projects/project.html", context)
 

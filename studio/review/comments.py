@@ -228,9 +228,13 @@ class Revision:
         return self.clip.review_note
 
 
-def notes_to_answer(project, clip_id) -> Revision | None:
-    """What "Revise" puts beside the editor: the clip's review note and its open comments (first
-    comments of each thread, in frame order), or None for a clip not in this project."""
+def notes_to_answer(project, editor) -> Revision | None:
+    """What "Revise" puts beside the editor (a DraftForm, or None): the review note and open comments
+    (first comments of each thread, in frame order) of the clip it revises; None when it revises
+    nothing, or a clip not in this project."""
+    clip_id = editor.value("revise_clip") if editor is not None else None
+    if not clip_id:
+        return None
     try:
         clip = Clip.objects.select_related("task", "reviewed_by").get(pk=int(clip_id), task__project=project)
     except (Clip.DoesNotExist, TypeError, ValueError):

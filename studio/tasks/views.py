@@ -135,15 +135,9 @@ class _MadeByAnotherCopy(Exception):
     """Rolls back this copy's words: the first copy of the form already made its tasks."""
 
 
-def _with_revision(context: dict, project, form: DraftForm | None) -> dict:
-    """On "Revise", the notes the next draft answers, beside the editor (studio/review/comments.py)."""
-    clip_id = form.value("revise_clip") if form is not None else None
-    context["revising"] = notes_to_answer(project, clip_id) if clip_id else None
-    return context
-
-
 def _editor_with_errors(request, project, membership, form: DraftForm, prompt):
-    context = _with_revision(project_page_context(project, membership, form=form, prompt=prompt), project, form)
+    context = project_page_context(project, membership, form=form, prompt=prompt)
+    context["revising"] = notes_to_answer(project, form)
     if request.htmx:
         return render(request, "projects/project.html#draft-form", context)
     return render(request, "projects/project.html", context, status=400)
@@ -211,7 +205,8 @@ def draft_form(request, project_id: int):
     values = request.GET.dict()
     form = _editor_form(request, project, initial=values)
     context = project_page_context(project, membership, form=form, prompt=_prompt_for(project, values))
-    return render(request, "projects/project.html#draft-form", _with_revision(context, project, form))
+    context["revising"] = notes_to_answer(project, form)
+    return render(request, "projects/project.html#draft-form", context)
 
 
 @login_required
