@@ -8,7 +8,7 @@
 // scrubs it (pointer x → time); leaving puts it back where it was, and a
 // click keeps the moment found. Cards swapped in by htmx set themselves up
 // as they arrive.
-import { clamp, frameCount, frameOf, timeOfFrame, timecode } from "./compare/frames.js";
+import { changesOnly, clamp, frameCount, frameOf, timeOfFrame, timecode } from "./compare/frames.js";
 
 const players = new WeakMap();
 
@@ -39,13 +39,7 @@ function setup(root) {
 
   // --- What the player shows ----------------------------------------------
 
-  const shown = {};
-  function show(key, value, apply) {
-    if (shown[key] !== value) {
-      shown[key] = value;
-      apply(value);
-    }
-  }
+  const show = changesOnly();
 
   function render() {
     const total = count();

@@ -19,3 +19,15 @@ export function timecode(frame, fps) {
   const pad = (n) => String(n).padStart(2, "0");
   return pad(Math.floor(seconds / 60)) + ":" + pad(seconds % 60) + ":" + pad(frame % fps);
 }
+
+// A page's readouts are written only when what they show changes: `show(key, value, apply)` calls
+// `apply(value)` the first time and whenever `value` differs from the last one for `key`.
+export function changesOnly() {
+  const shown = {};
+  return (key, value, apply) => {
+    if (shown[key] !== value) {
+      shown[key] = value;
+      apply(value);
+    }
+  };
+}

@@ -1,7 +1,7 @@
 // The compare page's controls: one transport for two clips, the wipe, the
 // keys. How the two players are kept on one clock is sync.js's business; this
 // file turns clicks, drags and keys into its moves and shows where they are.
-import { clamp, timecode } from "./frames.js";
+import { changesOnly, clamp, timecode } from "./frames.js";
 import { createSync } from "./sync.js";
 
 const WIPE_STEP = 1;
@@ -33,13 +33,7 @@ function setup(root) {
   // --- What the page shows -------------------------------------------------
 
   // Called on every animation frame while playing: only what changed is written.
-  const shown = {};
-  function show(key, value, apply) {
-    if (shown[key] !== value) {
-      shown[key] = value;
-      apply(value);
-    }
-  }
+  const show = changesOnly();
 
   function render() {
     const count = sync.frameCount();
