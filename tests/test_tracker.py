@@ -130,6 +130,58 @@ def test_still_rendering_answers_are_recorded_in_one_statement(
         assert (row.next_check_at - timezone.now()).total_seconds() == pytest.approx(5.0, abs=2)
 
 
+def test_a_claim_is_one_statement_and_brings_the_accounts_in_one_more(
+    project, people, pending_task, django_assert_num_queries
+):
+    in_flight(project, people, pending_task, 6)
+    with django_assert_num_queries(2):
+        claimed = lifecycle.claim_due_checks(limit=10)
+        routes = {task.account.provider.slug for task in claimed}  # read without another query
+    assert len(claimed) == 6 and routes == {project.draft_account.provider.slug}
+    assert all(task.claimed_until == Task.objects.get(pk=task.pk).next_check_at for task in claimed)
+
+
+def test_a_loop_that_fell_behind_its_lease_does_not_overwrite_the_loop_that_took_over(
+    project, people, pending_task
+):
+    tasks = in_flight(project, people, pending_task, 4)
+    slow = lifecycle.claim_due_checks(limit=10)
+    # The slow loop's lease lapses; another loop claims the tasks and is polling them now.
+    Task.objects.filter(pk__in=[t.pk for t in tasks]).update(next_check_at=timezone.now())
+    fast = lifecycle.claim_due_checks(limit=10)
+    assert {t.pk for t in fast} == {t.pk for t in tasks}
+    late = [(t, Report(Status.RUNNING, progress=10, provider_status="in_progress")) for t in slow]
+    assert lifecycle.apply_reports(late) == []
+    for task in fast:
+        row = Task.objects.get(pk=task.pk)
+        # The newer claim stands (not moved to the slow loop's next check), the request is counted.
+        assert row.next_check_at == task.claimed_until and row.progress == 0 and row.provider_requests == 1
+    answers = [(t, Report(Status.RUNNING, progress=30, provider_status="in_progress")) for t in fast]
+    lifecycle.apply_reports(answers)
+    assert all(Task.objects.get(pk=t.pk).progress == 30 for t in tasks)
+
+
+def test_a_poll_that_cannot_be_sent_in_time_is_handed_back_unsent(project, people, pending_task, tmp_path):
+    with serving(render_s=3600) as (url, provider):
+        account = project.draft_account
+        account.base_url = url
+        account.save()
+        tasks = in_flight(project, people, pending_task, 3)
+        for task in tasks:
+            Task.objects.filter(pk=task.pk).update(provider_task_id=provider.add_job())
+        claimed = lifecycle.claim_due_checks(limit=10)
+        stats = tracker.Stats()
+        with tracker.Poller(name="late") as poller:
+            poller.start(claimed, send_by=0.0)  # long past
+            poller.wait_all(10)
+            answers = poller.answered()
+        assert [answer for _, answer in answers] == [None] * 3
+        tracker.record(answers, enqueue=lambda kind, task_id: None, stats=stats)
+        assert provider.requests == 0 and stats.unsent == 3 and stats.polls == 0
+        # Due again at once, so this or another loop polls them now rather than when the lease lapses.
+        assert {t.pk for t in lifecycle.claim_due_checks(limit=10)} == {t.pk for t in tasks}
+
+
 def test_an_asynchronous_poll_reads_the_route_as_the_synchronous_one_does(
     simulator, project, people, pending_task, settings
 ):

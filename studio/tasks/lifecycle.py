@@ -11,15 +11,16 @@ from __future__ import annotations
 import logging
 import random
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.debug import sensitive_variables
 
 from studio.forms import unstorable
@@ -534,46 +535,83 @@ def claim_due_checks(*, limit: int = 32) -> list[Task]:
     (and a row another committed meanwhile is checked again, so a task just
     claimed elsewhere is not due any more). SQLite has one writer at a time,
     so its plain conditional UPDATE is already exclusive.
+
+    Each task comes back with `claimed_until`, the check time its claim wrote:
+    its answer is recorded only while that claim still holds (`apply_reports`),
+    so a loop that fell behind its lease never overwrites the loop that took
+    the task over.
     """
     if limit <= 0:
         return []
     now = timezone.now()
+    until = now + POLL_CLAIM
     vendor = connection.vendor
     if vendor not in ("postgresql", "sqlite"):
-        return _claim_row_by_row(now=now, limit=limit)
+        return _claim_row_by_row(now=now, until=until, limit=limit)
     ops, table = connection.ops, connection.ops.quote_name(Task._meta.db_table)
     due = f"SELECT id FROM {table} WHERE state IN (%s, %s) AND next_check_at <= %s ORDER BY next_check_at LIMIT %s"
+    # Only what a poll and its record need: the rest (the prompt, parameters, texts) is not read.
+    columns = ", ".join(f"{table}.{ops.quote_name(name)}" for name in CLAIMED_COLUMNS)
     if vendor == "postgresql":
         # A CTE runs once: as an IN (…) subquery PostgreSQL may run it again and claim past the limit.
         sql = (
             f"WITH due AS ({due} FOR UPDATE SKIP LOCKED) "
-            f"UPDATE {table} SET next_check_at = %s FROM due WHERE {table}.id = due.id RETURNING {table}.id"
+            f"UPDATE {table} SET next_check_at = %s FROM due WHERE {table}.id = due.id RETURNING {columns}"
         )
     else:
-        sql = f"UPDATE {table} SET next_check_at = %s WHERE id IN ({due}) RETURNING id"
-    at, until = ops.adapt_datetimefield_value(now), ops.adapt_datetimefield_value(now + POLL_CLAIM)
+        sql = f"UPDATE {table} SET next_check_at = %s WHERE id IN ({due}) RETURNING {columns}"
+    at, held = ops.adapt_datetimefield_value(now), ops.adapt_datetimefield_value(until)
     tracked = [str(state) for state in Task.TRACKED_STATES]
-    params = [*tracked, at, limit, until] if vendor == "postgresql" else [until, *tracked, at, limit]
+    params = [*tracked, at, limit, held] if vendor == "postgresql" else [held, *tracked, at, limit]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        claimed = [row[0] for row in cursor.fetchall()]
-    if not claimed:
+        rows = cursor.fetchall()
+    if not rows:
         return []
-    # Only what a poll and its record need: the rest (the prompt, parameters, texts) is not read.
-    needed = ("id", "state", "model", "provider_task_id", "submitted_at", "account")
-    return list(Task.objects.select_related("account").only(*needed).filter(pk__in=claimed))
+    return _claimed([Task.from_db(connection.alias, CLAIMED_COLUMNS, _read(row)) for row in rows], until)
 
 
-def _claim_row_by_row(*, now, limit: int) -> list[Task]:
+# What a claim returns of each task: only what a poll and its record need (not the prompt,
+# parameters or texts), in the model's own field order as `Model.from_db` reads them.
+# `account_id` is the account's column; the accounts come in one query.
+CLAIMED_COLUMNS = [
+    field.attname
+    for field in Task._meta.concrete_fields
+    if field.attname in {"id", "state", "model", "provider_task_id", "submitted_at", "account_id"}
+]
+_SUBMITTED_AT = CLAIMED_COLUMNS.index("submitted_at")
+
+
+def _read(row) -> list:
+    values = list(row)
+    # SQLite hands back its stored UTC text, or a naive datetime where sqlite3 knows the column's type.
+    if isinstance(submitted := values[_SUBMITTED_AT], str):
+        submitted = parse_datetime(submitted)
+    if isinstance(submitted, datetime) and submitted.tzinfo is None:
+        submitted = submitted.replace(tzinfo=UTC)
+    values[_SUBMITTED_AT] = submitted
+    return values
+
+
+def _claimed(tasks: list[Task], until) -> list[Task]:
+    """The claimed tasks with their accounts (one query for all), each knowing its claim's check time."""
+    accounts = ProviderAccount.objects.in_bulk({task.account_id for task in tasks})
+    for task in tasks:
+        task.account = accounts[task.account_id]
+        task.claimed_until = until
+    return tasks
+
+
+def _claim_row_by_row(*, now, until, limit: int) -> list[Task]:
     due = Task.objects.filter(state__in=Task.TRACKED_STATES, next_check_at__lte=now)
     claimed = []
     for task_id, check_at in due.order_by("next_check_at").values_list("pk", "next_check_at")[:limit]:
         won = Task.objects.filter(pk=task_id, state__in=Task.TRACKED_STATES, next_check_at=check_at).update(
-            next_check_at=now + POLL_CLAIM
+            next_check_at=until
         )
         if won:
             claimed.append(task_id)
-    return list(Task.objects.select_related("account").filter(pk__in=claimed))
+    return _claimed(list(Task.objects.filter(pk__in=claimed)), until)
 
 
 @sensitive_variables()
@@ -649,9 +687,12 @@ class _Answered:
 def apply_reports(results: list[tuple[Task, Report | ProviderError]]) -> list[int]:
     """Record a batch of polls; returns the ids of tasks now to be archived.
 
-    Most polls say "still rendering": those are written in one UPDATE (each
-    row's own state, progress and next check, still only on tracked rows).
-    The rest (done, failed, errors) are rare and go through `apply_report`.
+    Most polls say "still rendering": those are written in one statement, each
+    row with its own state, progress and next check, and only on rows still
+    tracked and still under the claim that polled them (`Task.claimed_until`).
+    A loop that fell behind its lease, whose task another loop has claimed
+    meanwhile, leaves that loop's claim alone. The rest (done, failed, errors)
+    are rare and go through `apply_report`.
     """
     now = timezone.now()
     running: list[tuple[Task, Report, float]] = []
@@ -667,32 +708,76 @@ def apply_reports(results: list[tuple[Task, Report | ProviderError]]) -> list[in
         else:
             others.append((task, report))
     if running:
-        states, progress, said, next_at = [], [], [], []
-        for task, report, elapsed in running:
-            state = State.QUEUED if report.status == Status.QUEUED else State.RUNNING
-            states.append(When(pk=task.pk, then=Value(str(state))))
-            if report.progress is not None:
-                progress.append(When(pk=task.pk, then=Value(report.progress)))
-            said.append(When(pk=task.pk, then=Value(report.provider_status)))
-            check_at = now + timedelta(seconds=_poll_delay(task, elapsed_s=elapsed))
-            next_at.append(When(pk=task.pk, then=Value(check_at)))
-        ids = [task.pk for task, _, _ in running]
-        field = {f.name: f for f in Task._meta.concrete_fields}.__getitem__
-        written = Task.objects.filter(pk__in=ids, state__in=Task.TRACKED_STATES).update(
-            state=Case(*states, default=F("state"), output_field=field("state")),
-            progress=Case(*progress, default=F("progress"), output_field=field("progress")),
-            provider_status=Case(*said, default=F("provider_status"), output_field=field("provider_status")),
-            next_check_at=Case(*next_at, default=F("next_check_at"), output_field=field("next_check_at")),
-            provider_requests=F("provider_requests") + 1,
-            error_code="",
-            error_message="",
-        )
-        if written < len(ids):
-            # Ended meanwhile (a callback, a settle): the request still counts.
-            Task.objects.filter(pk__in=ids).exclude(state__in=Task.TRACKED_STATES).update(
-                provider_requests=F("provider_requests") + 1
+        rows = [
+            (
+                task.pk,
+                str(State.QUEUED if report.status == Status.QUEUED else State.RUNNING),
+                report.progress,
+                report.provider_status,
+                now + timedelta(seconds=_poll_delay(task, elapsed_s=elapsed)),
+                task.claimed_until,
             )
+            for task, report, elapsed in running
+        ]
+        written = _record_still_rendering(rows)
+        if missed := [row[0] for row in rows if row[0] not in written]:
+            # Ended meanwhile (a callback, a settle) or claimed by another loop: the request still counts.
+            Task.objects.filter(pk__in=missed).update(provider_requests=F("provider_requests") + 1)
     return [task.pk for task, report in others if apply_report(task, report) == State.ARCHIVING]
+
+
+def _record_still_rendering(rows: list[tuple]) -> set[int]:
+    """One UPDATE … FROM (VALUES …) for (id, state, progress, provider status, next check, claimed until) rows.
+
+    Returns the ids written. Django's `Case(When(…))` for the same costs a
+    millisecond of expression building per row, which at a thousand polls
+    every ten seconds is most of a tracker's CPU.
+    """
+    vendor, ops = connection.vendor, connection.ops
+    if vendor not in ("postgresql", "sqlite"):
+        written = set()
+        for task_id, state, progress, said, next_at, claimed in rows:
+            row = Task.objects.filter(pk=task_id, state__in=Task.TRACKED_STATES)
+            if claimed is not None:
+                row = row.filter(next_check_at=claimed)
+            fields = {"state": state, "provider_status": said, "next_check_at": next_at, "error_code": ""}
+            if progress is not None:
+                fields["progress"] = progress
+            if row.update(**fields, error_message="", provider_requests=F("provider_requests") + 1):
+                written.add(task_id)
+        return written
+    table = ops.quote_name(Task._meta.db_table)
+    if vendor == "postgresql":
+        one = "(%s::bigint, %s::varchar, %s::integer, %s::varchar, %s::timestamptz, %s::timestamptz)"
+    else:
+        one = "(%s, %s, %s, %s, %s, %s)"
+    sql = (
+        "WITH answered(task_id, new_state, new_progress, said, next_at, claimed) "
+        f"AS (VALUES {', '.join([one] * len(rows))}) "
+        f"UPDATE {table} SET state = answered.new_state, "
+        f"progress = COALESCE(answered.new_progress, {table}.progress), provider_status = answered.said, "
+        f"next_check_at = answered.next_at, provider_requests = {table}.provider_requests + 1, "
+        "error_code = '', error_message = '' "
+        f"FROM answered WHERE {table}.id = answered.task_id AND {table}.state IN (%s, %s) "
+        f"AND (answered.claimed IS NULL OR {table}.next_check_at = answered.claimed) RETURNING {table}.id"
+    )
+    params: list = []
+    for task_id, state, progress, said, next_at, claimed in rows:
+        at = ops.adapt_datetimefield_value(next_at)
+        held = ops.adapt_datetimefield_value(claimed) if claimed is not None else None
+        params += [task_id, state, progress, said, at, held]
+    params += [str(state) for state in Task.TRACKED_STATES]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
+
+
+def release_claims(tasks: list[Task]) -> None:
+    """Make tasks due again at once whose polls were never sent (their claim was about to lapse)."""
+    now = timezone.now()
+    for until in {task.claimed_until for task in tasks}:
+        held = [task.pk for task in tasks if task.claimed_until == until]
+        Task.objects.filter(pk__in=held, state__in=Task.TRACKED_STATES, next_check_at=until).update(next_check_at=now)
 
 
 def apply_report(task: Task, report: Report | ProviderError) -> str:

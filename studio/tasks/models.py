@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
@@ -71,6 +72,9 @@ class Task(models.Model):
     ENDED_WITHOUT_CLIP = (State.FAILED, State.BLOCKED)
     # States in which the provider holds a job of ours that we must follow.
     TRACKED_STATES = (State.QUEUED, State.RUNNING)
+    # Not a column: the check time a tracker's claim wrote (`lifecycle.claim_due_checks`); its
+    # answer is recorded only while the row still holds it.
+    claimed_until: datetime | None = None
 
     class Kind(models.TextChoices):
         DRAFT = "draft", "Draft"

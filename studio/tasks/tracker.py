@@ -4,11 +4,16 @@ It runs in a django-q2 cluster of its own (settings.TRACKER_CLUSTER), so it
 never waits in line behind a submit or an archive, in the manner of
 healthchecks' `sendalerts`: claim what is due, act, sleep briefly, again.
 
-- Polls run concurrently on an asynchronous HTTP client (httpx.AsyncClient, on
-  an event loop in a thread of the loop's own), so hundreds can wait on a slow
-  provider at once without a thread each; the loop itself only talks to the
-  database: it claims due tasks in batches (one statement, see
-  `lifecycle.claim_due_checks`) and records their answers in bulk.
+- Polls run concurrently on asynchronous HTTP clients (httpx.AsyncClient, on
+  an event loop in a thread of the loop's own), so a hundred can wait on a slow
+  provider at once without a thread each. They are spread over small
+  connection pools (see CONNECTIONS) because one large httpcore pool costs the
+  loop CPU in proportion to its size on every request.
+- The loop itself only talks to the database: it claims due tasks in batches
+  (one statement, see `lifecycle.claim_due_checks`) and records their answers
+  in bulk; a record is fenced by the claim it answers, so a loop that was too
+  slow never overwrites a newer claim. A poll that could not be sent soon
+  after its claim is not sent late: its task is handed back, due at once.
 - Any number of loops, in any number of tracker clusters on any number of
   machines, share the due tasks: a claim moves a task's next check one poll
   lease ahead, so no two loops poll it at once, and a loop killed mid-poll
@@ -62,9 +67,21 @@ HEARTBEAT_EVERY_S = 5.0
 # While no loop is alive, the warning that says so is logged at most this often.
 KICK_NAME = "kick:tracker"
 KICK_EVERY = timedelta(seconds=15)
-# Polls in flight at once per loop, and how many one claim may take.
-MAX_IN_FLIGHT = 1000
+# Requests open at once per loop (each on a kept-alive connection): at a provider's 200 ms that is
+# 500 polls a second. They are spread over small clients of POOL_SIZE connections each: httpcore
+# (1.0) looks over every connection of a pool, for every idle one, whenever a request starts or
+# ends (and asks the socket of each idle one whether the server hung up), so one pool of a hundred
+# cost the loop 30 ms of CPU per poll where small pools cost well under one.
+CONNECTIONS = 96
+POOL_SIZE = 6
+# Tasks claimed and not yet answered, per loop: enough to keep every connection busy, few enough
+# that what one loop cannot send at once stays due in the database, where another loop takes it.
+MAX_IN_FLIGHT = 2 * CONNECTIONS
 CLAIM_BATCH = 200
+# A poll not sent within this much of its claim is not sent at all: the task is handed back, due at
+# once. Its claim lapses at POLL_CLAIM, when another loop may take it, so a late poll could otherwise
+# reach the provider moments before that loop's.
+SEND_WITHIN_S = lifecycle.POLL_CLAIM.total_seconds() / 2
 # With nothing due and no answer in, the loop looks again this often.
 IDLE_WAIT_S = 0.25
 # A pass runs at most this often (unless a claim came back full): answers are
@@ -114,7 +131,7 @@ class Stats:
     """What a run did, for its log line and the bench: polls made, database queries, time spent."""
 
     def __init__(self) -> None:
-        self.polls = self.queries = self.claims = 0
+        self.polls = self.queries = self.claims = self.unsent = 0
         self.started = time.monotonic()
 
     def count_query(self, execute, sql, params, many, context):
@@ -126,7 +143,7 @@ class Stats:
         per_poll = self.queries / self.polls if self.polls else 0.0
         return (
             f"tracker {loop_id} pid {os.getpid()}: {self.polls} polls in {seconds:.0f} s "
-            f"({self.polls / max(seconds, 0.001):.1f}/s), {self.claims} claims, "
+            f"({self.polls / max(seconds, 0.001):.1f}/s), {self.claims} claims, {self.unsent} handed back unsent, "
             f"{self.queries} queries ({per_poll:.2f} per poll)"
         )
 
@@ -185,8 +202,7 @@ def run(
                 claimed = lifecycle.claim_due_checks(limit=min(CLAIM_BATCH, MAX_IN_FLIGHT - poller.in_flight))
                 if claimed:
                     stats.claims += 1
-                    for task in claimed:
-                        poller.start(task)
+                    poller.start(claimed, send_by=time.monotonic() + SEND_WITHIN_S)
                 if until_idle and not poller.in_flight and not has_live_work():
                     return False
                 if len(claimed) < CLAIM_BATCH:
@@ -203,11 +219,16 @@ def run(
     return has_live_work()
 
 
-def record(answers: list[tuple[Task, Report | ProviderError]], *, enqueue: Enqueue, stats: Stats) -> int:
+def record(answers: list[tuple[Task, Report | ProviderError | None]], *, enqueue: Enqueue, stats: Stats) -> int:
+    """Write a batch of answers; a None answer is a poll never sent, whose task is handed back."""
     if not answers:
         return 0
-    stats.polls += len(answers)
-    for task_id in lifecycle.apply_reports(answers):
+    polled = [(task, answer) for task, answer in answers if answer is not None]
+    if unsent := [task for task, answer in answers if answer is None]:
+        stats.unsent += len(unsent)
+        lifecycle.release_claims(unsent)
+    stats.polls += len(polled)
+    for task_id in lifecycle.apply_reports(polled):
         enqueue("archive", task_id)
     return len(answers)
 
@@ -219,16 +240,19 @@ class Poller:
     thread; the event loop's thread never touches the database.
     """
 
-    def __init__(self, *, name: str = "", max_in_flight: int = MAX_IN_FLIGHT) -> None:
+    def __init__(self, *, name: str = "", connections: int = CONNECTIONS) -> None:
         # Sent with every poll (X-Dailies-Tracker), so a provider's log tells the loops apart.
         self.name = f"{socket.gethostname()}:{os.getpid()}:{name}"
         self.in_flight = 0
-        self._max = max_in_flight
-        self._answers: queue.SimpleQueue[tuple[Task, Report | ProviderError]] = queue.SimpleQueue()
+        self._connections = connections
+        # One token per connection, naming its client: a poll takes one, so no client ever has a
+        # request waiting inside its pool (where httpcore scans the queue too).
+        self._free: asyncio.Queue[httpx.AsyncClient] | None = None
+        self._clients: list[httpx.AsyncClient] = []
+        self._answers: queue.SimpleQueue[tuple[Task, Report | ProviderError | None]] = queue.SimpleQueue()
         self._arrived = threading.Event()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="tracker-polls", daemon=True)
-        self._http: httpx.AsyncClient | None = None
         # asyncio holds tasks weakly: a poll nobody references could be collected mid-flight and its
         # answer never come back.
         self._polls: set[asyncio.Task] = set()
@@ -245,41 +269,57 @@ class Poller:
         self._loop.close()
 
     async def _open(self) -> None:
-        self._http = httpx.AsyncClient(
-            timeout=lifecycle.POLL_TIMEOUT,
-            follow_redirects=True,
-            headers={"User-Agent": "Dailies/0.1", "X-Dailies-Tracker": self.name},
-            limits=httpx.Limits(max_connections=self._max, max_keepalive_connections=100),
-        )
+        self._free = asyncio.Queue()
+        certificates = httpx.create_ssl_context()  # read once, not once per client
+        for _ in range(max(1, self._connections // POOL_SIZE)):
+            client = httpx.AsyncClient(
+                timeout=lifecycle.POLL_TIMEOUT,
+                follow_redirects=True,
+                headers={"User-Agent": "Dailies/0.1", "X-Dailies-Tracker": self.name},
+                limits=httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE),
+                verify=certificates,
+            )
+            self._clients.append(client)
+        for _ in range(POOL_SIZE):  # round after round, so every client's connections stay warm
+            for client in self._clients:
+                self._free.put_nowait(client)
 
     async def _close(self) -> None:
         pending = [t for t in asyncio.all_tasks(self._loop) if t is not asyncio.current_task()]
         for t in pending:
             t.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        if self._http is not None:
-            await self._http.aclose()
+        for client in self._clients:
+            await client.aclose()
 
-    def start(self, task: Task) -> None:
-        self.in_flight += 1
-        self._loop.call_soon_threadsafe(self._begin, task)
+    def start(self, tasks: list[Task], *, send_by: float | None = None) -> None:
+        """Poll each task, unless it cannot be sent before `send_by` (time.monotonic()): then its answer is None."""
+        self.in_flight += len(tasks)
+        # One wake-up of the event loop for the batch, not one per task.
+        self._loop.call_soon_threadsafe(self._begin, tasks, send_by)
 
-    def _begin(self, task: Task) -> None:
-        poll = self._loop.create_task(self._poll(task))
-        self._polls.add(poll)
-        poll.add_done_callback(self._polls.discard)
+    def _begin(self, tasks: list[Task], send_by: float | None) -> None:
+        for task in tasks:
+            poll = self._loop.create_task(self._poll(task, send_by))
+            self._polls.add(poll)
+            poll.add_done_callback(self._polls.discard)
 
-    async def _poll(self, task: Task) -> None:
-        assert self._http is not None
+    async def _poll(self, task: Task, send_by: float | None) -> None:
+        assert self._free is not None
+        report: Report | ProviderError | None = None
+        client = await self._free.get()
         try:
-            report = await lifecycle.fetch_report_async(task, self._http)
+            if send_by is None or time.monotonic() < send_by:
+                report = await lifecycle.fetch_report_async(task, client)
         except Exception as exc:  # a route's bug must not end the loop: the task is looked at again
             log.exception("poll of task %s failed", task.pk)
             report = ProviderError(ErrorKind.BAD_ANSWER, f"Could not read the provider's answer ({type(exc).__name__})")
+        finally:
+            self._free.put_nowait(client)
         self._answers.put((task, report))
         self._arrived.set()
 
-    def answered(self) -> list[tuple[Task, Report | ProviderError]]:
+    def answered(self) -> list[tuple[Task, Report | ProviderError | None]]:
         self._arrived.clear()
         answers = []
         while True:
