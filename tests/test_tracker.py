@@ -141,9 +141,7 @@ def test_a_claim_is_one_statement_and_brings_the_accounts_in_one_more(
     assert all(task.claimed_until == Task.objects.get(pk=task.pk).next_check_at for task in claimed)
 
 
-def test_a_loop_that_fell_behind_its_lease_does_not_overwrite_the_loop_that_took_over(
-    project, people, pending_task
-):
+def test_a_loop_that_fell_behind_its_lease_does_not_overwrite_the_loop_that_took_over(project, people, pending_task):
     tasks = in_flight(project, people, pending_task, 4)
     slow = lifecycle.claim_due_checks(limit=10)
     # The slow loop's lease lapses; another loop claims the tasks and is polling them now.

@@ -104,17 +104,9 @@ def make_poster(video: Path, poster: Path, *, max_width: int = 640) -> None:
             stream = _first_video_stream(container)
             duration = _header_duration(container, stream) or 0.0
             target = 1.0 if duration >= 2.0 else duration / 2
-            frame = _frame_near(container, stream, target_s=target)
-            if frame is None:
+            image = still_near(container, stream, target_s=target, max_width=max_width)
+            if image is None:
                 raise NotAVideo("the file is not a playable video (no picture could be decoded)")
-            if frame.width > max_width:
-                # Scaled by libswscale while converting to RGB, area-averaged (as sharp as Lanczos when
-                # shrinking): a quarter of the CPU of converting the full frame and resizing it in Pillow,
-                # which an archive worker pays for every clip.
-                height = max(1, round(frame.height * max_width / frame.width))
-                image = frame.to_image(width=max_width, height=height, interpolation="AREA")
-            else:
-                image = frame.to_image()
     except av.error.FFmpegError as exc:
         if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError)):
             raise
@@ -209,6 +201,26 @@ def _check_packets(
             f"the file is not a playable video (it is truncated: {present:.1f} s of {promised_s:.1f} s present)"
         )
     return present
+
+
+def still_near(
+    container: av.container.InputContainer,
+    stream: av.VideoStream,
+    *,
+    target_s: float,
+    max_width: int,
+) -> Image.Image | None:
+    """The picture of the first frame at or after ``target_s`` (else the last), at most ``max_width`` wide."""
+    frame = _frame_near(container, stream, target_s=target_s)
+    if frame is None:
+        return None
+    if frame.width <= max_width:
+        return frame.to_image()
+    # Scaled by libswscale while converting to RGB, area-averaged (as sharp as Lanczos when shrinking):
+    # a quarter of the CPU of converting the full frame and resizing it in Pillow, which an archive
+    # worker pays for every clip.
+    height = max(1, round(frame.height * max_width / frame.width))
+    return frame.to_image(width=max_width, height=height, interpolation="AREA")
 
 
 def _frame_near(

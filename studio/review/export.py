@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from studio.clips.media import NotAVideo, _first_video_stream, _frame_near
+from studio.clips.media import NotAVideo, _first_video_stream, still_near
 from studio.clips.models import Clip, stills_folder
 
 from .comments import frame_count, threads
@@ -228,12 +228,10 @@ def decode_frame(clip: Clip, frame: int) -> Image.Image:
             stream = _first_video_stream(container)
             start = float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0
             # A frame's picture starts at start + frame / fps: the first one at or after that is it.
-            image = _frame_near(container, stream, target_s=start + float(frame / fps))
+            at = start + float(frame / fps)
+            image = still_near(container, stream, target_s=at, max_width=FRAME_MAX_WIDTH)
     except av.error.FFmpegError as exc:
         raise NotAVideo(f"the clip could not be decoded ({exc})") from exc
     if image is None:
         raise NotAVideo("the clip could not be decoded (no picture at that frame)")
-    if image.width > FRAME_MAX_WIDTH:
-        height = max(1, round(image.height * FRAME_MAX_WIDTH / image.width))
-        image = image.resize((FRAME_MAX_WIDTH, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
     return image
