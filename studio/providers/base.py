@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import enum
+import functools
 import json
 import re
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -369,7 +371,19 @@ def http_client(timeout: httpx.Timeout | None = None) -> httpx.Client:
         timeout=timeout or httpx.Timeout(30.0, connect=10.0),
         follow_redirects=True,
         headers={"User-Agent": "Dailies/0.1"},
+        verify=tls_settings(),
     )
+
+
+@functools.cache
+def tls_settings() -> ssl.SSLContext:
+    """httpx's default TLS settings (certifi's CAs, or SSL_CERT_FILE), read once per process.
+
+    Reading the CA bundle costs 30 ms of CPU, which a fresh client per submit,
+    archive or check would otherwise pay every time; a context may be shared by
+    any number of clients and threads.
+    """
+    return httpx.create_ssl_context()
 
 
 def read_json(response: httpx.Response) -> dict:

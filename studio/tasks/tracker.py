@@ -50,7 +50,7 @@ from django.db import close_old_connections, connection
 from django.db.models import Q
 from django.utils import timezone
 
-from studio.providers.base import ErrorKind, ProviderError, Report
+from studio.providers.base import ErrorKind, ProviderError, Report, tls_settings
 
 from . import lifecycle
 from .models import Task, WorkerLease
@@ -270,7 +270,7 @@ class Poller:
 
     async def _open(self) -> None:
         self._free = asyncio.Queue()
-        certificates = httpx.create_ssl_context()  # read once, not once per client
+        certificates = tls_settings()  # read once per process, not once per client
         for _ in range(max(1, self._connections // POOL_SIZE)):
             client = httpx.AsyncClient(
                 timeout=lifecycle.POLL_TIMEOUT,
