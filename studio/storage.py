@@ -10,22 +10,35 @@ once the rows that named them are gone for good.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from botocore.exceptions import BotoCoreError, ClientError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models.fields.files import FieldFile
-from storages.backends.s3 import S3Storage
 
 log = logging.getLogger(__name__)
 
 CHUNK = 256 * 1024
 
-# What a storage call raises when the store is unreachable or refuses: worth a retry, not a crash.
-STORAGE_ERRORS = (OSError, BotoCoreError, ClientError)
+
+def storage_errors() -> tuple[type[BaseException], ...]:
+    """What a storage call raises when the store is unreachable or refuses: worth a retry, not a crash.
+
+    boto3 (17 MiB) is imported only by a process that uses object storage, not by every process
+    that loads the app; a botocore error can only be raised where botocore was imported.
+    """
+    if (botocore := sys.modules.get("botocore.exceptions")) is None:
+        return (OSError,)
+    return (OSError, botocore.BotoCoreError, botocore.ClientError)
+
+
+def is_object_storage(storage) -> bool:
+    """Whether `storage` is django-storages' S3 backend (whose module is loaded only when one is used)."""
+    s3 = sys.modules.get("storages.backends.s3")
+    return s3 is not None and isinstance(storage, s3.S3Storage)
 
 
 def read_range(file: FieldFile, start: int = 0, length: int | None = None) -> Iterator[bytes]:
@@ -35,13 +48,13 @@ def read_range(file: FieldFile, start: int = 0, length: int | None = None) -> It
         raise ValueError("read_range needs a stored file")
     if length is not None and length <= 0:
         return
-    if isinstance(storage, S3Storage):
+    if is_object_storage(storage):
         last = "" if length is None else str(start + length - 1)
         # The whole object without a Range header: "bytes=0-" is unsatisfiable on an empty one.
         ranged = {"Range": f"bytes={start}-{last}"} if start or length is not None else {}
         handle = storage.open(name, "rb")  # a HEAD request; nothing is downloaded yet
         try:
-            body = handle.obj.get(**ranged)["Body"]
+            body = handle.obj.get(**ranged)["Body"]  # type: ignore[attr-defined]  # an S3 file: its boto3 object
             try:
                 yield from body.iter_chunks(CHUNK)
             finally:
@@ -75,7 +88,7 @@ def delete_on_commit(files: Iterable[FieldFile]) -> None:
         for storage, name in doomed:
             try:
                 storage.delete(name)
-            except STORAGE_ERRORS as exc:
+            except storage_errors() as exc:
                 log.warning("could not delete %s from storage: %s", name, exc)
 
     transaction.on_commit(delete)
@@ -88,12 +101,12 @@ def delete_folders_on_commit(folders: list[str]) -> None:
         for folder in folders:
             try:
                 _dirs, names = default_storage.listdir(folder)
-            except STORAGE_ERRORS:
+            except storage_errors():
                 continue  # nothing was ever made there
             for name in names:
                 try:
                     default_storage.delete(f"{folder}/{name}")
-                except STORAGE_ERRORS as exc:
+                except storage_errors() as exc:
                     log.warning("could not delete %s/%s from storage: %s", folder, name, exc)
 
     transaction.on_commit(delete)

@@ -4,6 +4,7 @@ polling one twice, and recovers lost work without flooding the queues."""
 from __future__ import annotations
 
 import asyncio
+import os
 import itertools
 import sys
 import threading
@@ -199,7 +200,9 @@ def test_an_asynchronous_poll_reads_the_route_as_the_synchronous_one_does(
     assert (answer.status, answer.provider_status) == (plain.status, plain.provider_status)
 
 
-def test_two_loops_share_the_tasks_without_polling_one_twice(project, people, pending_task, tmp_path):
+def test_two_loops_share_the_tasks_without_polling_one_twice(project, people, pending_task, tmp_path, monkeypatch):
+    # A loop holds at most 20 polls at once, so neither can take all 40: they must share.
+    monkeypatch.setattr(tracker, "MAX_IN_FLIGHT", 20)
     log = tmp_path / "provider.log"
     with serving(render_s=3600, latency_s=0.05, log_path=log) as (url, provider):
         account = project.draft_account
@@ -348,3 +351,19 @@ def test_sqlite_runs_in_wal_mode_waits_for_the_lock_and_takes_it_up_front():
         assert cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert cursor.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
     assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+
+
+def test_the_tracker_and_queue_workers_load_without_the_media_and_object_storage_libraries():
+    """PyAV, Pillow and boto3 are 40 MiB of every process that imports them; a tracker never decodes or stores."""
+    import subprocess
+
+    script = (
+        "import sys, django; django.setup(); import studio.tasks.queue, studio.tasks.tracker; "
+        "print(' '.join(m for m in ('av', 'PIL.Image', 'boto3', 'botocore') if m in sys.modules))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "STORAGE_URL"}
+    env["DJANGO_SETTINGS_MODULE"] = "studio.settings"
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "", done.stdout

@@ -15,9 +15,15 @@ import secrets
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import av
-from PIL import Image
+if TYPE_CHECKING:
+    import av
+    from PIL import Image
+
+# PyAV (22 MiB of every process that loads it) is imported by the functions that decode, not here:
+# this module is reached from the task queue's, which every worker and the tracker load, and only
+# an archive worker or a web server making a still ever decodes.
 
 __all__ = ["MediaInfo", "NotAVideo", "has_audio_stream", "make_poster", "probe", "sha256_of"]
 
@@ -57,6 +63,8 @@ def probe(path: Path) -> MediaInfo:
     decoding) and decodes the first frame, because a download cut short can
     still have a perfectly valid header when the index sits at the front.
     """
+    import av
+
     try:
         with av.open(str(path), mode="r") as container:
             video = _first_video_stream(container)
@@ -97,6 +105,8 @@ def make_poster(video: Path, poster: Path, *, max_width: int = 640) -> None:
     Early frames are often black or a fade-in; one second in is usually
     representative. The JPEG appears at ``poster`` atomically.
     """
+    import av
+
     if max_width <= 0:
         raise ValueError(f"max_width must be positive, got {max_width!r}")
     try:
@@ -116,6 +126,8 @@ def make_poster(video: Path, poster: Path, *, max_width: int = 640) -> None:
 
 def has_audio_stream(path: Path) -> bool:
     """Whether ``path`` opens as media with at least one audio stream (a separate audio track)."""
+    import av
+
     try:
         with av.open(str(path), mode="r") as container:
             return bool(container.streams.audio)
@@ -135,6 +147,8 @@ def sha256_of(path: Path) -> str:
 
 
 def _first_video_stream(container: av.container.InputContainer) -> av.VideoStream:
+    import av
+
     for stream in container.streams.video:
         # Cover art in audio files shows up as a one-picture "video" stream.
         if not (stream.disposition & av.stream.Disposition.attached_pic):
@@ -143,6 +157,8 @@ def _first_video_stream(container: av.container.InputContainer) -> av.VideoStrea
 
 
 def _header_duration(container: av.container.InputContainer, video: av.VideoStream) -> float | None:
+    import av
+
     if container.duration is not None and container.duration > 0:
         return container.duration / av.time_base
     return _stream_duration(video)
@@ -230,6 +246,8 @@ def _frame_near(
     target_s: float,
 ) -> av.VideoFrame | None:
     """First frame at or after ``target_s``, else the last frame there is."""
+    import av
+
     if target_s > 0 and stream.time_base is not None:
         try:
             # Lands on the keyframe at or before the target; decode forward from there.

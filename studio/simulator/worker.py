@@ -26,7 +26,6 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from .models import SimulatedJob
-from .render import extract_audio, render_clip
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +110,10 @@ def render_video(job_id: str) -> bool:
     ).update(render_started_at=started)
     if not claimed:
         return False
+    # Here, not at the top: PyAV and Pillow's drawing are 25 MiB of every process that loads the
+    # app (the tracker, web servers), and only a worker rendering a simulated video needs them.
+    from .render import extract_audio, render_clip
+
     job = SimulatedJob.objects.get(pk=job_id)
     assert job.picture is not None  # claimed above only with one
     picture = Picture(**job.picture)

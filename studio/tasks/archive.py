@@ -24,7 +24,7 @@ from django.views.decorators.debug import sensitive_variables
 from studio.clips.media import NotAVideo, has_audio_stream, make_poster, probe, sha256_of
 from studio.clips.models import Clip
 from studio.providers.base import ErrorKind, ProviderError, error_for_status, http_client
-from studio.storage import STORAGE_ERRORS, save_local_file
+from studio.storage import save_local_file, storage_errors
 
 from .lifecycle import count_request, finish_task
 from .models import Task
@@ -250,7 +250,7 @@ def _store(task: Task, incoming: Path, info, *, audio: Path | None, timings: Tim
             save_local_file(clip.poster, f"{name}.jpg", poster_local)
         if audio:
             save_local_file(clip.audio_file, f"{name}.m4a", audio)
-    except STORAGE_ERRORS as exc:
+    except storage_errors() as exc:
         # The download stays for the next try (it resumes at its end); what did get stored goes.
         _discard(clip)
         poster_local.unlink(missing_ok=True)
@@ -288,7 +288,7 @@ def _discard(clip: Clip, *, keep: set[str] | None = None) -> None:
         if file.name and file.name not in (keep or set()):
             try:
                 file.storage.delete(file.name)
-            except STORAGE_ERRORS as exc:
+            except storage_errors() as exc:
                 log.warning("could not remove the spare %s from storage: %s", file.name, exc)
 
 
