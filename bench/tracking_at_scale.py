@@ -500,7 +500,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=200)
     parser.add_argument("--trackers", type=int, default=1, help="tracker clusters (one worker, one loop each)")
     parser.add_argument("--submit-workers", type=int, default=4)
-    parser.add_argument("--archive-workers", type=int, default=3)
+    parser.add_argument("--archive-workers", type=int, default=6)
     parser.add_argument("--settle-s", type=float, default=90, help="after the renders end, how long before stuck")
     parser.add_argument("--kill-after", type=float, default=0, help="SIGKILL one tracking loop this long in")
     parser.add_argument("--no-naive", action="store_true", help="skip the one-loop-per-operation run")

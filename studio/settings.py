@@ -286,7 +286,9 @@ Q_CLUSTER = {
     "poll": 0.2,
     "label": "Task queue",
     "ALT_CLUSTERS": {
-        ARCHIVE_CLUSTER: {"workers": int(env_number("Q_ARCHIVE_WORKERS", 3, minimum=1)), "label": "Archive queue"},
+        # An archive mostly waits on the provider's download: six at once keep up with a burst's renders
+        # finishing (each costs ~40 ms of CPU: probe, poster, hash), where three fell behind.
+        ARCHIVE_CLUSTER: {"workers": int(env_number("Q_ARCHIVE_WORKERS", 6, minimum=1)), "label": "Archive queue"},
         TRACKER_CLUSTER: {
             # Each worker runs the tracking loop from the moment it starts; one follows thousands of tasks.
             "workers": int(env_number("TRACKER_WORKERS", 1, minimum=1)),
