@@ -1,6 +1,6 @@
 """Browser fixtures: Debian's Chromium, driven by Playwright, against the app on `live_server`.
 
-Finished clips are made once per module — two drafts and a final, posted
+Finished clips are made once per run — two drafts and a final, posted
 through the draft form and brought home by the same worker steps as in
 production — because rendering and polling take most of a minute. The
 transactional database is emptied after every test, so the rows are kept as
@@ -93,26 +93,52 @@ class Clips:
         return self.final.task.project_id
 
 
-@pytest.fixture(scope="module")
-def studio(
-    live_server, django_db_blocker, tmp_path_factory, make_people, make_project, client_for, draft_form, run_worker
-):
-    """The app on live_server, with people, a project and three finished clips, made once."""
-    with (
-        override_settings(
-            MEDIA_ROOT=tmp_path_factory.mktemp("media"),
-            SITE_URL=live_server.url,
-            SIMULATOR={"draft_seconds": 0.6, "final_seconds": 1.2},
-            PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
-        ),
-        django_db_blocker.unblock(),
-    ):
+@dataclass(frozen=True)
+class Made:
+    """What `made_once` leaves for every module: the settings it ran under, the rows and the clips' ids."""
+
+    settings: dict
+    snapshot: str
+    clip_ids: tuple[int, int, int]
+
+
+@pytest.fixture(scope="session")
+def made_once(
+    django_db_setup,
+    live_server,
+    django_db_blocker,
+    tmp_path_factory,
+    make_people,
+    make_project,
+    client_for,
+    draft_form,
+    run_worker,
+) -> Made:
+    """People, a project and three finished clips, made once for the whole run (most of a minute of
+    rendering and polling), then kept as a snapshot and the database emptied again."""
+    settings = {
+        "MEDIA_ROOT": tmp_path_factory.mktemp("media"),
+        "SITE_URL": live_server.url,
+        "SIMULATOR": {"draft_seconds": 0.6, "final_seconds": 1.2},
+        "PASSWORD_HASHERS": ["django.contrib.auth.hashers.MD5PasswordHasher"],
+    }
+    with override_settings(**settings), django_db_blocker.unblock():
         clip_ids = _make_clips(make_people, make_project, client_for, draft_form, run_worker)
-        rows = [row for model in SNAPSHOT_MODELS for row in model.objects.all()]
+        rows = [row for model in SNAPSHOT_MODELS for row in model._default_manager.all()]
         snapshot = serializers.serialize("json", rows)
-        yield Studio(url=live_server.url, snapshot=snapshot, clip_ids=clip_ids)
-        # Leave the database as the next module expects it, even if no test here ran.
+        # Each test puts the rows back (`clips`); what runs next starts from an empty database.
         call_command("flush", interactive=False, verbosity=0)
+    return Made(settings=settings, snapshot=snapshot, clip_ids=clip_ids)
+
+
+@pytest.fixture(scope="module")
+def studio(live_server, made_once: Made):
+    """The app on live_server with the settings its clips were made under, for one module's tests.
+
+    The settings are held per module, not for the whole run, so the tests that are not browser
+    tests never see them."""
+    with override_settings(**made_once.settings):
+        yield Studio(url=live_server.url, snapshot=made_once.snapshot, clip_ids=made_once.clip_ids)
 
 
 def _make_clips(make_people, make_project, client_for, draft_form, run_worker) -> tuple[int, int, int]:
