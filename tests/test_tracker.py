@@ -4,8 +4,8 @@ polling one twice, and recovers lost work without flooding the queues."""
 from __future__ import annotations
 
 import asyncio
-import os
 import itertools
+import os
 import sys
 import threading
 from collections import defaultdict
