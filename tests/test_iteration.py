@@ -240,3 +240,19 @@ def test_a_grid_across_prompt_versions_is_stored_by_version_id(owner_client, wit
     assert batch.axes[0]["values"] == [v.pk for v in versions] and batch.axes[0]["labels"] == ["v1", "v2"]
     texts = [t.prompt_version.text for t in batch.tasks.order_by("cell_column")]
     assert texts == [v.text for v in versions]
+
+
+def test_a_grid_on_a_route_that_takes_no_seed_offers_no_seed_axis(db, make_people, make_project, client_for, draft):
+    people = make_people()
+    gemini = make_project(people, name="Gemini", route="gemini")  # route 5 sends no seed
+    client = client_for(people["owner"])
+    draft(client, gemini, form_token="first")
+    Task.objects.all().delete()
+    page = client.get(f"/projects/{gemini.pk}/grids/new").content.decode()
+    assert 'name="seed"' not in page and '<option value="seed"' not in page
+    assert "seed (e.g." not in page and '<option value="aspect_ratio" selected>' in page
+    refused = grid(client, gemini, columns="seed", column_values="11, 22", form_token="g-seed")
+    assert refused.status_code == 400 and "Select a valid choice" in refused.content.decode()
+    assert Task.objects.count() == 0
+    grid(client, gemini, columns="aspect_ratio", column_values="16:9, 9:16", rows="", row_values="", form_token="g-2")
+    assert Task.objects.count() == 2

@@ -538,7 +538,13 @@ class GridForm(StorableText, forms.Form):
         declared(self, "aspect_ratio", forms.ChoiceField).choices = [(a, a) for a in self.aspects]
         declared(self, "resolution", forms.ChoiceField).choices = [(r, r) for r in self.resolutions]
         self.fields["duration_s"].widget.choices = [(d, f"{d} s") for d in self.durations]
-        axis_choices = list(AXES.items())
+        # A seed the route takes for none of its models would shape nothing: no seed field, no seed axis.
+        self.takes_seed = any(c.seed for c in caps)
+        if not self.takes_seed:
+            del self.fields["seed"]
+            if self.initial.get("columns") == "seed":
+                self.initial["columns"] = "aspect_ratio"
+        axis_choices = [(name, label) for name, label in AXES.items() if name != "seed" or self.takes_seed]
         declared(self, "columns", forms.ChoiceField).choices = axis_choices
         declared(self, "rows", forms.ChoiceField).choices = [("", "— none —"), *axis_choices]
         self.fields["form_token"].initial = secrets.token_urlsafe(16)
