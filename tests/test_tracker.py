@@ -8,6 +8,7 @@ import itertools
 import os
 import sys
 import threading
+import time
 from collections import defaultdict
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from studio.providers.base import Report, Status
+from studio.providers.base import ErrorKind, ProviderError, Report, Status
 from studio.simulator.models import SimulatorRequest
 from studio.tasks import lifecycle, queue, tracker
 from studio.tasks.models import Task
@@ -155,9 +156,43 @@ def test_a_loop_that_fell_behind_its_lease_does_not_overwrite_the_loop_that_took
         row = Task.objects.get(pk=task.pk)
         # The newer claim stands (not moved to the slow loop's next check), the request is counted.
         assert row.next_check_at == task.claimed_until and row.progress == 0 and row.provider_requests == 1
+    # Nor does its "could not check" (what a loop that fell behind most likely holds).
+    outage = [(t, ProviderError(ErrorKind.OUTAGE, "No answer from the provider (ReadTimeout)")) for t in slow]
+    lifecycle.apply_reports(outage)
+    for task in fast:
+        row = Task.objects.get(pk=task.pk)
+        assert row.next_check_at == task.claimed_until and row.error_code == "" and row.provider_requests == 2
     answers = [(t, Report(Status.RUNNING, progress=30, provider_status="in_progress")) for t in fast]
     lifecycle.apply_reports(answers)
     assert all(Task.objects.get(pk=t.pk).progress == 30 for t in tasks)
+
+
+def test_a_poll_still_unanswered_as_its_claim_lapses_is_abandoned_and_handed_back(project, people, pending_task):
+    with serving(render_s=3600, latency_s=10) as (url, provider):
+        account = project.draft_account
+        account.base_url = url
+        account.save()
+        tasks = in_flight(project, people, pending_task, 2)
+        for task in tasks:
+            Task.objects.filter(pk=task.pk).update(provider_task_id=provider.add_job())
+        claimed = lifecycle.claim_due_checks(limit=10)
+        # A claim with 7.5 s left: sent at once (more than half a lease left), abandoned at 6.5 s.
+        until = timezone.now() + timedelta(seconds=7.5)
+        Task.objects.filter(pk__in=[t.pk for t in tasks]).update(next_check_at=until)
+        for task in claimed:
+            task.claimed_until = until
+        stats = tracker.Stats()
+        started = time.monotonic()
+        with tracker.Poller(name="slow") as poller:
+            poller.start(claimed)
+            poller.wait_all(15)
+            answers = poller.answered()
+        waited = time.monotonic() - started
+        # Sent and waited on (not dropped unsent), then given up a second before the claim lapsed.
+        assert 6.0 <= waited < 7.5, waited
+        assert [answer for _, answer in answers] == [None, None]
+        tracker.record(answers, enqueue=lambda kind, task_id: None, stats=stats)
+        assert {t.pk for t in lifecycle.claim_due_checks(limit=10)} == {t.pk for t in tasks}  # due again now
 
 
 def test_a_poll_that_cannot_be_sent_in_time_is_handed_back_unsent(project, people, pending_task, tmp_path):

@@ -785,6 +785,10 @@ def apply_report(task: Task, report: Report | ProviderError) -> str:
     count_request(task.pk)
     now = timezone.now()
     tracked = Task.objects.filter(pk=task.pk, state__in=Task.TRACKED_STATES)
+    # "Try again later" is written only under the claim that polled (as in `apply_reports`): a loop
+    # that fell behind its lease must not move the next check of the loop that took the task over.
+    # An end (done, failed, gone) is the provider's last word and is recorded whoever heard it.
+    held = tracked if task.claimed_until is None else tracked.filter(next_check_at=task.claimed_until)
     elapsed = (now - (task.submitted_at or now)).total_seconds()
     route = task.account.provider
 
@@ -796,7 +800,7 @@ def apply_report(task: Task, report: Report | ProviderError) -> str:
         if elapsed > route.deadline_s:
             return _time_out(task.pk, route.deadline_s)
         wait = max(report.retry_after or 0, _poll_delay(task, elapsed_s=elapsed) * 2)
-        tracked.update(
+        held.update(
             next_check_at=now + timedelta(seconds=wait),
             error_code=report.kind,
             error_message=f"Could not check on this task: {report.message}. Trying again in {wait:.0f} s.",
@@ -807,7 +811,7 @@ def apply_report(task: Task, report: Report | ProviderError) -> str:
         if elapsed > route.deadline_s:
             return _time_out(task.pk, route.deadline_s)
         state = State.QUEUED if report.status == Status.QUEUED else State.RUNNING
-        tracked.update(
+        held.update(
             state=state,
             progress=report.progress if report.progress is not None else F("progress"),
             provider_status=report.provider_status,

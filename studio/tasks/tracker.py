@@ -12,8 +12,10 @@ healthchecks' `sendalerts`: claim what is due, act, sleep briefly, again.
 - The loop itself only talks to the database: it claims due tasks in batches
   (one statement, see `lifecycle.claim_due_checks`) and records their answers
   in bulk; a record is fenced by the claim it answers, so a loop that was too
-  slow never overwrites a newer claim. A poll that could not be sent soon
-  after its claim is not sent late: its task is handed back, due at once.
+  slow never overwrites a newer claim. A poll that could not be sent in the
+  first half of its claim is not sent late, and one still unanswered just
+  before its claim lapses is abandoned: either way its task is handed back,
+  due at once, and no two polls of one task are ever out at once.
 - Any number of loops, in any number of tracker clusters on any number of
   machines, share the due tasks: a claim moves a task's next check one poll
   lease ahead, so no two loops poll it at once, and a loop killed mid-poll
@@ -80,8 +82,20 @@ MAX_IN_FLIGHT = 2 * CONNECTIONS
 CLAIM_BATCH = 200
 # A poll not sent within this much of its claim is not sent at all: the task is handed back, due at
 # once. Its claim lapses at POLL_CLAIM, when another loop may take it, so a late poll could otherwise
-# reach the provider moments before that loop's.
+# reach the provider moments before that loop's. The claim's own time (Task.claimed_until) decides;
+# this also bounds a batch the loop was slow to hand over.
 SEND_WITHIN_S = lifecycle.POLL_CLAIM.total_seconds() / 2
+# A poll still unanswered this long before its claim lapses is abandoned and its task handed back.
+LAPSE_MARGIN_S = 1.0
+
+
+def _seconds_left(task: Task) -> float:
+    """Seconds until the task's claim lapses (a task polled outside a claim has a whole lease)."""
+    if task.claimed_until is None:
+        return lifecycle.POLL_CLAIM.total_seconds()
+    return (task.claimed_until - timezone.now()).total_seconds()
+
+
 # With nothing due and no answer in, the loop looks again this often.
 IDLE_WAIT_S = 0.25
 # A pass runs at most this often (unless a claim came back full): answers are
@@ -143,7 +157,8 @@ class Stats:
         per_poll = self.queries / self.polls if self.polls else 0.0
         return (
             f"tracker {loop_id} pid {os.getpid()}: {self.polls} polls in {seconds:.0f} s "
-            f"({self.polls / max(seconds, 0.001):.1f}/s), {self.claims} claims, {self.unsent} handed back unsent, "
+            f"({self.polls / max(seconds, 0.001):.1f}/s), {self.claims} claims, "
+            f"{self.unsent} handed back (not sent or answered in time), "
             f"{self.queries} queries ({per_poll:.2f} per poll)"
         )
 
@@ -199,13 +214,14 @@ def run(
                         log.info(stats.line(loop_id))
                     next_report = now + 30.0
                 answered = record(poller.answered(), enqueue=enqueue, stats=stats)
-                claimed = lifecycle.claim_due_checks(limit=min(CLAIM_BATCH, MAX_IN_FLIGHT - poller.in_flight))
+                asked = min(CLAIM_BATCH, MAX_IN_FLIGHT - poller.in_flight)
+                claimed = lifecycle.claim_due_checks(limit=asked)
                 if claimed:
                     stats.claims += 1
                     poller.start(claimed, send_by=time.monotonic() + SEND_WITHIN_S)
                 if until_idle and not poller.in_flight and not has_live_work():
                     return False
-                if len(claimed) < CLAIM_BATCH:
+                if len(claimed) < asked or asked <= 0:  # nothing more due now, or no room: wait a little
                     if not answered:
                         poller.wait(IDLE_WAIT_S)
                     time.sleep(max(0.0, next_pass - time.monotonic()))
@@ -220,7 +236,7 @@ def run(
 
 
 def record(answers: list[tuple[Task, Report | ProviderError | None]], *, enqueue: Enqueue, stats: Stats) -> int:
-    """Write a batch of answers; a None answer is a poll never sent, whose task is handed back."""
+    """Write a batch of answers; a None answer is a poll not sent or not answered in time: its task is handed back."""
     if not answers:
         return 0
     polled = [(task, answer) for task, answer in answers if answer is not None]
@@ -307,17 +323,31 @@ class Poller:
     async def _poll(self, task: Task, send_by: float | None) -> None:
         assert self._free is not None
         report: Report | ProviderError | None = None
-        client = await self._free.get()
-        try:
-            if send_by is None or time.monotonic() < send_by:
-                report = await lifecycle.fetch_report_async(task, client)
-        except Exception as exc:  # a route's bug must not end the loop: the task is looked at again
-            log.exception("poll of task %s failed", task.pk)
-            report = ProviderError(ErrorKind.BAD_ANSWER, f"Could not read the provider's answer ({type(exc).__name__})")
-        finally:
-            self._free.put_nowait(client)
+        if self._may_send(task, send_by):
+            client = await self._free.get()
+            try:
+                if self._may_send(task, send_by):
+                    # Abandoned (its connection closed) if still unanswered just before the claim lapses,
+                    # when another loop may take the task: never two polls of one task at once.
+                    async with asyncio.timeout(_seconds_left(task) - LAPSE_MARGIN_S):
+                        report = await lifecycle.fetch_report_async(task, client)
+            except TimeoutError:
+                report = None
+            except Exception as exc:  # a route's bug must not end the loop: the task is looked at again
+                log.exception("poll of task %s failed", task.pk)
+                why = f"Could not read the provider's answer ({type(exc).__name__})"
+                report = ProviderError(ErrorKind.BAD_ANSWER, why)
+            finally:
+                self._free.put_nowait(client)
         self._answers.put((task, report))
         self._arrived.set()
+
+    @staticmethod
+    def _may_send(task: Task, send_by: float | None) -> bool:
+        """Only in the first half of the task's claim (and before `send_by`), so an answer has time to come."""
+        if send_by is not None and time.monotonic() >= send_by:
+            return False
+        return _seconds_left(task) > lifecycle.POLL_CLAIM.total_seconds() / 2
 
     def answered(self) -> list[tuple[Task, Report | ProviderError | None]]:
         self._arrived.clear()
