@@ -37,8 +37,9 @@ def storage_errors() -> tuple[type[BaseException], ...]:
 
 def is_object_storage(storage) -> bool:
     """Whether `storage` is django-storages' S3 backend (whose module is loaded only when one is used)."""
+    backend = storage.__class__  # loads a lazy storage (`default_storage`), and with it its module
     s3 = sys.modules.get("storages.backends.s3")
-    return s3 is not None and isinstance(storage, s3.S3Storage)
+    return s3 is not None and issubclass(backend, s3.S3Storage)
 
 
 def read_range(file: FieldFile, start: int = 0, length: int | None = None) -> Iterator[bytes]:

@@ -348,3 +348,25 @@ def test_no_storage_settings_keep_the_local_folder():
 def test_a_storage_setting_we_cannot_read_stops_the_start(environ):
     with pytest.raises(ImproperlyConfigured):
         media_storage(environ)
+
+
+def test_object_storage_is_known_as_such_before_its_backend_is_loaded():
+    """boto3 is imported only where object storage is used; the first ranged read must still ask for a range."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, django; django.setup(); from django.core.files.storage import default_storage; "
+        "from studio.storage import is_object_storage; "
+        "print('storages.backends.s3' in sys.modules, is_object_storage(default_storage))"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="studio.settings",
+        STORAGE_URL="s3://key:secret@127.0.0.1:9/bucket?secure=0",
+        SECRET_KEY="only-for-this-test-" + secrets.token_hex(24),
+        ALLOWED_HOSTS="localhost",
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["False", "True"]
