@@ -545,9 +545,7 @@ def claim_due_checks(*, limit: int = 32) -> list[Task]:
         return []
     now = timezone.now()
     until = now + POLL_CLAIM
-    vendor = connection.vendor
-    if vendor not in ("postgresql", "sqlite"):
-        return _claim_row_by_row(now=now, until=until, limit=limit)
+    vendor = connection.vendor  # PostgreSQL or SQLite: settings refuse any other database
     ops, table = connection.ops, connection.ops.quote_name(Task._meta.db_table)
     due = f"SELECT id FROM {table} WHERE state IN (%s, %s) AND next_check_at <= %s ORDER BY next_check_at LIMIT %s"
     # Only what a poll and its record need: the rest (the prompt, parameters, texts) is not read.
@@ -600,18 +598,6 @@ def _claimed(tasks: list[Task], until) -> list[Task]:
         task.account = accounts[task.account_id]
         task.claimed_until = until
     return tasks
-
-
-def _claim_row_by_row(*, now, until, limit: int) -> list[Task]:
-    due = Task.objects.filter(state__in=Task.TRACKED_STATES, next_check_at__lte=now)
-    claimed = []
-    for task_id, check_at in due.order_by("next_check_at").values_list("pk", "next_check_at")[:limit]:
-        won = Task.objects.filter(pk=task_id, state__in=Task.TRACKED_STATES, next_check_at=check_at).update(
-            next_check_at=until
-        )
-        if won:
-            claimed.append(task_id)
-    return _claimed(list(Task.objects.filter(pk__in=claimed)), until)
 
 
 @sensitive_variables()
@@ -734,18 +720,6 @@ def _record_still_rendering(rows: list[tuple]) -> set[int]:
     every ten seconds is most of a tracker's CPU.
     """
     vendor, ops = connection.vendor, connection.ops
-    if vendor not in ("postgresql", "sqlite"):
-        written = set()
-        for task_id, state, progress, said, next_at, claimed in rows:
-            row = Task.objects.filter(pk=task_id, state__in=Task.TRACKED_STATES)
-            if claimed is not None:
-                row = row.filter(next_check_at=claimed)
-            fields = {"state": state, "provider_status": said, "next_check_at": next_at, "error_code": ""}
-            if progress is not None:
-                fields["progress"] = progress
-            if row.update(**fields, error_message="", provider_requests=F("provider_requests") + 1):
-                written.add(task_id)
-        return written
     table = ops.quote_name(Task._meta.db_table)
     if vendor == "postgresql":
         one = "(%s::bigint, %s::varchar, %s::integer, %s::varchar, %s::timestamptz, %s::timestamptz)"
