@@ -44,6 +44,28 @@ def in_flight(project, people, pending_task, count: int, *, due_in_s: float = 0.
     return tasks
 
 
+def on_the_fake(url: str, provider, project, people, pending_task, count: int) -> list[Task]:
+    """`count` running tasks whose jobs the load fake at `url` holds (the project's draft account points there)."""
+    account = project.draft_account
+    account.base_url = url
+    account.save()
+    tasks = in_flight(project, people, pending_task, count)
+    for task in tasks:
+        Task.objects.filter(pk=task.pk).update(provider_task_id=provider.add_job())
+    return tasks
+
+
+def poll_once(claimed: list[Task], *, send_by: float | None = None) -> tuple[list, tracker.Stats]:
+    """Poll a claim on one Poller, wait for every answer and record them: (the answers, the record's stats)."""
+    stats = tracker.Stats()
+    with tracker.Poller(name="test") as poller:
+        poller.start(claimed, send_by=send_by)
+        poller.wait_all(15)
+        answers = poller.answered()
+    tracker.record(answers, enqueue=lambda kind, task_id: None, stats=stats)
+    return answers, stats
+
+
 def test_one_tracker_run_follows_many_tasks_at_the_routes_cadence(
     simulator, project, people, pending_task, inline_queue
 ):
@@ -169,48 +191,28 @@ def test_a_loop_that_fell_behind_its_lease_does_not_overwrite_the_loop_that_took
 
 def test_a_poll_still_unanswered_as_its_claim_lapses_is_abandoned_and_handed_back(project, people, pending_task):
     with serving(render_s=3600, latency_s=10) as (url, provider):
-        account = project.draft_account
-        account.base_url = url
-        account.save()
-        tasks = in_flight(project, people, pending_task, 2)
-        for task in tasks:
-            Task.objects.filter(pk=task.pk).update(provider_task_id=provider.add_job())
+        tasks = on_the_fake(url, provider, project, people, pending_task, 2)
         claimed = lifecycle.claim_due_checks(limit=10)
         # A claim with 7.5 s left: sent at once (more than half a lease left), abandoned at 6.5 s.
         until = timezone.now() + timedelta(seconds=7.5)
         Task.objects.filter(pk__in=[t.pk for t in tasks]).update(next_check_at=until)
         for task in claimed:
             task.claimed_until = until
-        stats = tracker.Stats()
         started = time.monotonic()
-        with tracker.Poller(name="slow") as poller:
-            poller.start(claimed)
-            poller.wait_all(15)
-            answers = poller.answered()
+        answers, stats = poll_once(claimed)
         waited = time.monotonic() - started
         # Sent and waited on (not dropped unsent), then given up a second before the claim lapsed.
         assert 6.0 <= waited < 7.5, waited
-        assert [answer for _, answer in answers] == [None, None]
-        tracker.record(answers, enqueue=lambda kind, task_id: None, stats=stats)
+        assert [answer for _, answer in answers] == [None, None] and stats.unsent == 2
         assert {t.pk for t in lifecycle.claim_due_checks(limit=10)} == {t.pk for t in tasks}  # due again now
 
 
-def test_a_poll_that_cannot_be_sent_in_time_is_handed_back_unsent(project, people, pending_task, tmp_path):
+def test_a_poll_that_cannot_be_sent_in_time_is_handed_back_unsent(project, people, pending_task):
     with serving(render_s=3600) as (url, provider):
-        account = project.draft_account
-        account.base_url = url
-        account.save()
-        tasks = in_flight(project, people, pending_task, 3)
-        for task in tasks:
-            Task.objects.filter(pk=task.pk).update(provider_task_id=provider.add_job())
+        tasks = on_the_fake(url, provider, project, people, pending_task, 3)
         claimed = lifecycle.claim_due_checks(limit=10)
-        stats = tracker.Stats()
-        with tracker.Poller(name="late") as poller:
-            poller.start(claimed, send_by=0.0)  # long past
-            poller.wait_all(10)
-            answers = poller.answered()
+        answers, stats = poll_once(claimed, send_by=0.0)  # long past
         assert [answer for _, answer in answers] == [None] * 3
-        tracker.record(answers, enqueue=lambda kind, task_id: None, stats=stats)
         assert provider.requests == 0 and stats.unsent == 3 and stats.polls == 0
         # Due again at once, so this or another loop polls them now rather than when the lease lapses.
         assert {t.pk for t in lifecycle.claim_due_checks(limit=10)} == {t.pk for t in tasks}
@@ -240,12 +242,7 @@ def test_two_loops_share_the_tasks_without_polling_one_twice(project, people, pe
     monkeypatch.setattr(tracker, "MAX_IN_FLIGHT", 20)
     log = tmp_path / "provider.log"
     with serving(render_s=3600, latency_s=0.05, log_path=log) as (url, provider):
-        account = project.draft_account
-        account.base_url = url
-        account.save()
-        tasks = in_flight(project, people, pending_task, 40)
-        for task in tasks:
-            Task.objects.filter(pk=task.pk).update(provider_task_id=provider.add_job())
+        on_the_fake(url, provider, project, people, pending_task, 40)
 
         def loop() -> None:
             try:
@@ -276,12 +273,7 @@ def test_two_loops_share_the_tasks_without_polling_one_twice(project, people, pe
 def test_a_loops_held_tasks_are_polled_again_within_one_poll_lease(project, people, pending_task, tmp_path):
     """What a loop killed mid-poll leaves: tasks claimed, never answered. They are due once the lease lapses."""
     with serving(render_s=3600) as (url, provider):
-        account = project.draft_account
-        account.base_url = url
-        account.save()
-        tasks = in_flight(project, people, pending_task, 5)
-        for task in tasks:
-            Task.objects.filter(pk=task.pk).update(provider_task_id=provider.add_job())
+        tasks = on_the_fake(url, provider, project, people, pending_task, 5)
         assert len(lifecycle.claim_due_checks(limit=10)) == 5  # the dead loop's claim
         Task.objects.filter(pk__in=[t.pk for t in tasks]).update(
             next_check_at=timezone.now() + timedelta(seconds=1)  # its lease, nearly over
