@@ -271,6 +271,8 @@ ARCHIVE_CLUSTER = f"{QUEUE_NAME}-archive"
 TRACKER_CLUSTER = f"{QUEUE_NAME}-tracker"
 # One run of the tracking loop; each tracker worker runs one run after another.
 TRACKER_RUN_S = 300
+# How much an archive worker lowers its CPU priority (`nice`, 0–19): tracking loops and submits go first.
+ARCHIVE_NICENESS = min(19, int(env_number("ARCHIVE_NICENESS", 5, minimum=0)))
 # A submit or archive message not taken up this long after it was queued is
 # queued again: generous, so a busy queue is never flooded with copies.
 LOST_MESSAGE_AFTER_S = env_number("LOST_MESSAGE_AFTER_S", 300, minimum=10)

@@ -131,3 +131,34 @@ def test_a_tracker_killed_outright_is_replaced_and_its_tasks_polled_again_within
         assert all(b - a >= 4.0 for a, b in itertools.pairwise(times)), times
     assert Task.objects.filter(state=Task.State.RUNNING).count() == len(tasks)
     assert timedelta(0) < lifecycle.POLL_CLAIM <= timedelta(seconds=15)
+
+
+SPAWN_A_WORKER = """
+import os, django
+django.setup()
+from django.conf import settings
+from django_q.conf import Conf
+from django_q.signals import post_spawn
+Conf.CLUSTER_NAME = {{"main": settings.QUEUE_NAME, "archive": settings.ARCHIVE_CLUSTER}}["{cluster}"]
+before = os.nice(0)
+post_spawn.send(sender="django_q", proc_name="Process-1")
+print(os.nice(0) - before)
+"""
+
+
+@pytest.mark.django_db(transaction=False)
+@pytest.mark.parametrize(
+    ("cluster", "niceness", "lowered_by"), [("archive", "", 5), ("archive", "12", 12), ("main", "12", 0)]
+)
+def test_an_archive_worker_starts_at_a_lower_cpu_priority_and_a_submit_worker_does_not(cluster, niceness, lowered_by):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "studio.settings", "ARCHIVE_NICENESS": niceness}
+    done = subprocess.run(
+        [sys.executable, "-c", SPAWN_A_WORKER.format(cluster=cluster)],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.strip().splitlines()[-1]) == lowered_by

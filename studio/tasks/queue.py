@@ -13,6 +13,7 @@ workers.
 from __future__ import annotations
 
 import logging
+import os
 
 from django.conf import settings
 from django.dispatch import receiver
@@ -40,7 +41,7 @@ def archive_task(task_id: int) -> None:
 
 
 @receiver(post_spawn)
-def track_in_tracker_workers(sender, proc_name: str, **kwargs) -> None:
+def start_worker(sender, proc_name: str, **kwargs) -> None:
     """A tracker cluster's worker, as it starts, runs the tracking loop for as long as it lives.
 
     django-q2's sentinel replaces a worker that dies within its guard cycle
@@ -48,9 +49,16 @@ def track_in_tracker_workers(sender, proc_name: str, **kwargs) -> None:
     second or two; the tasks it held are due again when their poll leases
     lapse. Its queue carries no messages: the loop is started by the worker
     itself, so no message can be prefetched by a busy cluster or lost.
+
+    An archive worker yields the CPU instead: when a wave of renders finishes
+    at once its probes and posters can fill every core, and a poll sent late
+    delays every task it follows, where an archive a few seconds later delays
+    one clip that is already safe at the provider.
     """
     if Conf.CLUSTER_NAME == settings.TRACKER_CLUSTER:
         tracker.run_forever(enqueue=enqueue_job)
+    elif Conf.CLUSTER_NAME == settings.ARCHIVE_CLUSTER and settings.ARCHIVE_NICENESS:
+        os.nice(settings.ARCHIVE_NICENESS)
 
 
 def kick_tracker() -> None:

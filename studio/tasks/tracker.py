@@ -166,7 +166,7 @@ class Stats:
 def run_forever(*, enqueue: Enqueue) -> None:
     """Run after run, until this process is told to stop (SIGTERM); a run that fails is followed by another.
 
-    A tracker cluster's worker runs this as it starts (`queue.track_in_tracker_workers`).
+    A tracker cluster's worker runs this as it starts (`queue.start_worker`).
     """
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
