@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import httpx
@@ -20,7 +20,6 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.debug import sensitive_variables
 
 from studio.forms import unstorable
@@ -561,34 +560,19 @@ def claim_due_checks(*, limit: int = 32) -> list[Task]:
     at, held = ops.adapt_datetimefield_value(now), ops.adapt_datetimefield_value(until)
     tracked = [str(state) for state in Task.TRACKED_STATES]
     params = [*tracked, at, limit, held] if vendor == "postgresql" else [held, *tracked, at, limit]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    if not rows:
-        return []
-    return _claimed([Task.from_db(connection.alias, CLAIMED_COLUMNS, _read(row)) for row in rows], until)
+    # Through raw() the database's own converters read each column (SQLite's datetimes too). Listed at
+    # once: a RawQuerySet runs its SQL each time it is iterated, and this SQL claims.
+    claimed = list(Task.objects.raw(sql, params))
+    return _claimed(claimed, until) if claimed else []
 
 
 # What a claim returns of each task: only what a poll and its record need (not the prompt,
-# parameters or texts), in the model's own field order as `Model.from_db` reads them.
-# `account_id` is the account's column; the accounts come in one query.
+# parameters or texts). `account_id` is the account's column; the accounts come in one query.
 CLAIMED_COLUMNS = [
     field.attname
     for field in Task._meta.concrete_fields
     if field.attname in {"id", "state", "model", "provider_task_id", "submitted_at", "account_id"}
 ]
-_SUBMITTED_AT = CLAIMED_COLUMNS.index("submitted_at")
-
-
-def _read(row) -> list:
-    values = list(row)
-    # SQLite hands back its stored UTC text, or a naive datetime where sqlite3 knows the column's type.
-    if isinstance(submitted := values[_SUBMITTED_AT], str):
-        submitted = parse_datetime(submitted)
-    if isinstance(submitted, datetime) and submitted.tzinfo is None:
-        submitted = submitted.replace(tzinfo=UTC)
-    values[_SUBMITTED_AT] = submitted
-    return values
 
 
 def _claimed(tasks: list[Task], until) -> list[Task]:
