@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import random
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import httpx
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -734,19 +734,27 @@ def release_claims(tasks: list[Task]) -> None:
     """Make tasks due again at once whose polls were never sent (their claim was about to lapse)."""
     now = timezone.now()
     for until in {task.claimed_until for task in tasks}:
-        held = [task.pk for task in tasks if task.claimed_until == until]
-        Task.objects.filter(pk__in=held, state__in=Task.TRACKED_STATES, next_check_at=until).update(next_check_at=now)
+        under_claim([task.pk for task in tasks if task.claimed_until == until], until).update(next_check_at=now)
+
+
+def under_claim(task_ids: list[int], claimed_until: datetime | None) -> QuerySet[Task]:
+    """The tasks still tracked and still under the claim that wrote `claimed_until` (None: under any).
+
+    A loop that fell behind its lease writes only through this, so it never
+    moves the next check of the loop that took its task over (the same rule,
+    for a whole batch at once, is the last line of `_record_still_rendering`).
+    """
+    tracked = Task.objects.filter(pk__in=task_ids, state__in=Task.TRACKED_STATES)
+    return tracked if claimed_until is None else tracked.filter(next_check_at=claimed_until)
 
 
 def apply_report(task: Task, report: Report | ProviderError) -> str:
     """Record one poll's outcome. Returns the task's new state."""
     count_request(task.pk)
     now = timezone.now()
-    tracked = Task.objects.filter(pk=task.pk, state__in=Task.TRACKED_STATES)
-    # "Try again later" is written only under the claim that polled (as in `apply_reports`): a loop
-    # that fell behind its lease must not move the next check of the loop that took the task over.
-    # An end (done, failed, gone) is the provider's last word and is recorded whoever heard it.
-    held = tracked if task.claimed_until is None else tracked.filter(next_check_at=task.claimed_until)
+    # "Try again later" is written only under the claim that polled; an end (done, failed, gone)
+    # is the provider's last word and is recorded whoever heard it.
+    held = under_claim([task.pk], task.claimed_until)
     elapsed = (now - (task.submitted_at or now)).total_seconds()
     route = task.account.provider
 
@@ -784,7 +792,7 @@ def apply_report(task: Task, report: Report | ProviderError) -> str:
             error = ProviderError(ErrorKind.EMPTY_RESULT, "The provider reported success but returned no video")
             finish_task(task.pk, from_states=Task.TRACKED_STATES, state=State.FAILED, error=error, billed=None)
             return State.FAILED
-        won = tracked.update(
+        won = under_claim([task.pk], None).update(
             state=State.ARCHIVING,
             progress=100,
             provider_status=report.provider_status,
