@@ -44,7 +44,7 @@ def test_the_project_page_gallery_compare_and_spend_break_no_part_of_the_policy(
     project = f"/projects/{clips.project_id}"
 
     page.goto(f"{project}/")
-    page.wait_for_function("document.querySelector('#draft-quote').textContent.trim() !== '…'")  # over htmx
+    page.wait_for_function("() => document.querySelector('#draft-quote').textContent.trim() !== '…'")  # over htmx
     page.hover(".task-card [data-player] video")
     page.wait_for_timeout(1500)  # a tick or two of the live refresh
     assert page.locator("#draft-panel button[type=submit]").is_enabled()
@@ -70,5 +70,5 @@ def test_the_project_page_gallery_compare_and_spend_break_no_part_of_the_policy(
 
     # And the watch does see what the policy blocks: a style attribute set from a script.
     page.evaluate("document.body.setAttribute('style', 'outline: 1px solid red')")
-    page.wait_for_function("window.__blocked.length > 0")
+    page.wait_for_function("() => window.__blocked.length > 0")
     assert any(entry.startswith("style-src") for entry in blocked(page, console))

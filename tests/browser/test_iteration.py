@@ -266,7 +266,7 @@ def test_promoting_a_grid_cell_links_its_final_and_the_compare(owner_page, clips
     expect(page.locator(".side-bar").nth(1)).to_contain_text(f"Final #{final.pk}")
     # Both clips really load in the browser.
     page.wait_for_function(
-        "[...document.querySelectorAll('.compare-stage video')].every(video => video.readyState >= 2)"
+        "() => [...document.querySelectorAll('.compare-stage video')].every(video => video.readyState >= 2)"
     )
 
 

@@ -123,9 +123,9 @@ def test_the_card_player_plays_steps_loops_mutes_scrubs_and_downloads(owner_page
 
     # Full screen on F, and back.
     page.keyboard.press("f")
-    page.wait_for_function("document.fullscreenElement && document.fullscreenElement.matches('[data-player]')")
+    page.wait_for_function("() => document.fullscreenElement && document.fullscreenElement.matches('[data-player]')")
     page.keyboard.press("f")
-    page.wait_for_function("document.fullscreenElement === null")
+    page.wait_for_function("() => document.fullscreenElement === null")
 
     # Hovering the paused clip scrubs it: pointer x → time; leaving puts it back.
     resting = settled(player)["time"]
@@ -195,7 +195,7 @@ def test_a_clip_being_watched_plays_on_when_its_card_is_sent_again(owner_page, c
         "([url, target]) => htmx.ajax('GET', url, {target, swap: 'outerHTML'})",
         [f"/tasks/{task_id}/card", f"#task-{task_id}"],
     )
-    page.wait_for_function(f"document.querySelector('#task-{task_id}:not([data-old])')")
+    page.wait_for_function(f"() => document.querySelector('#task-{task_id}:not([data-old])')")
     # A new card around the same player, still playing, still looping.
     expect(page.locator(f"#task-{task_id} [data-player][data-old]")).to_have_count(1)
     page.wait_for_timeout(300)
