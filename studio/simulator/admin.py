@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import SimulatedJob, SimulatorKey, SimulatorRequest
+from .models import SimulatedJob, SimulatorKey, SimulatorRequest, SimulatorServiceAccountKey
 
 
 @admin.register(SimulatedJob)
@@ -19,3 +19,10 @@ class SimulatorKeyAdmin(admin.ModelAdmin):
     # Only digests are kept: a key is issued by `manage.py simulator_key`, never shown again.
     list_display = ["digest", "created_at"]
     readonly_fields = ["digest", "created_at"]
+
+
+@admin.register(SimulatorServiceAccountKey)
+class SimulatorServiceAccountKeyAdmin(admin.ModelAdmin):
+    # Only the public half is kept; deleting a key revokes it (its token requests are refused).
+    list_display = ["client_email", "key_id", "project_id", "created_at"]
+    readonly_fields = ["key_id", "client_email", "project_id", "public_key", "created_at"]

@@ -23,7 +23,7 @@ from typing import TypeGuard
 
 from django.conf import settings
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -89,8 +89,7 @@ class Wire:
                     method=request.method or "",
                     path=self._loggable_path(request),
                     headers=self._loggable_headers(request),
-                    # No database stores a NUL in text (PostgreSQL refuses it); the log shows where it was.
-                    body=request.body.decode("utf-8", "replace").replace("\x00", "\ufffd")[:20000],
+                    body=self._loggable_body(request),
                     job_id=kwargs.get("job_id") or (request.GET.get(job_in_query, "") if job_in_query else ""),
                     download=download,
                 )
@@ -121,6 +120,17 @@ class Wire:
         # header that could carry one is, whichever route it was sent to.
         return {name: _masked(value) if _names_a_key(name) else value for name, value in request.headers.items()}
 
+    def _loggable_body(self, request: HttpRequest) -> str:
+        # No database stores a NUL in text (PostgreSQL refuses it); the log shows where it was.
+        body = request.body.decode("utf-8", "replace").replace("\x00", "\ufffd")[:20000]
+        if request.content_type != "application/x-www-form-urlencoded":
+            return body
+        # A token request's signed assertion (route 6) is as good as a key for an hour: masked too.
+        form = QueryDict(body, mutable=True)
+        for name in [name for name in form if _names_a_key(name) or name in _FORM_SECRETS]:
+            form[name] = _masked(str(form[name]))
+        return form.urlencode()
+
     def _loggable_path(self, request: HttpRequest) -> str:
         secret = [name for name in request.GET if _names_a_key(name)]
         if not secret:
@@ -135,6 +145,10 @@ class Wire:
 def _forget_requests_before(newest: int) -> None:
     """Keep only the last SIMULATOR_LOG_ROWS requests: one ranged DELETE on the primary key, never a count."""
     SimulatorRequest.objects.filter(pk__lte=newest - settings.SIMULATOR_LOG_ROWS).delete()
+
+
+# Form fields of OAuth token requests that carry a credential.
+_FORM_SECRETS = {"assertion", "client_secret", "refresh_token", "subject_token"}
 
 
 def _names_a_key(name: str) -> bool:

@@ -71,3 +71,20 @@ class SimulatorRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} → {self.status}"
+
+
+class SimulatorServiceAccountKey(models.Model):
+    """A Google service-account key the simulator issued (route 6): its id, account and public half.
+
+    The private half went into the key file handed out and is not kept; the public half checks the
+    signed requests for access tokens, as Google keeps it. Deleting the row revokes the key.
+    """
+
+    key_id = models.CharField(max_length=64, unique=True)
+    client_email = models.CharField(max_length=200)
+    project_id = models.CharField(max_length=100)
+    public_key = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.client_email} key {self.key_id[:8]}…"
