@@ -14,9 +14,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -273,23 +276,65 @@ def exception_report(call) -> str:
     raise AssertionError("the call did not fail")
 
 
+def google_key_file(token_uri: str) -> tuple[str, str]:
+    """Route 6's kind of key, a service-account key file, and a line of its private key (what must never show)."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    key = {
+        "type": "service_account",
+        "private_key_id": "1" * 40,
+        "private_key": pem,
+        "client_email": "dailies@dailies-test.iam.gserviceaccount.com",
+        "token_uri": token_uri,
+    }
+    return json.dumps(key), pem.splitlines()[1]
+
+
+def account_with_its_key(slug: str) -> tuple[ProviderAccount, list[str], str]:
+    """An account of the route on an address that hangs up, the secrets its key holds, and a job id of its form."""
+    if slug != "google-cloud":
+        account = ProviderAccount(route=slug, base_url="https://provider.invalid", options={})
+        account.set_api_key(KEY)
+        return account, [KEY], "job-1"
+    options = {"project_id": "dailies-test", "location": "us-central1"}
+    account = ProviderAccount(route=slug, base_url="https://provider.invalid", options=options)
+    key, private_line = google_key_file("https://provider.invalid/token")
+    account.set_api_key(key)
+    model = "projects/dailies-test/locations/us-central1/publishers/google/models/veo-3.1-fast-generate-001"
+    return account, [private_line], f"{model}/operations/1"
+
+
 @pytest.mark.parametrize("slug", sorted(ROUTES))
 def test_a_routes_error_report_never_shows_its_key(slug, settings):
     settings.DEBUG = True  # the debug page's filter, on even here
     route = get_route(slug)
-    account = ProviderAccount(route=slug, base_url="https://provider.invalid", options={})
-    account.set_api_key(KEY)
-    with httpx.Client(transport=httpx.MockTransport(refusing_transport)) as http:
-        for call in (lambda: route.poll(http, account, "job-1"), lambda: route.check_account(http, account)):
+    account, secrets, job = account_with_its_key(slug)
+    sent: list[httpx.Request] = []
+
+    def hang_up(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return refusing_transport(request)
+
+    with httpx.Client(transport=httpx.MockTransport(hang_up)) as http:
+        for call in (lambda: route.poll(http, account, job), lambda: route.check_account(http, account)):
             report = exception_report(call)
-            assert "ConnectError" in report and KEY not in report
-            # Without the filter the same frames would show it: the test is not vacuous.
+            # Route 6 sends a signed assertion (as good as its key for an hour) to get a token: that too.
+            carried = [*secrets, *(assertion[-40:] for assertion in _assertions(sent))]
+            assert "ConnectError" in report and not [secret for secret in carried if secret in report]
+            # Without the filter the same frames would show one: the test is not vacuous.
             try:
                 call()
             except httpx.ConnectError:
                 unfiltered = ExceptionReporter(None, *sys.exc_info())
                 unfiltered.filter = SafeExceptionReporterFilter()  # inactive with DEBUG on
-                assert KEY in unfiltered.get_traceback_html()
+                assert [secret for secret in carried if secret in unfiltered.get_traceback_html()]
+
+
+def _assertions(requests: list[httpx.Request]) -> list[str]:
+    """The signed JWTs of the token requests among these."""
+    return [value for r in requests for value in parse_qs(r.content.decode()).get("assertion", [])]
 
 
 @pytest.mark.django_db

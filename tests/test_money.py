@@ -25,6 +25,18 @@ def test_a_migrated_database_holds_every_routes_packaged_cards():
     assert packaged and stored == packaged
 
 
+def test_each_card_carries_its_source_its_own_where_it_names_one():
+    for slug in ROUTES:
+        data = price_data(slug)
+        for card in data["cards"]:
+            stored = PriceCard.objects.get(
+                route=slug, model=card["model"], resolution=card["resolution"], audio=card["audio"]
+            )
+            assert stored.source == card.get("source", data["source"])[:200]
+    # Route 6's figures come from more than one report, so its cards name theirs one by one.
+    assert len({card.source for card in PriceCard.objects.filter(route="google-cloud")}) > 1
+
+
 def test_reloading_keeps_an_owners_edited_price():
     PriceCard.objects.filter(**FAST_720P).update(usd_per_second=Decimal("0.12"))
     load_price_cards()

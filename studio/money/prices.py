@@ -26,7 +26,11 @@ def load_price_cards() -> None:
                 model=card["model"],
                 resolution=card["resolution"],
                 audio=card["audio"],
-                defaults={"usd_per_second": Decimal(card["usd_per_second"]), "source": data["source"][:200]},
+                # A card may name its own source, where a route's figures come from more than one.
+                defaults={
+                    "usd_per_second": Decimal(card["usd_per_second"]),
+                    "source": card.get("source", data["source"])[:200],
+                },
             )
 
 

@@ -29,6 +29,7 @@ ROUTES = {
     "gemini": "studio.providers.gemini.adapter.Gemini",
     "tasks-api": "studio.providers.tasks_api.adapter.TasksApi",
     "openai-video": "studio.providers.openai_video.adapter.OpenAIVideo",
+    "google-cloud": "studio.providers.google_cloud.adapter.GoogleCloud",
 }
 
 
@@ -68,7 +69,7 @@ def simulator_of(slug: str):
 
 
 def price_data(slug: str) -> dict:
-    """The route's `prices.json`: {"source", "note", "cards": [{model, resolution, audio, usd_per_second}]}.
+    """The route's `prices.json`: {"source", "note", "cards": [{model, resolution, audio, usd_per_second, source?}]}.
 
     Every route has one (`"cards": []` when it publishes no price), so a
     missing file is a packaging mistake and fails loudly.
