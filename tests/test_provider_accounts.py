@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.utils import timezone
 
 from studio.providers.checks import check_connection
@@ -136,3 +139,132 @@ def test_only_the_edit_form_offers_to_keep_the_current_key(owner_client, project
     assert keep not in add
     edit = owner_client.get(f"/accounts/{project.draft_account.pk}/").content.decode()
     assert keep in edit
+
+
+# --- Route 6: a Google Cloud project, its location and a service-account key file ----------------------
+
+
+def google_key_file() -> str:
+    """A well-formed service-account key file (a fresh private key no one issued: the form makes no request)."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    key = {
+        "type": "service_account",
+        "project_id": "my-studio-123",
+        "private_key_id": "2" * 40,
+        "private_key": pem,
+        "client_email": "dailies@my-studio-123.iam.gserviceaccount.com",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
+    return json.dumps(key, indent=2)
+
+
+GOOGLE = {
+    "label": "Cloud",
+    "route": "google-cloud",
+    "base_url": "",
+    "poll_interval_s": "",
+    "api_key": "",
+    "options_text": '{"storage_uri": "gs://renders/dailies/"}',
+    "google_project_id": "my-studio-123",
+    "google_location": "us-central1",
+}
+
+
+def test_the_owner_adds_a_google_cloud_account_with_its_key_file_project_and_location(owner_client, project, caplog):
+    key = google_key_file()
+    with caplog.at_level(logging.DEBUG):
+        answer = owner_client.post(f"/projects/{project.pk}/accounts/add", {**GOOGLE, "service_account_key": key})
+    assert answer.status_code == 302, answer.content.decode()[:3000]
+    account = ProviderAccount.objects.get(label="Cloud")
+    assert account.api_key == key.strip() and "PRIVATE KEY" not in account.api_key_encrypted
+    assert account.options == {
+        "storage_uri": "gs://renders/dailies/",
+        "project_id": "my-studio-123",
+        "location": "us-central1",
+    }
+    private_line = json.loads(key)["private_key"].splitlines()[1]
+    for page in (
+        owner_client.get(f"/projects/{project.pk}/accounts/").content.decode(),
+        owner_client.get(f"/accounts/{account.pk}/").content.decode(),
+    ):
+        assert private_line not in page and "PRIVATE KEY" not in page
+    assert private_line not in caplog.text
+    # The edit form shows the project and location in their own fields, and the rest as options.
+    edit = owner_client.get(f"/accounts/{account.pk}/").content.decode()
+    assert 'value="my-studio-123"' in edit and 'value="us-central1"' in edit
+    assert "{&quot;storage_uri&quot;: &quot;gs://renders/dailies/&quot;}" in edit
+
+
+def test_a_google_cloud_account_without_a_key_file_uses_the_machines_credentials(owner_client, project):
+    answer = owner_client.post(f"/projects/{project.pk}/accounts/add", GOOGLE)
+    assert answer.status_code == 302
+    account = ProviderAccount.objects.get(label="Cloud")
+    assert account.api_key == "" and account.options["project_id"] == "my-studio-123"
+    # Editing with a key file sets it; editing without one keeps it; the box asks for default credentials.
+    key = google_key_file()
+    owner_client.post(f"/accounts/{account.pk}/", {**GOOGLE, "service_account_key": key})
+    account.refresh_from_db()
+    assert account.api_key == key.strip()
+    owner_client.post(f"/accounts/{account.pk}/", {**GOOGLE, "label": "Renamed"})
+    account.refresh_from_db()
+    assert account.label == "Renamed" and account.api_key == key.strip()
+    owner_client.post(f"/accounts/{account.pk}/", {**GOOGLE, "use_default_credentials": "on"})
+    account.refresh_from_db()
+    assert account.api_key == ""
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"service_account_key": "AIzaSy-not-a-file"}, "service_account_key", "This is not a JSON key file"),
+        ({"service_account_key": "[1, 2]"}, "service_account_key", "A key file is one JSON object"),
+        (
+            {"service_account_key": '{"type": "authorized_user", "refresh_token": "x"}'},
+            "service_account_key",
+            "not a service account",
+        ),
+        (
+            {"service_account_key": '{"client_email": "a@b.iam.gserviceaccount.com", "token_uri": "https://x"}'},
+            "service_account_key",
+            "The key file has no private_key",
+        ),
+        (
+            {"service_account_key": json.dumps({"client_email": "a@b", "token_uri": "https://x", "private_key": "no"})},
+            "service_account_key",
+            "private_key is not a readable private key",
+        ),
+        ({"google_project_id": ""}, "google_project_id", "Name the Google Cloud project id"),
+        ({"google_project_id": "My Studio"}, "google_project_id", "not its name or number"),
+        ({"google_location": ""}, "google_location", "Name the location"),
+        ({"google_location": "central US"}, "google_location", "A location looks like us-central1"),
+        ({"api_key": "AIzaSy-a-key"}, "api_key", "takes a key file"),
+        ({"options_text": '{"models": {"fast": "Veo Fast!"}}'}, "options_text", "names a model id per tier"),
+        ({"options_text": '{"storage_uri": "s3://bucket"}'}, "options_text", "a Cloud Storage address"),
+    ],
+)
+def test_bad_google_cloud_fields_are_refused_inline_and_change_nothing(owner_client, project, change, field, words):
+    answer = owner_client.post(f"/projects/{project.pk}/accounts/add", {**GOOGLE, **change})
+    page = answer.content.decode()
+    assert answer.status_code == 400 and words in page
+    assert f'id="id_{field}_error"' in page
+    assert ProviderAccount.objects.count() == 1
+
+
+def test_a_refused_form_never_shows_the_pasted_key_file_again(owner_client, project):
+    key = google_key_file()
+    answer = owner_client.post(
+        f"/projects/{project.pk}/accounts/add", {**GOOGLE, "google_location": "", "service_account_key": key}
+    )
+    assert answer.status_code == 400
+    assert json.loads(key)["private_key"].splitlines()[1] not in answer.content.decode()
+
+
+def test_an_account_moving_to_google_cloud_must_bring_a_key_file_or_take_the_machines(owner_client, project):
+    account = project.draft_account
+    answer = owner_client.post(f"/accounts/{account.pk}/", GOOGLE)
+    assert answer.status_code == 400 and "The key on file is another route" in answer.content.decode()
+    account.refresh_from_db()
+    assert account.route == "videos-gateway"

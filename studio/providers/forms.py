@@ -8,10 +8,16 @@ from django.views.decorators.debug import sensitive_variables
 
 from studio.forms import StorableText
 
+from .base import Tier
+from .google_cloud.adapter import LOCATION, MODEL_ID, PROJECT_ID
+from .google_cloud.auth import KeyFileProblem, read_key_file
 from .models import ProviderAccount
 from .registry import route_choices
 
 MOST_SECONDS_BETWEEN_POLLS = 3600
+# Route 6 keeps its project and location in the account's options, edited in fields of their own.
+GOOGLE_CLOUD = "google-cloud"
+GOOGLE_CLOUD_FIELDS = {"google_project_id": "project_id", "google_location": "location"}
 
 
 # Python's json reads NaN, Infinity and 1e999 (as inf); PostgreSQL's jsonb takes none of them.
@@ -26,12 +32,54 @@ def _finite(text: str) -> float:
     return number
 
 
+class SecretTextarea(forms.Textarea):
+    """A textarea that never shows its value again, as a password field does not (a key file holds a private key)."""
+
+    def format_value(self, value):
+        return None
+
+
 class ProviderAccountForm(StorableText, forms.ModelForm):
+    # Required for every route but Google Cloud's, on a new account (see `clean`): not marked required, so
+    # the browser lets a Google Cloud account through without one.
     api_key = forms.CharField(
         required=False,
         label="API key",
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         help_text="Stored encrypted, shown masked, never logged.",
+    )
+    google_project_id = forms.CharField(
+        required=False,
+        max_length=30,
+        label="Google Cloud project ID",
+        help_text="Google Cloud route only: the project Veo runs and bills in, e.g. my-studio-123.",
+    )
+    google_location = forms.CharField(
+        required=False,
+        max_length=40,
+        label="Google Cloud location",
+        help_text="Google Cloud route only: where Veo runs, e.g. us-central1, europe-west4 or global.",
+    )
+    service_account_key = forms.CharField(
+        required=False,
+        label="Service-account key (JSON)",
+        widget=SecretTextarea(
+            attrs={
+                "rows": 4,
+                "autocomplete": "off",
+                "spellcheck": "false",
+                "placeholder": '{"type": "service_account", …}',
+            }
+        ),
+        help_text=(
+            "Google Cloud route only: paste the key file (IAM → Service accounts → Keys → Add key → JSON). "
+            "Blank: this machine's own Google Cloud credentials. Stored encrypted, shown masked, never logged."
+        ),
+    )
+    use_default_credentials = forms.BooleanField(
+        required=False,
+        label="Use this machine's Google Cloud credentials instead of a key file",
+        help_text="Google Cloud route only: forgets the key on file.",
     )
     options_text = forms.CharField(
         required=False,
@@ -56,11 +104,17 @@ class ProviderAccountForm(StorableText, forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["route"].choices = route_choices()
         if self.instance.pk:
-            self.fields["options_text"].initial = json.dumps(self.instance.options) if self.instance.options else ""
+            options = dict(self.instance.options)
+            if self.instance.route == GOOGLE_CLOUD:
+                for field, option in GOOGLE_CLOUD_FIELDS.items():
+                    self.fields[field].initial = options.pop(option, "")
+            self.fields["options_text"].initial = json.dumps(options) if options else ""
             # Only an account that has a key can keep it.
             self.fields["api_key"].help_text += " Leave blank to keep the current key."
-        else:
-            self.fields["api_key"].required = True
+            self.fields["service_account_key"].help_text = (
+                "Google Cloud route only: paste a new key file to replace the one on file; blank keeps it. "
+                "Stored encrypted, shown masked, never logged."
+            )
 
     def clean_base_url(self):
         url = self.cleaned_data["base_url"].strip().rstrip("/")
@@ -84,6 +138,51 @@ class ProviderAccountForm(StorableText, forms.ModelForm):
             raise forms.ValidationError('Options are a JSON object, e.g. {"provider": "auto"}.')
         return options
 
+    @sensitive_variables()
+    def clean(self):
+        data = super().clean()
+        if data.get("route") == GOOGLE_CLOUD:
+            self._clean_google_cloud(data)
+        elif not self.instance.pk and not data.get("api_key"):
+            self.add_error("api_key", forms.ValidationError(self.fields["api_key"].error_messages["required"]))
+        return data
+
+    @sensitive_variables()
+    def _clean_google_cloud(self, data: dict) -> None:
+        project = data["google_project_id"] = data.get("google_project_id", "").strip()
+        location = data["google_location"] = data.get("google_location", "").strip().lower()
+        if not project:
+            self.add_error("google_project_id", "Name the Google Cloud project id, e.g. my-studio-123.")
+        elif not PROJECT_ID.fullmatch(project):
+            self.add_error(
+                "google_project_id",
+                "A project id is 6–30 lower-case letters, digits or hyphens, starting with a letter: "
+                "the project's id, not its name or number.",
+            )
+        if not location:
+            self.add_error("google_location", "Name the location Veo runs in, e.g. us-central1 (or global).")
+        elif not LOCATION.fullmatch(location):
+            self.add_error("google_location", "A location looks like us-central1, europe-west4 or global.")
+        if data.get("api_key"):
+            self.add_error("api_key", "The Google Cloud route takes a key file: paste it in the key file box.")
+        key = data["service_account_key"] = data.get("service_account_key", "").strip()
+        default = data.get("use_default_credentials")
+        if self.instance.pk and self.instance.route != GOOGLE_CLOUD and not key and not default:
+            self.add_error(
+                "service_account_key",
+                "The key on file is another route's: paste a key file, or use this machine's credentials.",
+            )
+        if key and default:
+            self.add_error("use_default_credentials", "Paste a key file or use this machine's credentials, not both.")
+        elif key:
+            try:
+                read_key_file(key)
+            except KeyFileProblem as problem:
+                self.add_error("service_account_key", str(problem))
+        options = data.get("options_text")
+        if isinstance(options, dict) and (unusable := _google_cloud_options_problem(options)):
+            self.add_error("options_text", unusable)
+
     def clean_poll_interval_s(self):
         value = self.cleaned_data["poll_interval_s"]
         # At most an hour: the tracker adds it to the time of day, and no provider wants longer.
@@ -96,12 +195,37 @@ class ProviderAccountForm(StorableText, forms.ModelForm):
     @sensitive_variables()
     def save(self, commit=True):
         account = super().save(commit=False)
-        account.options = self.cleaned_data["options_text"]
-        if self.cleaned_data.get("api_key"):
-            account.set_api_key(self.cleaned_data["api_key"].strip())
+        data = self.cleaned_data
+        account.options = data["options_text"]
+        if account.route == GOOGLE_CLOUD:
+            account.options = {
+                **account.options,
+                **{option: data[field] for field, option in GOOGLE_CLOUD_FIELDS.items()},
+            }
+            if data["service_account_key"]:
+                account.set_api_key(data["service_account_key"])
+            elif data["use_default_credentials"] or not account.api_key_encrypted:
+                # No key: the machine's own credentials (`google.auth.default()`).
+                account.set_api_key("")
+        elif data.get("api_key"):
+            account.set_api_key(data["api_key"].strip())
         if commit:
             account.save()
         return account
+
+
+def _google_cloud_options_problem(options: dict) -> str:
+    """What route 6 could not use in the account's options, in plain words; "" when all is well."""
+    models = options.get("models", {})
+    tiers = {tier.value for tier in Tier}
+    if not isinstance(models, dict) or not all(
+        tier in tiers and isinstance(model, str) and MODEL_ID.fullmatch(model) for tier, model in models.items()
+    ):
+        return 'Options "models" names a model id per tier, e.g. {"models": {"fast": "veo-3.1-fast-generate-001"}}.'
+    storage = options.get("storage_uri", "gs://")
+    if not isinstance(storage, str) or not storage.startswith("gs://"):
+        return 'Options "storage_uri" is a Cloud Storage address, gs://bucket/prefix/.'
+    return ""
 
 
 class RoutingForm(StorableText, forms.Form):

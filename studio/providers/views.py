@@ -63,7 +63,7 @@ def account_list(request, project_id: int):
 
 # The new key arrives in the POST: error reports never show it, nor anything the view holds.
 @sensitive_variables()
-@sensitive_post_parameters("api_key")
+@sensitive_post_parameters("api_key", "service_account_key")
 @login_required
 @require_POST
 def account_add(request, project_id: int):
@@ -87,7 +87,7 @@ def account_add(request, project_id: int):
 
 
 @sensitive_variables()
-@sensitive_post_parameters("api_key")
+@sensitive_post_parameters("api_key", "service_account_key")
 @login_required
 def account_edit(request, account_id: int):
     account = _get_account_for_owner(request.user, account_id)
