@@ -33,10 +33,14 @@ _QUERY_KEY = re.compile(
     r"(?P<name>[?&](?:key|api_key|apikey|token|access_token|signature|x-amz-signature)=)[^&\s\"'\\]+", re.I
 )
 # Keys that show what they are wherever they appear: bearer tokens, the simulator's `sim-…`,
-# OpenAI-style `sk-…` and Google API keys.
+# OpenAI-style `sk-…`, Google API keys and Google's OAuth access tokens (`ya29.…`, route 6).
 _SHAPED = re.compile(
-    r"\b(?:bearer\s+)[A-Za-z0-9._~+/=-]{8,}|\b(?:sim|sk)-[A-Za-z0-9_-]{6,}|\bAIza[0-9A-Za-z_-]{30,}", re.I
+    r"\b(?:bearer\s+)[A-Za-z0-9._~+/=-]{8,}|\b(?:sim|sk)-[A-Za-z0-9_-]{6,}|\bAIza[0-9A-Za-z_-]{30,}"
+    r"|\bya29\.[A-Za-z0-9._~+/=-]{8,}",
+    re.I,
 )
+# A private key, as a PEM block or a key file's JSON spells it (route 6's service-account key files).
+_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.S)
 
 
 # Paths whose last part is itself a secret: invitation links, input-image links, provider callbacks
@@ -46,6 +50,7 @@ _LINK_TOKEN = re.compile(r"(?P<path>/(?:invites|i|hooks/tasks)/)[^/?#\s\"']+")
 
 def hide_keys(text: str) -> str:
     """`text` with every key-shaped value and link token in it replaced by [hidden]."""
+    text = _PRIVATE_KEY.sub(HIDDEN, text)
     text = _LINK_TOKEN.sub(lambda m: m["path"] + HIDDEN, text)
     text = _NAMED.sub(lambda m: m["name"] + HIDDEN, text)
     text = _QUERY_KEY.sub(lambda m: m["name"] + HIDDEN, text)

@@ -415,6 +415,9 @@ def test_studios_own_log_lines_mask_keys_in_messages_and_extras(log_lines):
         f"GET https://generativelanguage.example/v1beta/files/abc:download?alt=media&key={KEY}",
         f'"api_key": "{KEY}"',
         f"tried {SHAPED_KEY} and sim-{KEY}",
+        f"refused ya29.{KEY}",
+        f'{{"private_key": "-----BEGIN PRIVATE KEY-----\\n{KEY}\\n-----END PRIVATE KEY-----\\n"}}',
+        f"-----BEGIN RSA PRIVATE KEY-----\n{KEY}\n",
     ],
 )
 def test_anything_shaped_like_a_key_is_masked(text):
