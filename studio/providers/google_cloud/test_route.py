@@ -346,6 +346,7 @@ def test_an_expired_token_is_refreshed_before_the_next_request(project, people, 
 def test_a_token_google_stops_taking_early_is_replaced_once_and_the_request_sent_again(
     project, people, pending, settings
 ):
+    settings.SIMULATOR = {**settings.SIMULATOR, "draft_seconds": 30}
     task = pending(project, people["owner"])
     lifecycle.submit(task.pk)
     # Google refuses every token issued so far, though each says it lives an hour.
