@@ -100,7 +100,7 @@ def read_key_file(text: str) -> dict[str, Any]:
         raise KeyFileProblem("The key file's token_uri is not a web address.")
     try:
         service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
-    except ValueError:
+    except (ValueError, TypeError):
         raise KeyFileProblem(
             "The key file's private_key is not a readable private key: download a new key file."
         ) from None
