@@ -38,8 +38,10 @@ import studio.urls
 from studio.projects.management.commands.bootstrap_demo import DEMO_USER, SAMPLE_PROJECT, how_to_log_in
 from studio.projects.models import Project
 from studio.projects.team import wire_to_simulator
+from studio.providers.models import ProviderAccount
 from studio.simulator.engine import issue_key, key_is_valid
 from studio.simulator.models import SimulatedJob, SimulatorKey, SimulatorRequest
+from studio.simulator.service_accounts import issue_key_file
 from studio.tasks import lifecycle
 from studio.tasks.models import Task
 
@@ -378,6 +380,18 @@ def test_on_the_embedded_default_the_demo_account_is_an_ordinary_user_with_a_gen
     bootstrap()  # again: nothing changes
     demo.refresh_from_db()
     assert demo.check_password(password) and Project.objects.filter(name=SAMPLE_PROJECT).count() == 1
+
+
+def test_a_rerun_renews_no_google_cloud_key_file_in_the_sample_project(embedded):
+    bootstrap()
+    project = Project.objects.get(name=SAMPLE_PROJECT)
+    key = issue_key_file(project_id="dailies-sim", token_uri="http://localhost/simulator/google-cloud/token")
+    cloud = ProviderAccount(project=project, label="Cloud", route="google-cloud", base_url="/simulator/google-cloud")
+    cloud.set_api_key(key)
+    cloud.save()
+    bootstrap()
+    cloud.refresh_from_db()
+    assert cloud.api_key == key
 
 
 def test_an_earlier_demo_admin_is_demoted_and_its_known_password_replaced(embedded):

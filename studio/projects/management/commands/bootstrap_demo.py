@@ -94,7 +94,10 @@ class Command(BaseCommand):
     def _renew_simulator_keys(self, project: Project) -> None:
         # Made by an earlier version, its account may hold a key the simulator never issued (any
         # "sim-" key once passed) or one sealed with the old built-in secret: issue it a new one.
-        for account in project.provider_accounts.filter(base_url__startswith="/simulator/"):
+        # Route 6's accounts hold a key file (or nothing: the machine's credentials), which its token
+        # endpoint checks: not a key of this kind.
+        accounts = project.provider_accounts.filter(base_url__startswith="/simulator/").exclude(route="google-cloud")
+        for account in accounts:
             if not key_is_valid(account.api_key):
                 account.set_api_key(issue_key())
                 account.save(update_fields=["api_key_encrypted"])
