@@ -33,6 +33,7 @@ from django.urls import clear_url_caches
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_q.signals import pre_enqueue
+from google.auth import crypt, jwt
 
 import studio.urls
 from studio.projects.management.commands.bootstrap_demo import DEMO_USER, SAMPLE_PROJECT, how_to_log_in
@@ -40,8 +41,8 @@ from studio.projects.models import Project
 from studio.projects.team import wire_to_simulator
 from studio.providers.models import ProviderAccount
 from studio.simulator.engine import issue_key, key_is_valid
-from studio.simulator.models import SimulatedJob, SimulatorKey, SimulatorRequest
-from studio.simulator.service_accounts import issue_key_file
+from studio.simulator.models import SimulatedJob, SimulatorKey, SimulatorRequest, SimulatorServiceAccountKey
+from studio.simulator.service_accounts import CLOUD_PLATFORM, JWT_GRANT, issue_key_file
 from studio.tasks import lifecycle
 from studio.tasks.models import Task
 
@@ -248,6 +249,33 @@ def test_an_owner_gets_a_key_for_an_account_added_by_hand(client, media):
     key = out.getvalue().strip()
     assert key_is_valid(key)
     assert client.post(GATEWAY, json.dumps(BODY), content_type="application/json", **bearer(key)).status_code == 200
+
+
+def test_an_owner_gets_a_google_cloud_key_file_whose_token_requests_the_simulator_answers(client, settings):
+    out = io.StringIO()
+    call_command("simulator_key", "--google-cloud", "my-studio-123", stdout=out)
+    key = json.loads(out.getvalue())
+    assert key["type"] == "service_account" and key["client_email"] == "dailies@my-studio-123.iam.gserviceaccount.com"
+    assert key["token_uri"] == f"{settings.SITE_URL}/simulator/google-cloud/token"
+    # A token request signed with the key file's private key, as google-auth signs it.
+    now = int(time.time())
+    claims = {
+        "iss": key["client_email"],
+        "aud": key["token_uri"],
+        "scope": CLOUD_PLATFORM,
+        "iat": now,
+        "exp": now + 600,
+    }
+    assertion = jwt.encode(crypt.RSASigner.from_service_account_info(key), claims).decode()
+    answer = client.post("/simulator/google-cloud/token", {"grant_type": JWT_GRANT, "assertion": assertion})
+    assert answer.status_code == 200 and answer.json()["access_token"].startswith("ya29.")
+    # Revoked in the admin (the row deleted): refused as Google refuses a deleted key.
+    SimulatorServiceAccountKey.objects.all().delete()
+    answer = client.post("/simulator/google-cloud/token", {"grant_type": JWT_GRANT, "assertion": assertion})
+    assert answer.status_code == 400 and answer.json() == {
+        "error": "invalid_grant",
+        "error_description": "Invalid JWT Signature.",
+    }
 
 
 # --- Rendering runs in a worker --------------------------------------------------------------------
