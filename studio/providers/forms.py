@@ -33,7 +33,7 @@ def _finite(text: str) -> float:
 
 
 class SecretTextarea(forms.Textarea):
-    """A textarea that never shows its value again, as a password field does not (a key file holds a private key)."""
+    """A textarea that never shows its value again, like a password field (a key file holds a private key)."""
 
     def format_value(self, value):
         return None

@@ -373,8 +373,7 @@ def fetch_operation(request: HttpRequest, project: str, location: str, model: st
     job = SimulatedJob.objects.filter(pk=name.rpartition("/")[2], route=ROUTE, model=model).first()
     if job is None:
         return google_error(404, f"Operation {name} not found.", "NOT_FOUND")
-    response = engine.tag(_operation(job, name), job.id)
-    return response
+    return engine.tag(_operation(job, name), job.id)
 
 
 def _operation(job: SimulatedJob, name: str) -> HttpResponse:
