@@ -22,7 +22,8 @@ poll stored between two runs would skip a request the first run made). So a poll
 when it first runs, whether it brings a cached token or fetches one (`_Plan`, kept by operation),
 and stores a fetched token only when it has its result: a report, or a refusal. Anything else (the
 stand-in asking for an answer) leaves the plan for the next run, and a plan not finished within
-PLAN_TTL_S is forgotten.
+PLAN_TTL_S is forgotten. The price: when a key's token is due for renewal, the polls that start
+before the first new token is stored (a fraction of a second's worth) each fetch one of their own.
 
 google-auth retries some token answers on its own, sleeping between tries (5xx, 408, 429, and
 "server_error"-like OAuth errors). Sleeping would stall the tracker's event loop and make the
