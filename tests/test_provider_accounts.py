@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.utils import timezone
 
+from studio.providers.base import Tier
 from studio.providers.checks import check_connection
 from studio.providers.models import ProviderAccount
 from studio.providers.registry import ROUTES, get_route
@@ -68,6 +69,9 @@ def test_an_outsider_does_not_see_the_accounts(clients, project):
         ("options_text", "{not json", "Not valid JSON"),
         ("options_text", "[1, 2]", "Options are a JSON object"),
         ("api_key", "", "This field is required"),
+        ("model_fast", "veo fast", "no spaces"),
+        ("model_lite", "x/../y", "no spaces"),
+        ("model_lite", "veo?key=1", "no spaces"),
     ],
 )
 def test_bad_account_fields_are_refused_inline(owner_client, project, field, value, words):
@@ -241,7 +245,7 @@ def test_a_google_cloud_account_without_a_key_file_uses_the_machines_credentials
         ({"google_location": ""}, "google_location", "Name the location"),
         ({"google_location": "central US"}, "google_location", "A location looks like us-central1"),
         ({"api_key": "AIzaSy-a-key"}, "api_key", "takes a key file"),
-        ({"options_text": '{"models": {"fast": "Veo Fast!"}}'}, "options_text", "names a model id per tier"),
+        ({"model_fast": "Veo Fast!"}, "model_fast", "A model id is letters, digits"),
         ({"options_text": '{"storage_uri": "s3://bucket"}'}, "options_text", "a Cloud Storage address"),
     ],
 )
@@ -268,3 +272,73 @@ def test_an_account_moving_to_google_cloud_must_bring_a_key_file_or_take_the_mac
     assert answer.status_code == 400 and "The key on file is another route" in answer.content.decode()
     account.refresh_from_db()
     assert account.route == "videos-gateway"
+
+
+# --- Models as data ---------------------------------------------------------------------------------------
+
+
+def test_each_tier_sends_the_model_id_the_owner_names_and_blank_keeps_the_routes_default(owner_client, project):
+    account = project.draft_account
+    route = account.provider
+    page = owner_client.get(f"/accounts/{account.pk}/").content.decode()
+    # Each tier's box suggests every id the route knows, its default as the placeholder.
+    assert f'placeholder="{route.model_for(Tier.FAST)}"' in page and 'list="model_fast-ids"' in page
+    assert '<datalist id="model_fast-ids">' in page
+    answer = owner_client.post(
+        f"/accounts/{account.pk}/",
+        {
+            **NEW,
+            "api_key": "",
+            "model_fast": " veo-3.1-fast-generate-002 ",
+            "model_quality": route.model_for(Tier.QUALITY),
+        },
+    )
+    assert answer.status_code == 302
+    account.refresh_from_db()
+    # The default, typed in, is not stored: it follows the route's default when that changes.
+    assert account.model_ids == {"fast": "veo-3.1-fast-generate-002"}
+    assert account.model_for(Tier.FAST) == "veo-3.1-fast-generate-002"
+    assert account.model_for(Tier.QUALITY) == route.model_for(Tier.QUALITY)
+    # An id the route does not list takes its tier's default's limits.
+    assert account.capabilities_for("veo-3.1-fast-generate-002") is route.capabilities[route.model_for(Tier.FAST)]
+    page = owner_client.get(f"/accounts/{account.pk}/").content.decode()
+    assert 'value="veo-3.1-fast-generate-002"' in page
+    assert "<code>veo-3.1-fast-generate-002</code>" in page
+
+
+def test_a_tier_the_route_does_not_offer_takes_no_model_id(owner_client, project):
+    answer = owner_client.post(
+        f"/projects/{project.pk}/accounts/add", {**NEW, "route": "openai-video", "model_lite": "veo-3.1-lite"}
+    )
+    page = answer.content.decode()
+    assert answer.status_code == 400 and "has no lite tier: leave this blank" in page
+    assert 'id="id_model_lite_error"' in page
+    assert ProviderAccount.objects.count() == 1
+
+
+def test_a_model_the_provider_said_is_gone_is_flagged_until_the_owner_saves_another(owner_client, clients, project):
+    account = project.draft_account
+    fast = account.model_for(Tier.FAST)
+    account.mark_model_gone(fast, "models/x is no longer available")
+    accounts = owner_client.get(f"/projects/{project.pk}/accounts/").content.decode()
+    assert f"Fast: The provider answered on {timezone.now():%-d %b %Y} that {fast} is no longer available" in accounts
+    assert "Pick another model" in accounts
+    # Members see the flag, not the owner's link.
+    assert "Pick another model" not in clients["editor"].get(f"/projects/{project.pk}/accounts/").content.decode()
+    edit = owner_client.get(f"/accounts/{account.pk}/").content.decode()
+    assert 'id="model-fast" class="is-gone"' in edit and "Set another id for this tier below" in edit
+    assert "Saving forgets the provider&#x27;s word" in edit
+
+    owner_client.post(f"/accounts/{account.pk}/", {**NEW, "api_key": "", "model_fast": "veo-3.1-fast-generate-002"})
+    account.refresh_from_db()
+    assert account.gone_models == {} and account.model_for(Tier.FAST) == "veo-3.1-fast-generate-002"
+    assert "is no longer available" not in owner_client.get(f"/projects/{project.pk}/accounts/").content.decode()
+
+
+def test_a_retired_id_an_account_still_names_explains_itself(owner_client, project):
+    account = project.draft_account
+    account.route, account.model_ids = "gemini", {"lite": "veo-3.1-lite-generate-preview"}
+    account.save()
+    edit = owner_client.get(f"/accounts/{account.pk}/").content.decode()
+    assert "veo-3.1-lite-generate-preview is reported retired: Google shut the Gemini API" in edit
+    assert '<option value="veo-3.1-lite-generate-preview">retired: Google shut' in edit

@@ -71,7 +71,7 @@ SUBMITS = {
     ),
     "videos-gateway": (GATEWAY, lambda key: {"HTTP_AUTHORIZATION": f"Bearer {key}"}, BODY),
     "gemini": (
-        "/simulator/gemini/v1beta/models/veo-3.1-fast-generate-preview:predictLongRunning",
+        "/simulator/gemini/v1beta/models/veo-3.1-fast-generate-001:predictLongRunning",
         lambda key: {"HTTP_X_GOOG_API_KEY": key},
         {"instances": [{"prompt": "Gulls"}], "parameters": {"durationSeconds": 4}},
     ),

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 
 from studio.forms import unstorable
+from studio.providers.base import Tier
 from studio.providers.registry import route_name
 
 from .models import Clip
@@ -126,7 +127,9 @@ def models_of(project) -> list[str]:
     """Every model the project's routes offer, in tier order: what its clips can have been made with."""
     models: list[str] = []
     for account in project.provider_accounts.all():
-        for model in account.provider.models.values():
+        # The account's own choices, then the route's defaults (clips made before an id was changed).
+        chosen = [model for tier in Tier if (model := account.model_for(tier))]
+        for model in [*chosen, *account.provider.models.values()]:
             if model not in models:
                 models.append(model)
     return models

@@ -97,6 +97,8 @@ class ErrorKind(enum.StrEnum):
     RATE_LIMIT = "rate_limit"
     OUTAGE = "outage"
     NOT_FOUND = "not_found"
+    # The provider says the model itself is gone (retired, shut down): no task on it can succeed.
+    RETIRED_MODEL = "retired_model"
     BAD_ANSWER = "bad_answer"
     EMPTY_RESULT = "empty_result"
     TIMED_OUT = "timed_out"
@@ -114,6 +116,10 @@ NEXT_STEP = {
     ErrorKind.RATE_LIMIT: "Wait a minute and try again. Nothing was billed.",
     ErrorKind.OUTAGE: "The provider is having trouble; try again in a few minutes.",
     ErrorKind.NOT_FOUND: "This model or job is no longer available at the provider; pick another tier or route.",
+    ErrorKind.RETIRED_MODEL: (
+        "Nothing was billed. A project owner can set another model id for this tier on the provider "
+        "account's page; until then draft on another tier or route."
+    ),
     ErrorKind.BAD_ANSWER: "The provider answered with something we could not read; try again later.",
     ErrorKind.EMPTY_RESULT: "The provider may still have billed it: check your provider dashboard.",
     ErrorKind.TIMED_OUT: "It was not sent again, so you are not billed twice; draft again if you still want it.",
@@ -285,6 +291,9 @@ class Route:
     models: ClassVar[dict[Tier, str]]
     capabilities: ClassVar[dict[str, Capabilities]]
     min_poll_interval_s: ClassVar[float]
+    # Model ids the provider has retired, each with what happened in plain words (when, what to use
+    # instead). Still offered as choices, so an account on one explains itself.
+    retired_models: ClassVar[dict[str, str]] = {}
     # Past this, a job that never finishes is ended as timed out (never resubmitted).
     deadline_s: ClassVar[float] = 30 * 60
     # How long the provider keeps result URLs alive.
@@ -333,6 +342,7 @@ class Route:
         raise NotImplementedError
 
     def model_for(self, tier: Tier) -> str | None:
+        """The route's default model for the tier (an account may name another: `ProviderAccount.model_for`)."""
         return self.models.get(tier)
 
 

@@ -2,19 +2,24 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 from django import forms
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.debug import sensitive_variables
 
 from studio.forms import StorableText
 
 from .base import Tier
-from .google_cloud.adapter import LOCATION, MODEL_ID, PROJECT_ID
+from .google_cloud.adapter import LOCATION, PROJECT_ID
 from .google_cloud.auth import KeyFileProblem, read_key_file
 from .models import ProviderAccount
-from .registry import route_choices
+from .registry import ROUTES, get_route, route_choices
 
 MOST_SECONDS_BETWEEN_POLLS = 3600
+MODEL_FIELDS = {Tier.LITE: "model_lite", Tier.FAST: "model_fast", Tier.QUALITY: "model_quality"}
+# Gateways name models their own way ("google/veo-3.1", "veo3.1-fast"); no spaces, nothing that breaks a URL path.
+MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,99}")
 # Route 6 keeps its project and location in the account's options, edited in fields of their own.
 GOOGLE_CLOUD = "google-cloud"
 GOOGLE_CLOUD_FIELDS = {"google_project_id": "project_id", "google_location": "location"}
@@ -30,6 +35,19 @@ def _finite(text: str) -> float:
     if not math.isfinite(number):
         raise ValueError(text)
     return number
+
+
+class SuggestingInput(forms.TextInput):
+    """A text box suggesting the ids a route knows (a `<datalist>`, each with a word on it); any id may be typed."""
+
+    def __init__(self, attrs=None) -> None:
+        super().__init__(attrs)
+        self.suggestions: list[tuple[str, str]] = []
+
+    def render(self, name, value, attrs=None, renderer=None):
+        box = super().render(name, value, attrs, renderer)
+        options = format_html_join("", '<option value="{}">{}</option>', self.suggestions)
+        return format_html('{}<datalist id="{}-ids">{}</datalist>', box, name, options)
 
 
 class SecretTextarea(forms.Textarea):
@@ -81,6 +99,10 @@ class ProviderAccountForm(StorableText, forms.ModelForm):
         label="Use this machine's Google Cloud credentials instead of a key file",
         help_text="Google Cloud route only: forgets the key on file.",
     )
+    # One per tier (`MODEL_FIELDS`): which model id the tier sends. Blank: the route's default.
+    model_lite = forms.CharField(required=False, max_length=100, label="Lite model id", widget=SuggestingInput)
+    model_fast = forms.CharField(required=False, max_length=100, label="Fast model id", widget=SuggestingInput)
+    model_quality = forms.CharField(required=False, max_length=100, label="Quality model id", widget=SuggestingInput)
     options_text = forms.CharField(
         required=False,
         label="Route options (JSON)",
@@ -103,6 +125,7 @@ class ProviderAccountForm(StorableText, forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["route"].choices = route_choices()
+        self._offer_models()
         if self.instance.pk:
             options = dict(self.instance.options)
             if self.instance.route == GOOGLE_CLOUD:
@@ -115,6 +138,49 @@ class ProviderAccountForm(StorableText, forms.ModelForm):
                 "Google Cloud route only: paste a new key file to replace the one on file; blank keeps it. "
                 "Stored encrypted, shown masked, never logged."
             )
+
+    def _offer_models(self) -> None:
+        """Each tier's model field: the route's default as its placeholder, and every id the route knows as a
+        suggestion, retired ones saying so (a new account's route is not chosen yet: every route's)."""
+        account = self.instance
+        routes = [account.provider] if account.pk else [get_route(slug) for slug in ROUTES]
+        for tier, name in MODEL_FIELDS.items():
+            field = self.fields[name]
+            defaults = sorted({model for route in routes if (model := route.model_for(tier))})
+            known = {model: "" for route in routes for model in route.capabilities}
+            known |= {model: f"retired: {note}" for route in routes for model, note in route.retired_models.items()}
+            field.widget.attrs.update(
+                {"list": f"{name}-ids", "placeholder": ", ".join(defaults) or "not offered", "spellcheck": "false"}
+            )
+            assert isinstance(field.widget, SuggestingInput)
+            field.widget.suggestions = sorted(known.items())
+            field.help_text = "Blank: the route's default" + (f" ({defaults[0]})." if len(defaults) == 1 else ".")
+            if account.pk:
+                field.initial = account.model_ids.get(tier.value, "")
+        if account.pk and account.gone_models:
+            self.fields["model_quality"].help_text += (
+                " Saving forgets the provider's word that a model is gone: do so once a tier names a live id "
+                "(or the provider brought the old one back)."
+            )
+
+    def _clean_models(self, data: dict) -> dict[str, str]:
+        """Tier → the owner's model id, for the tiers the chosen route offers; errors marked on their fields."""
+        slug = data.get("route")
+        if not slug:
+            return {}
+        route = get_route(slug)
+        chosen = {}
+        for tier, name in MODEL_FIELDS.items():
+            model = data.get(name, "").strip()
+            if not model:
+                continue
+            if route.model_for(tier) is None:
+                self.add_error(name, f"{route.name} has no {tier.value} tier: leave this blank.")
+            elif not MODEL_ID.fullmatch(model) or ".." in model:  # it goes into the provider's URL path
+                self.add_error(name, "A model id is letters, digits and . - _ : / @, no spaces (veo-3.1-generate-001).")
+            elif model != route.model_for(tier):
+                chosen[tier.value] = model
+        return chosen
 
     def clean_base_url(self):
         url = self.cleaned_data["base_url"].strip().rstrip("/")
@@ -141,6 +207,7 @@ class ProviderAccountForm(StorableText, forms.ModelForm):
     @sensitive_variables()
     def clean(self):
         data = super().clean()
+        data["model_ids"] = self._clean_models(data)
         if data.get("route") == GOOGLE_CLOUD:
             self._clean_google_cloud(data)
         elif not self.instance.pk and not data.get("api_key"):
@@ -197,6 +264,9 @@ class ProviderAccountForm(StorableText, forms.ModelForm):
         account = super().save(commit=False)
         data = self.cleaned_data
         account.options = data["options_text"]
+        account.model_ids = data["model_ids"]
+        # The owner has seen what was gone (this page says so) and chosen again.
+        account.gone_models = {}
         if account.route == GOOGLE_CLOUD:
             account.options = {
                 **account.options,
@@ -216,12 +286,6 @@ class ProviderAccountForm(StorableText, forms.ModelForm):
 
 def _google_cloud_options_problem(options: dict) -> str:
     """What route 6 could not use in the account's options, in plain words; "" when all is well."""
-    models = options.get("models", {})
-    tiers = {tier.value for tier in Tier}
-    if not isinstance(models, dict) or not all(
-        tier in tiers and isinstance(model, str) and MODEL_ID.fullmatch(model) for tier, model in models.items()
-    ):
-        return 'Options "models" names a model id per tier, e.g. {"models": {"fast": "veo-3.1-fast-generate-001"}}.'
     storage = options.get("storage_uri", "gs://")
     if not isinstance(storage, str) or not storage.startswith("gs://"):
         return 'Options "storage_uri" is a Cloud Storage address, gs://bucket/prefix/.'

@@ -5,10 +5,12 @@ import hashlib
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.debug import sensitive_variables
 
-from .base import ErrorKind, ProviderError, Route
+from .base import Capabilities, ErrorKind, ProviderError, Route, Tier
 from .registry import get_route, route_choices
 
 
@@ -31,6 +33,12 @@ class ProviderAccount(models.Model):
     # to the route's minimum.
     poll_interval_s = models.FloatField(null=True, blank=True)
     options = models.JSONField(default=dict, blank=True)
+    # The model each tier runs on, where an owner named one (tier → model id); the other tiers use
+    # the route's default. Providers retire ids on their own schedule, so they are data, not code.
+    model_ids = models.JSONField(default=dict, blank=True)
+    # Model ids the provider answered are gone (id → {"at": ISO time, "said": its words}), kept until
+    # an owner saves the account's settings again (a new id, or Google brought the old one back).
+    gone_models = models.JSONField(default=dict, blank=True)
     # Under a budget a task with no price card cannot be reserved; only an
     # owner's explicit choice lets such tasks through (they count as $0 until
     # the provider reports a charge).
@@ -74,6 +82,73 @@ class ProviderAccount(models.Model):
     @property
     def provider(self) -> Route:
         return get_route(self.route)
+
+    def model_for(self, tier: Tier) -> str | None:
+        """The model this account sends for the tier: the owner's choice, else the route's default.
+
+        A tier the route does not offer stays unoffered whatever is stored.
+        """
+        default = self.provider.model_for(tier)
+        if default is None:
+            return None
+        return str(self.model_ids.get(tier.value) or default)
+
+    def capabilities_for(self, model: str) -> Capabilities | None:
+        """What the route accepts for this model; an id the route does not list takes its tier's default's limits."""
+        route = self.provider
+        if model in route.capabilities:
+            return route.capabilities[model]
+        for tier in Tier:
+            if self.model_ids.get(tier.value) == model and (default := route.model_for(tier)):
+                return route.capabilities.get(default)
+        return None
+
+    def model_gone(self, model: str) -> str:
+        """The provider's own word that this model is gone, in plain words; "" while it has not said so."""
+        seen = self.gone_models.get(model)
+        if not seen:
+            return ""
+        when = parse_datetime(seen.get("at") or "")
+        day = f" on {when:%-d %b %Y}" if when else ""
+        said = str(seen.get("said") or "").rstrip(".")
+        return f"The provider answered{day} that {model} is no longer available" + (f" ({said})." if said else ".")
+
+    def retired_note(self, model: str) -> str:
+        """What is reported about a retired id this account still names (a warning: the provider has the last word)."""
+        note = self.provider.retired_models.get(model)
+        return f"{model} is reported retired: {note}" if note else ""
+
+    def gone_tiers(self) -> dict[Tier, str]:
+        """Tier → why its model cannot be used, for every tier whose model is known to be gone."""
+        found = {}
+        for tier in Tier:
+            if (model := self.model_for(tier)) and (why := self.model_gone(model)):
+                found[tier] = why
+        return found
+
+    def models_in_use(self) -> list[dict]:
+        """Each tier the route offers: its model, whether it is the route's default, and any word that it is gone."""
+        rows = []
+        for tier in Tier:
+            if model := self.model_for(tier):
+                rows.append(
+                    {
+                        "tier": tier,
+                        "model": model,
+                        "is_default": model == self.provider.model_for(tier),
+                        "gone": self.model_gone(model),
+                        "retired": self.retired_note(model),
+                    }
+                )
+        return rows
+
+    def mark_model_gone(self, model: str, said: str) -> None:
+        """Remember the provider's word that a model is gone (one statement per account, whoever else writes)."""
+        with transaction.atomic():
+            account = type(self).objects.select_for_update().get(pk=self.pk)
+            account.gone_models = {**account.gone_models, model: {"at": timezone.now().isoformat(), "said": said}}
+            account.save(update_fields=["gone_models"])
+        self.gone_models = account.gone_models
 
     @property
     def resolved_base_url(self) -> str:

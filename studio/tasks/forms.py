@@ -242,16 +242,25 @@ class DraftForm(StorableText, forms.Form):
         super().__init__(*args, **kwargs)
         tier_field = declared(self, "tier", forms.ChoiceField)
         self.account, self.project, self.user = account, project, user
-        route = account.provider
-        tiers = [t for t in DRAFT_TIERS if route.model_for(t)]
+        tiers = [t for t in DRAFT_TIERS if account.model_for(t)]
         self.tiers = tiers
-        tier_field.choices = [(t.value, f"{t.value.title()} · {route.model_for(t)}") for t in tiers]
+        # A tier whose model the provider said is gone stays listed, saying so: its choice is refused
+        # with what to do (`lifecycle.problems_with`), not silently missing.
+        self.gone_tiers = account.gone_tiers()
+        tier_field.choices = [
+            (t.value, f"{t.value.title()} · {account.model_for(t)}" + (" (gone)" if t in self.gone_tiers else ""))
+            for t in tiers
+        ]
         default_tier = Tier.FAST if Tier.FAST in tiers else (tiers[0] if tiers else None)
         tier_field.initial = default_tier.value if default_tier else ""
         chosen = self.value("tier") or tier_field.initial
         self._tier = Tier(chosen) if chosen in {t.value for t in tiers} else default_tier
-        self.model = route.model_for(self._tier) if self._tier else None
-        self.caps: Capabilities | None = route.capabilities.get(self.model) if self.model else None
+        self.model = account.model_for(self._tier) if self._tier else None
+        self.caps: Capabilities | None = account.capabilities_for(self.model) if self.model else None
+        self.model_warning = (account.model_gone(self.model) or account.retired_note(self.model)) if self.model else ""
+        if self.model_warning:
+            # Said before anyone drafts (the tier's help, beside the select), not only as a failed card.
+            tier_field.help_text = f"{self.model_warning} A project owner can set another model on “{account.label}”."
         caps = self.caps
         if caps:
             declared(self, "aspect_ratio", forms.ChoiceField).choices = [(a, a) for a in caps.aspect_ratios]
@@ -522,8 +531,7 @@ class GridForm(StorableText, forms.Form):
     def __init__(self, *args: Any, account: ProviderAccount, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.account, self.project = account, project
-        route = account.provider
-        models = {t: model for t in Tier if (model := route.model_for(t))}
+        models = {t: model for t in Tier if (model := account.model_for(t))}
         self.tiers = list(models)
         declared(self, "version", VersionChoiceField).queryset = (
             PromptVersion.objects.filter(prompt__project=project).select_related("prompt").order_by("-created_at")
@@ -531,7 +539,7 @@ class GridForm(StorableText, forms.Form):
         declared(self, "tier", forms.ChoiceField).choices = [
             (t.value, f"{t.value.title()} · {model}") for t, model in models.items()
         ]
-        caps = [route.capabilities[model] for model in models.values()]
+        caps = [c for model in models.values() if (c := account.capabilities_for(model))]
         self.aspects = sorted({a for c in caps for a in c.aspect_ratios}, key=lambda a: (a != "16:9", a))
         self.durations = sorted({d for c in caps for d in c.durations})
         self.resolutions = [r for r in ("720p", "1080p", "4k") if any(r in c.resolutions for c in caps)]

@@ -74,7 +74,7 @@ def negative_prompt_sent(*, account, model: str, version: PromptVersion) -> str:
     A route without negative prompts gets none rather than refusing the task
     (a promotion says so on the card, see `final_parameters`).
     """
-    caps = account.provider.capabilities.get(model)
+    caps = account.capabilities_for(model)
     return version.negative_prompt if caps and caps.negative_prompt else ""
 
 
@@ -201,11 +201,10 @@ class NoModelForTier(ValueError):
 
 
 def model_for(account: ProviderAccount, tier: Tier) -> str:
-    """The route's model for this tier; `problems_with` reports a missing one before anything is created."""
-    route = account.provider
-    model = route.model_for(tier)
+    """The account's model for this tier; `problems_with` reports a missing or gone one before anything is created."""
+    model = account.model_for(tier)
     if model is None:
-        raise NoModelForTier(f"{route.name} has no {tier.value} model.")
+        raise NoModelForTier(f"{account.provider.name} has no {tier.value} model.")
     return model
 
 
@@ -223,10 +222,16 @@ def problems_with(
         model = model_for(account, tier)
     except NoModelForTier as missing:
         return {"tier": str(missing)}
+    if gone := account.model_gone(model):
+        # Every task on it would fail at submit: say so here, where the user can still choose.
+        return {"tier": f"{gone} A project owner can set another {tier.value} model on the account “{account.label}”."}
+    caps = account.capabilities_for(model)
+    if caps is None:
+        return {"tier": f"{account.provider.name} does not know the model {model}."}
     request = build_request(
         account=account, model=model, prompt=prompt, negative_prompt=negative_prompt, parameters=parameters
     )
-    return account.provider.capabilities[model].problems(request)
+    return caps.problems(request)
 
 
 def start_draft(
@@ -261,7 +266,8 @@ def final_parameters(draft: Task, account: ProviderAccount) -> tuple[dict, list[
     Returns the parameters and, in plain words, what the route could not carry.
     """
     route = account.provider
-    caps = route.capabilities[model_for(account, Tier.QUALITY)]
+    caps = account.capabilities_for(model_for(account, Tier.QUALITY))
+    assert caps is not None, "promote() checks the final model first"
     wanted = {**draft.parameters, **FINAL_SETTINGS}
     notes = []
     if not caps.audio:
@@ -403,6 +409,9 @@ def submit(task_id: int) -> bool:
             # A safety refusal at submit (route 1's 451) is a block, as it is when a poll reports one.
             state = State.BLOCKED if error.kind == ErrorKind.SAFETY else State.FAILED
             finish_task(task_id, from_states=[State.SUBMITTING], state=state, error=error, billed=False)
+            if error.kind == ErrorKind.RETIRED_MODEL:
+                # The account page and the editor say so from now on, so no one drafts into it again.
+                task.account.mark_model_gone(task.model, error.message)
         return True
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
         # Refused, unresolvable (DNS) or unanswered connection: no request left.
@@ -759,7 +768,7 @@ def apply_report(task: Task, report: Report | ProviderError) -> str:
     route = task.account.provider
 
     if isinstance(report, ProviderError):
-        if report.kind == ErrorKind.NOT_FOUND:
+        if report.kind in (ErrorKind.NOT_FOUND, ErrorKind.RETIRED_MODEL):
             finish_task(task.pk, from_states=Task.TRACKED_STATES, state=State.FAILED, error=report, billed=False)
             return State.FAILED
         # Polls are free and safe to repeat: back off and try again, until the deadline.

@@ -10,10 +10,15 @@ What its documentation states:
   "enhancePrompt", "sampleCount"}}`. Images travel inline as
   `{"bytesBase64Encoded", "mimeType"}`; reference images as `{"image": {…},
   "referenceType": "asset"}` (Google's SDK sends the enum's name, "ASSET").
-- Models `veo-3.1-generate-preview`, `veo-3.1-fast-generate-preview` and
-  `veo-3.1-lite-generate-preview`. The lite model was reported retired on
-  2026-10-22: submits answer 404 "… is no longer available", which we show as
-  such. Audio is always generated: there is no switch for it, so a "silent"
+- Models: the GA ids `veo-3.1-generate-001`, `veo-3.1-fast-generate-001` and
+  `veo-3.1-lite-generate-001` by default. The preview ids
+  (`veo-3.1-*-generate-preview`) were reported shut down on 2026-10-22: a submit
+  on one answers 404 "… is no longer available", which ends the task as
+  Failed (not billed) with a retired-model error and marks the model gone on
+  the account, so the editor refuses it until an owner picks another id. The
+  preview ids stay listed (`retired_models`) so an account still naming one
+  explains itself. Each account may name its own id per tier
+  (`ProviderAccount.model_ids`). Audio is always generated: there is no switch for it, so a "silent"
   draft on this route still has a sound track, and its Clip says
   `has_audio=True`.
 - Limits: 16:9 or 9:16; 720p, 1080p or 4k (lite: no 4k), and 1080p/4k need
@@ -80,6 +85,9 @@ What we assumed where it is silent:
   named as such, a 404 means the key works. It creates nothing.
 - Reference images are offered on all three models with the same rules; the
   documentation states no difference.
+- That the GA `-001` ids answer on the Gemini API as they do on Google Cloud:
+  LiteLLM's model catalogue (v1.100) lists `veo-3.1-lite-generate-001` for both.
+  Where Google says otherwise, an owner names the live id on the account.
 
 Prices: Google's list prices are not in PROVIDERS.md. `prices.json` reuses the
 figures route 4 carries for the same model ids ("Google Gemini API list price
@@ -112,7 +120,10 @@ from studio.providers.base import (
     veo_capabilities,
 )
 
-LITE = "veo-3.1-lite-generate-preview"
+LITE = "veo-3.1-lite-generate-001"
+FAST = "veo-3.1-fast-generate-001"
+QUALITY = "veo-3.1-generate-001"
+SHUT_DOWN = "Google shut the Gemini API's preview ids down on 2026-10-22 (public notices); use {} instead."
 RATE_LIMIT_WAIT_S = 60.0
 PERSON_GENERATION = {"disallow": "dont_allow"}
 WHERE = "Google's API"
@@ -122,6 +133,7 @@ MIME_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
 
 # Veo's own limits, with three reference images and sound on every clip.
 _VEO = veo_capabilities(where=WHERE, max_references=3, always_audio=True, seed=False)
+_VEO_LITE = veo_capabilities(where=WHERE, lite=True, max_references=3, always_audio=True, seed=False)
 
 
 class Gemini(Route):
@@ -130,15 +142,20 @@ class Gemini(Route):
     slug = "gemini"
     name = "Google Gemini API"
     default_base_url = "https://generativelanguage.googleapis.com"
-    models = {
-        Tier.LITE: LITE,
-        Tier.FAST: "veo-3.1-fast-generate-preview",
-        Tier.QUALITY: "veo-3.1-generate-preview",
+    models = {Tier.LITE: LITE, Tier.FAST: FAST, Tier.QUALITY: QUALITY}
+    retired_models = {
+        "veo-3.1-generate-preview": SHUT_DOWN.format(QUALITY),
+        "veo-3.1-fast-generate-preview": SHUT_DOWN.format(FAST),
+        "veo-3.1-lite-generate-preview": SHUT_DOWN.format(LITE),
     }
     capabilities = {
+        QUALITY: _VEO,
+        FAST: _VEO,
+        LITE: _VEO_LITE,
+        # Kept for the tasks made on them, and for an account that still names one.
         "veo-3.1-generate-preview": _VEO,
         "veo-3.1-fast-generate-preview": _VEO,
-        LITE: veo_capabilities(where=WHERE, lite=True, max_references=3, always_audio=True, seed=False),
+        "veo-3.1-lite-generate-preview": _VEO_LITE,
     }
     min_poll_interval_s = 5.0
     deadline_s = 15 * 60
@@ -286,11 +303,7 @@ def _google_error(response: httpx.Response, *, model: str | None = None) -> Prov
         return fail(ErrorKind.VALIDATION, f"Google refused the settings{said}")
     if code == 404:
         if "no longer available" in message.lower() and model:
-            tier = "the fast tier or another route" if model == LITE else "another tier or route"
-            return fail(
-                ErrorKind.NOT_FOUND,
-                f"Google has retired this model ({model} is no longer available); pick {tier}.",
-            )
+            return fail(ErrorKind.RETIRED_MODEL, f"Google has retired this model ({model} is no longer available)")
         return fail(ErrorKind.NOT_FOUND, f"Google does not know this model or job{said}")
     if code == 429:
         wait = retry_after_seconds(response)

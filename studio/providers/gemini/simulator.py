@@ -4,8 +4,9 @@ Every refusal is `{"error": {"code", "message", "status"}}`. A missing key
 answers 403 PERMISSION_DENIED and a wrong one (any the simulator did not
 issue) 400 INVALID_ARGUMENT with the ErrorInfo reason `API_KEY_INVALID`, as
 Google does. The key is read from
-`x-goog-api-key` or `?key=`. The lite model answers 404 "is no longer
-available" unless `settings.SIMULATOR["gemini_lite_retired"]` is False.
+`x-goog-api-key` or `?key=`. The GA ids (`veo-3.1-*-001`) render; the preview
+ids answer 404 "is no longer available", as Google's have since 2026-10-22,
+unless `settings.SIMULATOR["gemini_previews_retired"]` is False.
 
 It accepts exactly what Google's own SDK (google-genai 2.x, Gemini API mode)
 sends, proven by `test_sdk_contract.py`: enum values in either case
@@ -56,12 +57,18 @@ from studio.simulator import engine
 from studio.simulator.models import SimulatedJob
 
 ROUTE = "gemini"
-LITE = "veo-3.1-lite-generate-preview"
-MODELS = {
+GA = {
+    "veo-3.1-generate-001": "quality",
+    "veo-3.1-fast-generate-001": "fast",
+    "veo-3.1-lite-generate-001": "lite",
+}
+PREVIEWS = {
     "veo-3.1-generate-preview": "quality",
     "veo-3.1-fast-generate-preview": "fast",
-    LITE: "lite",
+    "veo-3.1-lite-generate-preview": "lite",
 }
+# Model id → tier, for every id the simulator renders (the previews only while not retired).
+MODELS = {**GA, **PREVIEWS}
 RESOLUTIONS = ("720p", "1080p", "4k")
 DURATIONS = (4, 6, 8)
 ASPECTS = ("16:9", "9:16")
@@ -234,14 +241,14 @@ def _prompt(body: dict) -> str:
 def submit(request: HttpRequest, model: str) -> HttpResponse:
     if refusal := _key_refusal(request):
         return refusal
+    if model in PREVIEWS and settings.SIMULATOR.get("gemini_previews_retired", True):
+        return google_error(404, f"models/{model} is no longer available.", "NOT_FOUND")
     if model not in MODELS:
         return google_error(
             404,
             f"models/{model} is not found for API version v1beta, or is not supported for predictLongRunning.",
             "NOT_FOUND",
         )
-    if model == LITE and settings.SIMULATOR.get("gemini_lite_retired", True):
-        return google_error(404, f"models/{model} is no longer available.", "NOT_FOUND")
     body = engine.json_body(request)
     if body is None:
         return _refuse("Invalid JSON payload received.")

@@ -35,9 +35,11 @@ from studio.tasks.models import Task
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-FAST = "veo-3.1-fast-generate-preview"
-QUALITY = "veo-3.1-generate-preview"
-LITE = "veo-3.1-lite-generate-preview"
+FAST = "veo-3.1-fast-generate-001"
+QUALITY = "veo-3.1-generate-001"
+LITE = "veo-3.1-lite-generate-001"
+RETIRED_FAST = "veo-3.1-fast-generate-preview"
+SETTINGS = {"duration_s": 4, "aspect_ratio": "16:9", "resolution": "720p", "audio": False}
 ROUTE = get_route("gemini")
 
 
@@ -329,8 +331,7 @@ def test_each_sample_is_its_own_video_and_the_operation_is_done_when_all_are(sim
     assert len({video.content for video in videos}) == 3  # three different videos, not one three times
 
 
-def test_lite_has_no_4k_when_google_still_serves_it(simulator, sim_key, settings, account):
-    settings.SIMULATOR = {**settings.SIMULATOR, "gemini_lite_retired": False}
+def test_lite_has_no_4k(simulator, sim_key, account):
     body = {**PAYLOAD, "parameters": {**PAYLOAD["parameters"], "resolution": "4k"}}
     answer = httpx.post(sim(f"v1beta/models/{LITE}:predictLongRunning"), json=body, headers={"x-goog-api-key": sim_key})
     assert answer.status_code == 400 and "4k is not supported" in answer.json()["error"]["message"]
@@ -347,14 +348,33 @@ def test_a_refused_setting_fails_the_task_in_googles_words_and_bills_nothing(pro
     assert "Nothing was billed" in task.error_message and task.cost_charged == 0
 
 
-def test_the_retired_lite_model_fails_plainly_and_bills_nothing(project, people, pending):
-    task = follow(pending(project, people["owner"], tier=Tier.LITE))
-    assert task.state == Task.State.FAILED and task.error_code == "not_found"
+def test_a_retired_model_fails_plainly_bills_nothing_and_the_editor_refuses_it_until_an_owner_picks_another(
+    project, people, pending, owner_client
+):
+    account = project.draft_account
+    account.model_ids = {"fast": RETIRED_FAST}
+    account.save()
+    task = follow(pending(project, people["owner"], tier=Tier.FAST))
+    assert (task.model, task.state, task.error_code) == (RETIRED_FAST, Task.State.FAILED, "retired_model")
     assert task.error_message.startswith(
-        "Google has retired this model (veo-3.1-lite-generate-preview is no longer available); "
-        "pick the fast tier or another route."
+        f"Google has retired this model ({RETIRED_FAST} is no longer available). Nothing was billed. "
+        "A project owner can set another model id for this tier on the provider account's page"
     )
     assert task.cost_charged == 0 and not SimulatedJob.objects.exists()
+
+    account.refresh_from_db()
+    assert list(account.gone_models) == [RETIRED_FAST]
+    problems = lifecycle.problems_with(
+        account=account, tier=Tier.FAST, parameters=SETTINGS, prompt="Dawn", negative_prompt=""
+    )
+    assert problems["tier"].startswith(f"The provider answered on {timezone.now():%-d %b %Y} that {RETIRED_FAST}")
+    assert "A project owner can set another fast model" in problems["tier"]
+    editor = owner_client.get(f"/projects/{project.pk}/").content.decode()
+    assert f"Fast · {RETIRED_FAST} (gone)" in editor and "is no longer available" in editor
+    # The lite tier is untouched: its model still renders.
+    assert "tier" not in lifecycle.problems_with(
+        account=account, tier=Tier.LITE, parameters=SETTINGS, prompt="Dawn", negative_prompt=""
+    )
 
 
 # --- Keys -----------------------------------------------------------------------
@@ -701,6 +721,12 @@ def test_prices_reuse_route_fours_figures_for_the_same_models_with_audio_only():
 
     route_four, route_five = cards("videos-gateway"), cards("gemini")
     assert route_five and all(audio for _, _, audio in route_five)
+    # Route 4's gateway still names the preview ids; the GA ids carry the same list prices.
+    as_preview = {
+        ROUTE.model_for(tier): model.replace("-001", "-preview") for tier in Tier if (model := ROUTE.model_for(tier))
+    }
+    assert set(as_preview.values()) <= set(ROUTE.retired_models)
     for (model, resolution, audio), price in route_five.items():
-        assert route_four[(model, resolution, audio)] == price
+        assert route_four[(as_preview.get(model, model), resolution, audio)] == price
         assert resolution in ROUTE.capabilities[model].resolutions
+    assert {model for model, _, _ in route_five} == set(ROUTE.capabilities)

@@ -31,7 +31,7 @@ errors = pytest.importorskip("google.genai.errors")
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-FAST = "veo-3.1-fast-generate-preview"
+FAST = "veo-3.1-fast-generate-001"
 
 
 @pytest.fixture

@@ -30,8 +30,8 @@ What we assumed where it is silent:
   `veo-3.1-lite-generate-001`, which third-party gateways list as a Google Cloud model though
   the Google pages we could read do not. Lite is taken to draw text or a first frame only (no
   last frame, no reference images: what those gateways say) at 720p or 1080p. An account may
-  send another model id for a tier (`options["models"]`, e.g. `{"fast": "veo-3.1-fast-generate-002"}`)
-  when Google retires one; the task still records the tier's own id, for prices and limits.
+  name another model id for a tier (`ProviderAccount.model_ids`, on the account form) when Google
+  retires one; the task records and sends that id, with its tier's default's limits.
 - 720p, 1080p and 4k, and above 720p only 8 s, as on route 5 (Veo's own limits); reference
   images (up to 3, type "asset") are offered on standard and fast.
 - The project id and location come from the account (`options["project_id"]`,
@@ -137,7 +137,7 @@ class GoogleCloud(Route):
     @sensitive_variables()
     def submit(self, http: httpx.Client, account, request: VideoRequest) -> Receipt:
         project, location = where(account)
-        model = model_sent(account, request.model)
+        model = request.model
         # Built before any request leaves (the token's included): a failure here sends nothing.
         body = {"instances": [_instance(request)], "parameters": _parameters(account, request)}
         url = f"{api_base(account)}/v1/projects/{project}/locations/{location}/publishers/google/models/{model}"
@@ -185,7 +185,7 @@ class GoogleCloud(Route):
     @sensitive_variables()
     def check_account(self, http: httpx.Client, account) -> None:
         project, location = where(account)
-        model = model_sent(account, FAST)
+        model = account.model_for(Tier.FAST) or FAST
         resource = f"projects/{project}/locations/{location}/publishers/google/models/{model}"
         with KEYRING.session(http, account) as auth:
             response = _send(
@@ -235,16 +235,6 @@ def storage_base(account) -> str:
     base = account.resolved_base_url
     host = (urlsplit(base).hostname or "").lower()
     return STORAGE if host == "googleapis.com" or host.endswith(".googleapis.com") else base
-
-
-def model_sent(account, model: str) -> str:
-    """The model id sent for one of our tier models: the account's own choice for that tier, if it made one."""
-    chosen = account.options.get("models")
-    if isinstance(chosen, dict):
-        tier = next((tier for tier, ours in GoogleCloud.models.items() if ours == model), None)
-        if tier and isinstance(own := chosen.get(tier.value), str) and MODEL_ID.fullmatch(own):
-            return own
-    return model
 
 
 def _send(http: httpx.Client, auth: Session, url: str, body: dict) -> httpx.Response:
@@ -355,9 +345,8 @@ def google_error(response: httpx.Response, *, model: str | None = None, location
     if code == 404:
         if model:
             return fail(
-                ErrorKind.NOT_FOUND,
-                f"Google has retired this model or no longer offers it here ({model} in {location}); "
-                f'pick another model id for this tier in the account\'s options, e.g. {{"models": {{"fast": "…"}}}}.',
+                ErrorKind.RETIRED_MODEL,
+                f"Google has retired this model or no longer offers it here ({model} in {location})",
             )
         return fail(ErrorKind.NOT_FOUND, f"Google does not know this operation{said}")
     if code == 429:

@@ -537,16 +537,18 @@ def test_a_retired_model_fails_plainly_and_another_model_id_for_the_tier_renders
     settings.SIMULATOR = {**settings.SIMULATOR, "google_cloud_retired": [FAST]}
     project = cloud_project()
     task = follow(pending(project, people["owner"]))
-    assert task.state == Task.State.FAILED and task.error_code == "not_found" and task.cost_charged == 0
+    assert task.state == Task.State.FAILED and task.error_code == "retired_model" and task.cost_charged == 0
     assert task.error_message.startswith(
-        f"Google has retired this model or no longer offers it here ({FAST} in {LOCATION}); "
-        "pick another model id for this tier in the account's options"
+        f"Google has retired this model or no longer offers it here ({FAST} in {LOCATION}). Nothing was billed. "
+        "A project owner can set another model id for this tier on the provider account's page"
     )
     account = project.draft_account
-    account.options = {**account.options, "models": {"fast": LITE}}
+    account.refresh_from_db()
+    assert list(account.gone_models) == [FAST]
+    account.model_ids = {"fast": LITE}
     account.save()
     task = follow(pending(project, people["owner"]))
-    assert task.state == Task.State.DONE and task.model == FAST, task.error_message
+    assert task.state == Task.State.DONE and task.model == LITE, task.error_message
     assert api_requests("predictLongRunning")[-1].path.endswith(f"/{LITE}:predictLongRunning")
 
 
@@ -623,7 +625,8 @@ def stand_in_account() -> ProviderAccount:
     [
         (400, {"error": {"code": 400, "message": "bad aspect", "status": "INVALID_ARGUMENT"}}, {}, "validation", None),
         (403, {"error": {"code": 403, "status": "PERMISSION_DENIED"}}, {}, "auth", None),
-        (404, {"error": {"code": 404, "status": "NOT_FOUND"}}, {}, "not_found", None),
+        # At submit a 404 names the model: retired, or not offered at this location.
+        (404, {"error": {"code": 404, "status": "NOT_FOUND"}}, {}, "retired_model", None),
         (429, {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED"}}, {"Retry-After": "12"}, "rate_limit", 12.0),
         (
             429,
