@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from studio.prompts.models import PromptVersion
+from studio.providers.models import ProviderAccount
+from studio.tasks import lifecycle
 from studio.tasks.models import Task
 
 pytestmark = pytest.mark.django_db
@@ -77,3 +79,47 @@ def test_a_draft_without_a_seed_gets_one_recorded(owner_client, project, post):
 def test_the_first_draft_names_its_prompt_after_its_first_eight_words(owner_client, project, post):
     post(owner_client, project, prompt="A slow dolly past rain on neon signs, reflections pooling below")
     assert project.prompts.get().title == "A slow dolly past rain on neon signs,…"
+
+
+def test_people_and_prompt_rewriting_are_offered_where_the_route_takes_them_and_kept_on_the_task(
+    owner_client, project, post
+):
+    editor = owner_client.get(f"/projects/{project.pk}/").content.decode()
+    assert "People and prompt rewriting" in editor and "provider&#x27;s defaults" in editor
+    for value, words in (("allow_all", "Anyone, adults and children"), ("allow_adult", "Adults only")):
+        assert f'<option value="{value}">{words}</option>' in editor
+    assert '<option value="off">Keep my exact words</option>' in editor
+    post(owner_client, project, people="dont_allow", enhance_prompt="off")
+    task = Task.objects.get()
+    assert (task.parameters["people"], task.parameters["enhance_prompt"]) == ("dont_allow", False)
+    # Recalled, the editor starts from them and says what it carried.
+    recalled = owner_client.get(f"/projects/{project.pk}/?from_task={task.pk}").content.decode()
+    assert '<option value="dont_allow" selected>No people</option>' in recalled
+    assert "no people · exact words" in recalled
+
+
+def test_a_people_setting_the_route_does_not_take_is_refused_inline(owner_client, project, post):
+    answer = post(owner_client, project, people="everyone")
+    assert "Select a valid choice" in answer.content.decode()
+    assert Task.objects.count() == 0
+
+
+def test_google_gemini_offers_prompt_rewriting_but_no_people_choice(owner_client, project):
+    account = project.draft_account
+    account.route = "gemini"
+    account.save()
+    editor = owner_client.get(f"/projects/{project.pk}/").content.decode()
+    assert 'name="enhance_prompt"' in editor and 'name="people"' not in editor
+
+
+def test_a_final_on_a_route_without_the_drafts_people_setting_says_it_was_left_to_the_route(
+    project, people, pending_task
+):
+    draft = pending_task(project, people["owner"], people="allow_all", enhance_prompt=True)
+    cloud = ProviderAccount(project=project, label="Cloud", route="google-cloud")
+    wanted, notes = lifecycle.final_parameters(draft, cloud)
+    assert "people" not in wanted and wanted["enhance_prompt"] is True
+    assert any("takes no “anyone, adults and children” setting; it decides who appears" in n for n in notes), notes
+    ours = ProviderAccount(project=project, label="Gateway", route="videos-gateway")
+    wanted, notes = lifecycle.final_parameters(draft, ours)
+    assert (wanted["people"], wanted["enhance_prompt"]) == ("allow_all", True) and not notes

@@ -34,6 +34,9 @@ class Tier(enum.StrEnum):
 
 DRAFT_TIERS = (Tier.LITE, Tier.FAST)
 
+# Who may appear in a clip, in Google's words (every Veo route passes them on), and in the user's.
+PEOPLE = {"allow_all": "Anyone, adults and children", "allow_adult": "Adults only", "dont_allow": "No people"}
+
 # Words by which gateways' free-text failure reasons say "the safety filter
 # stopped it" (not billed) rather than "it broke". "rai" only as a word, so
 # "rain" in a prompt echoed back is not a block.
@@ -71,6 +74,10 @@ class VideoRequest:
     first_frame: ImageInput | None = None
     last_frame: ImageInput | None = None
     references: tuple[ImageInput, ...] = ()
+    # Who may appear (Google's words: allow_all, allow_adult, dont_allow); "" leaves it to the route.
+    people: str = ""
+    # Whether the model may rewrite the prompt before rendering; None leaves it to the route.
+    enhance_prompt: bool | None = None
     # Where a route that calls back should deliver its result (unguessable per task).
     callback_url: str | None = None
 
@@ -177,6 +184,10 @@ class Capabilities:
     max_references: int = 0
     # Routes that fetch images themselves need a URL the provider can reach.
     images_by_url: bool = False
+    # Who may appear, where the route lets the user choose (Google's words, see PEOPLE).
+    people: tuple[str, ...] = ()
+    # Whether the user may switch the route's prompt rewriting on or off.
+    enhance_prompt: bool = False
     # (resolution, durations allowed at it, the route's reason).
     rules: tuple[tuple[str, tuple[int, ...], str], ...] = field(default=())
     # Anything else the route refuses, as field → message (e.g. references need 8 s).
@@ -207,6 +218,14 @@ class Capabilities:
                 if self.max_references
                 else "This model does not take reference images."
             )
+        if request.people and request.people not in self.people:
+            found["people"] = (
+                f"This route takes {_words([PEOPLE[p].lower() for p in self.people])}."
+                if self.people
+                else "This route does not take a people setting."
+            )
+        if request.enhance_prompt is not None and not self.enhance_prompt:
+            found["enhance_prompt"] = "This route does not rewrite prompts."
         if self.images_by_url and any(
             image.url is None for image in (request.first_frame, request.last_frame, *request.references) if image
         ):

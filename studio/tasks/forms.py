@@ -19,7 +19,7 @@ from studio.images.models import InputImage
 from studio.money.prices import price_of, total
 from studio.projects.models import Project
 from studio.prompts.models import TITLE_MAX_LENGTH, PromptVersion
-from studio.providers.base import DRAFT_TIERS, Capabilities, Tier
+from studio.providers.base import DRAFT_TIERS, PEOPLE, Capabilities, Tier
 from studio.providers.models import ProviderAccount
 
 from .batches import AXES, MAX_CELLS, Axis, Cell, plan
@@ -154,6 +154,11 @@ class DraftQuote:
         return None if self.problem else total([self.each] * self.count)
 
 
+def _ticked(value) -> bool:
+    """A checkbox's value as the browser sends it (or as a stored initial value is)."""
+    return str(value).lower() in {"on", "true", "1"}
+
+
 class DraftForm(StorableText, forms.Form):
     """The prompt editor. Its options are what the project's draft route can render on the chosen tier.
 
@@ -191,6 +196,17 @@ class DraftForm(StorableText, forms.Form):
     aspect_ratio = forms.ChoiceField(label="Aspect ratio")
     duration_s = forms.IntegerField(label="Duration", widget=forms.Select)
     audio = forms.BooleanField(required=False, label="Generate audio")
+    # Offered only where the chosen model lets the user choose (`Capabilities.people`, `.enhance_prompt`).
+    people = forms.ChoiceField(required=False, label="People in the clip")
+    # Three ways, not a checkbox: the providers' own defaults differ, and "not said" must stay possible.
+    enhance_prompt = forms.TypedChoiceField(
+        required=False,
+        label="Prompt rewriting",
+        choices=[("", "The provider's default"), ("on", "Let the model rewrite it"), ("off", "Keep my exact words")],
+        coerce=lambda value: value == "on",
+        empty_value=None,
+        help_text="The provider's prompt enhancement: more detail, less control over the exact words.",
+    )
     seed = forms.IntegerField(
         required=False,
         min_value=0,
@@ -277,9 +293,16 @@ class DraftForm(StorableText, forms.Form):
                 ("first_frame", caps.first_frame),
                 ("last_frame", caps.last_frame),
                 ("references", caps.max_references > 0),
+                ("people", bool(caps.people)),
+                ("enhance_prompt", caps.enhance_prompt),
             ):
                 if not offered:
                     del self.fields[name]
+            if caps.people:
+                declared(self, "people", forms.ChoiceField).choices = [
+                    ("", "The provider's default"),
+                    *((value, PEOPLE[value]) for value in caps.people),
+                ]
             if "references" in self.fields:
                 self.fields["references"].help_text = f"Up to {caps.max_references}; JPG, PNG or WebP, 10 MB each."
         if project is not None:
@@ -310,6 +333,7 @@ class DraftForm(StorableText, forms.Form):
         ("negative", "Negative prompt", ("negative_prompt",)),
         ("seed", "Seed and variations", ("seed", "variations")),
         ("images", "Images", ("first_frame", "last_frame", "references")),
+        ("model", "People and prompt rewriting", ("people", "enhance_prompt")),
     )
 
     def main_fields(self) -> list[BoundField]:
@@ -343,6 +367,10 @@ class DraftForm(StorableText, forms.Form):
             if count > 1:
                 parts.append(f"{count} variations")
             return " · ".join(parts)
+        if key == "model":
+            people = PEOPLE.get(str(self.value("people") or ""), "")
+            rewrite = {"on": "prompt rewritten", "off": "exact words"}.get(str(self.value("enhance_prompt") or ""), "")
+            return " · ".join(part for part in (people.lower(), rewrite) if part) or "provider's defaults"
         kept = self.kept_images()
         parts = []
         if kept["first_frame"]:
@@ -456,6 +484,10 @@ class DraftForm(StorableText, forms.Form):
             parameters["last_frame"] = data["last_frame_image"].pk
         if data.get("reference_images"):
             parameters["references"] = [image.pk for image in data["reference_images"]]
+        if data.get("people"):
+            parameters["people"] = data["people"]
+        if data.get("enhance_prompt") is not None:
+            parameters["enhance_prompt"] = data["enhance_prompt"]
         return parameters
 
     def quote(self) -> DraftQuote:
@@ -489,7 +521,7 @@ class DraftForm(StorableText, forms.Form):
             return DraftQuote(problem=" ".join(refused.messages))
         parameters = {
             "resolution": resolution,
-            "audio": "audio" in self.fields and str(self.value("audio")).lower() in {"on", "true", "1"},
+            "audio": "audio" in self.fields and _ticked(self.value("audio")),
             "duration_s": seconds,
         }
         return DraftQuote(each=price_of(route=self.account.route, model=model, parameters=parameters), count=count)

@@ -27,6 +27,7 @@ from studio.images.models import InputImage
 from studio.money.prices import price_of
 from studio.prompts.models import PromptVersion
 from studio.providers.base import (
+    PEOPLE,
     ErrorKind,
     ImageInput,
     ProviderError,
@@ -107,6 +108,8 @@ def build_request(
         first_frame=load(parameters.get("first_frame")),
         last_frame=load(parameters.get("last_frame")),
         references=tuple(filter(None, (load(i) for i in parameters.get("references", ())))),
+        people=parameters.get("people", ""),
+        enhance_prompt=parameters.get("enhance_prompt"),
         callback_url=callback_url,
     )
 
@@ -295,6 +298,11 @@ def final_parameters(draft: Task, account: ProviderAccount) -> tuple[dict, list[
         if wanted.get(name) and not offered:
             notes.append(f"{route.name} takes no {label}; it was left out.")
             wanted.pop(name)
+    if wanted.get("people") and wanted["people"] not in caps.people:
+        notes.append(f"{route.name} takes no “{PEOPLE[wanted.pop('people')].lower()}” setting; it decides who appears.")
+    if wanted.get("enhance_prompt") is not None and not caps.enhance_prompt:
+        notes.append(f"{route.name} does not switch prompt rewriting; it was left to the route.")
+        wanted.pop("enhance_prompt")
     if wanted.get("references") and len(wanted["references"]) > caps.max_references:
         notes.append(f"{route.name} takes {caps.max_references} reference image(s); the rest were left out.")
         wanted["references"] = wanted["references"][: caps.max_references]

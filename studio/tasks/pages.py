@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from studio.money.prices import price_of
 from studio.prompts.models import PromptVersion
-from studio.providers.base import Tier
+from studio.providers.base import PEOPLE, Tier
 
 from . import budgets, lifecycle
 from .budgets import Standing
@@ -146,6 +146,8 @@ def editor_initial(project, prompt, recalled: Task | None, *, user=None, fresh: 
             duration_s=parameters.get("duration_s"),
             resolution=parameters.get("resolution"),
             audio=parameters.get("audio", False),
+            people=parameters.get("people", ""),
+            enhance_prompt={True: "on", False: "off"}.get(parameters.get("enhance_prompt"), ""),
         )
         if source.kind == Task.Kind.DRAFT:
             initial["tier"] = source.tier
@@ -216,6 +218,8 @@ def _inherited_items(form: DraftForm, task: Task) -> list[str]:
         f"{parameters.get('duration_s')} s",
         str(parameters.get("resolution", "")),
         "audio" if parameters.get("audio") else "silent",
+        PEOPLE.get(parameters.get("people", ""), "").lower(),
+        {True: "prompt rewritten", False: "exact words"}.get(parameters.get("enhance_prompt"), ""),
     ]
     if task.kind == Task.Kind.DRAFT:
         items.append(task.tier.title())

@@ -51,6 +51,10 @@ What we assumed where it is silent:
   Agent Platform mode"). The capabilities say `seed=False`, so the editor
   offers no seed field on this route; a seed a task still carries (a
   variation's, or one recalled from another route) is not sent.
+- `enhancePrompt` is the editor's "Prompt rewriting" (sent only when chosen).
+  People are not offered in the editor: Google documents `allow_all` for
+  text-to-video and `allow_adult` for image-to-video on Veo 3.1, one value
+  each, and a forum report shows even that refused at times.
 - `personGeneration` comes from the account's `options["person_generation"]`
   and is passed through; route 4's word `disallow` is translated to Google's
   `dont_allow`. Google's own per-mode rules for it come back as a 400 in
@@ -132,8 +136,12 @@ FILE_ID = re.compile(r"/files/([a-z0-9]+):download$")
 MIME_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
 
 # Veo's own limits, with three reference images and sound on every clip.
-_VEO = veo_capabilities(where=WHERE, max_references=3, always_audio=True, seed=False)
-_VEO_LITE = veo_capabilities(where=WHERE, lite=True, max_references=3, always_audio=True, seed=False)
+# People are not offered: Google documents one value per kind of request (allow_all for text,
+# allow_adult with images), so a choice would only fail. Prompt rewriting is a switch.
+_VEO = veo_capabilities(where=WHERE, max_references=3, always_audio=True, seed=False, enhance_prompt=True)
+_VEO_LITE = veo_capabilities(
+    where=WHERE, lite=True, max_references=3, always_audio=True, seed=False, enhance_prompt=True
+)
 
 
 class Gemini(Route):
@@ -186,6 +194,8 @@ class Gemini(Route):
             parameters["negativePrompt"] = request.negative_prompt
         if person := account.options.get("person_generation"):
             parameters["personGeneration"] = PERSON_GENERATION.get(person, person)
+        if request.enhance_prompt is not None:
+            parameters["enhancePrompt"] = request.enhance_prompt
         response = http.post(
             f"{account.resolved_base_url}/v1beta/models/{request.model}:predictLongRunning",
             json={"instances": [instance], "parameters": parameters},

@@ -9,6 +9,7 @@ import io
 import itertools
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -184,6 +185,18 @@ def test_a_silent_draft_asks_for_no_audio_and_person_generation_comes_from_the_a
         "personGeneration": "dont_allow",
     }
     assert "negativePrompt" not in body["parameters"] and "seed" not in body["parameters"]
+
+
+def test_prompt_rewriting_is_sent_only_when_chosen(people, simulator, gemini_project):
+    account = gemini_project().draft_account
+    request = VideoRequest(model=FAST, prompt="Quiet", duration_s=4)
+    with lifecycle.http_client() as http:
+        ROUTE.submit(http, account, replace(request, enhance_prompt=False))
+        ROUTE.submit(http, account, request)
+    chosen, unsaid = (json.loads(r.body)["parameters"] for r in SimulatorRequest.objects.filter(method="POST"))
+    assert chosen["enhancePrompt"] is False and "enhancePrompt" not in unsaid
+    # Google names one people value per kind of request, so the editor offers no choice.
+    assert ROUTE.capabilities[FAST].people == () and ROUTE.capabilities[FAST].enhance_prompt
 
 
 # --- The capability table and Google's limits -----------------------------------

@@ -40,7 +40,8 @@ What we assumed where it is silent:
   Any other base URL (a proxy, the simulator) is used as given.
 - We always send `generateAudio` (as asked), `sampleCount` 1 (one task, one clip, one bill: of
   several videos the first is the clip) and the seed when the task has one. `personGeneration`
-  and `enhancePrompt` come from the account's options (`person_generation`, `enhance_prompt`),
+  and `enhancePrompt` come from the editor (people: adults only or none; Google's allow_all
+  needs an allowlist, so it is not offered), else from the account's options (`person_generation`, `enhance_prompt`),
   route 4's `disallow` read as Google's `dont_allow`; `storageUri` from `options["storage_uri"]`
   (a `gs://bucket/prefix/`), else the video comes back inline.
 - An inline video is reported as a `data:` URL holding the bytes, as on route 5: the archive
@@ -115,7 +116,8 @@ LOCATION = re.compile(r"[a-z]+(?:-[a-z]+[0-9]+)?")
 MODEL_ID = re.compile(r"[a-z0-9][a-z0-9.-]{0,99}")
 OPERATION = re.compile(r"projects/[^/]+/locations/[^/]+/publishers/google/models/[^/:]+/operations/[^/:?#]+")
 
-_VEO = veo_capabilities(where=WHERE, max_references=3)
+# allow_all needs Google's approval on this platform (so it is not offered); prompt rewriting is a switch.
+_VEO = veo_capabilities(where=WHERE, max_references=3, people=("allow_adult", "dont_allow"), enhance_prompt=True)
 
 
 class GoogleCloud(Route):
@@ -129,7 +131,9 @@ class GoogleCloud(Route):
     capabilities = {
         QUALITY: _VEO,
         FAST: _VEO,
-        LITE: veo_capabilities(where=WHERE, lite=True, last_frame=False, max_references=0),
+        LITE: veo_capabilities(
+            where=WHERE, lite=True, last_frame=False, max_references=0, people=_VEO.people, enhance_prompt=True
+        ),
     }
     min_poll_interval_s = 5.0
     deadline_s = 20 * 60
@@ -271,9 +275,11 @@ def _parameters(account, request: VideoRequest) -> dict[str, Any]:
     if request.seed is not None and 0 <= request.seed < 2**32:
         parameters["seed"] = request.seed
     options = account.options
-    if person := options.get("person_generation"):
+    # The editor's choice first; the account's options are the default for tasks that made none.
+    if person := request.people or options.get("person_generation"):
         parameters["personGeneration"] = PERSON_GENERATION.get(person, person)
-    if isinstance(enhance := options.get("enhance_prompt"), bool):
+    enhance = request.enhance_prompt if request.enhance_prompt is not None else options.get("enhance_prompt")
+    if isinstance(enhance, bool):
         parameters["enhancePrompt"] = enhance
     if storage := str(options.get("storage_uri") or "").strip():
         parameters["storageUri"] = storage

@@ -257,6 +257,17 @@ def test_account_options_reach_google_and_a_silent_draft_asks_for_no_audio(cloud
     }
 
 
+def test_the_editors_people_and_rewriting_choice_overrides_the_accounts_options(cloud_project, people, pending):
+    project = cloud_project(options={"person_generation": "disallow", "enhance_prompt": False})
+    lifecycle.submit(pending(project, people["owner"], people="allow_adult", enhance_prompt=True).pk)
+    (submitted,) = api_requests("predictLongRunning")
+    parameters = json.loads(submitted.body)["parameters"]
+    assert (parameters["personGeneration"], parameters["enhancePrompt"]) == ("allow_adult", True)
+    # allow_all needs Google's approval here, so the editor does not offer it.
+    assert ROUTE.capabilities[FAST].people == ("allow_adult", "dont_allow")
+    assert "people" in ROUTE.capabilities[FAST].problems(VideoRequest(model=FAST, prompt="p", people="allow_all"))
+
+
 def test_the_capability_table_refuses_in_plain_words_what_google_refuses():
     base = {"model": FAST, "prompt": "p", "duration_s": 8, "aspect_ratio": "16:9", "resolution": "720p"}
     red = ImageInput(png("red"), "image/png")

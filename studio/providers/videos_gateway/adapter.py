@@ -6,7 +6,9 @@ What its documentation states:
   `veo-3.1-fast-generate-preview` and `veo-3.1-lite-generate-preview` (no 4k).
   `resolution` 720p|1080p|4k, and 1080p/4k take 8 s only; `duration` 4|6|8;
   `aspect_ratio` 16:9|9:16; `generate_audio` is off unless set; optional
-  `negative_prompt`, `seed` (0…2^32−1, best effort), `person_generation`.
+  `negative_prompt`, `seed` (0…2^32−1, best effort), `person_generation`
+  (allow_all, allow_adult, disallow) and `enhance_prompt` (off unless set), both
+  from the editor, the people setting else from the account's options.
 - The receipt is top-level JSON `{id, task_id, object, model, status, progress,
   created_at}`. Business failures come back as HTTP 200 carrying
   `{"error": {"message", "type", "code"}}` instead: we check `error` first.
@@ -75,7 +77,9 @@ STATUSES = StatusWords(
 WHERE = "this route"
 
 # Veo's own limits, with one reference image (the seed names a single string).
-_VEO = veo_capabilities(where=WHERE, max_references=1)
+# Seed 004 documents person_generation (allow_all, allow_adult, disallow) and enhance_prompt (off unless set).
+_PEOPLE = ("allow_all", "allow_adult", "dont_allow")
+_VEO = veo_capabilities(where=WHERE, max_references=1, people=_PEOPLE, enhance_prompt=True)
 
 
 class VideosGateway(Route):
@@ -91,7 +95,9 @@ class VideosGateway(Route):
     capabilities = {
         "veo-3.1-generate-preview": _VEO,
         "veo-3.1-fast-generate-preview": _VEO,
-        "veo-3.1-lite-generate-preview": veo_capabilities(where=WHERE, lite=True, max_references=1),
+        "veo-3.1-lite-generate-preview": veo_capabilities(
+            where=WHERE, lite=True, max_references=1, people=_PEOPLE, enhance_prompt=True
+        ),
     }
     min_poll_interval_s = 5.0
     deadline_s = 20 * 60
@@ -114,8 +120,11 @@ class VideosGateway(Route):
             body["negative_prompt"] = request.negative_prompt
         if request.seed is not None:
             body["seed"] = request.seed
-        if person := account.options.get("person_generation"):
-            body["person_generation"] = person
+        # The editor's choice first (Google's words; this gateway says "disallow"), else the account's option.
+        if person := request.people or account.options.get("person_generation"):
+            body["person_generation"] = {"dont_allow": "disallow"}.get(person, person)
+        if request.enhance_prompt is not None:
+            body["enhance_prompt"] = request.enhance_prompt
         if request.first_frame:
             body["image"] = request.first_frame.data_uri
         if request.last_frame:

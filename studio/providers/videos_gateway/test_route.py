@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -33,6 +34,17 @@ def sent(project, request: VideoRequest) -> tuple[dict, dict]:
         receipt = ROUTE.submit(http, project.draft_account, request)
     entry = SimulatorRequest.objects.get(job_id=receipt.provider_task_id, method="POST")
     return json.loads(entry.body), entry.headers
+
+
+def test_people_and_prompt_rewriting_go_in_the_gateways_own_words(simulator, project):
+    request = VideoRequest(model="veo-3.1-fast-generate-preview", prompt="Dunes", people="dont_allow")
+    body, _ = sent(project, replace(request, enhance_prompt=True))
+    assert (body["person_generation"], body["enhance_prompt"]) == ("disallow", True)
+    body, _ = sent(project, replace(request, people="allow_adult", enhance_prompt=False))
+    assert (body["person_generation"], body["enhance_prompt"]) == ("allow_adult", False)
+    # Not chosen: not sent (this gateway's enhancement stays off unless set).
+    body, _ = sent(project, replace(request, people=""))
+    assert "person_generation" not in body and "enhance_prompt" not in body
 
 
 def test_text_to_video_sends_exactly_the_documented_fields(simulator, project):
