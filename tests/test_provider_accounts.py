@@ -246,6 +246,7 @@ def test_a_google_cloud_account_without_a_key_file_uses_the_machines_credentials
         ({"google_location": "central US"}, "google_location", "A location looks like us-central1"),
         ({"api_key": "AIzaSy-a-key"}, "api_key", "takes a key file"),
         ({"model_fast": "Veo Fast!"}, "model_fast", "A model id is letters, digits"),
+        ({"model_fast": "google/veo-3.1"}, "model_fast", "model ids look like veo-3.1-generate-001"),
         ({"options_text": '{"storage_uri": "s3://bucket"}'}, "options_text", "a Cloud Storage address"),
     ],
 )
@@ -342,3 +343,16 @@ def test_a_retired_id_an_account_still_names_explains_itself(owner_client, proje
     edit = owner_client.get(f"/accounts/{account.pk}/").content.decode()
     assert "veo-3.1-lite-generate-preview is reported retired: Google shut the Gemini API" in edit
     assert '<option value="veo-3.1-lite-generate-preview">retired: Google shut' in edit
+
+
+def test_an_account_leaving_google_cloud_must_bring_its_own_api_key(owner_client, project):
+    owner_client.post(f"/projects/{project.pk}/accounts/add", GOOGLE)
+    account = ProviderAccount.objects.get(route="google-cloud")
+    key_file = account.api_key
+    answer = owner_client.post(f"/accounts/{account.pk}/", {**NEW, "label": account.label, "api_key": ""})
+    assert answer.status_code == 400 and "give this route its own API key" in answer.content.decode()
+    account.refresh_from_db()
+    assert (account.route, account.api_key) == ("google-cloud", key_file)
+    owner_client.post(f"/accounts/{account.pk}/", {**NEW, "label": account.label, "api_key": "sim-new-key-123456"})
+    account.refresh_from_db()
+    assert (account.route, account.api_key) == ("videos-gateway", "sim-new-key-123456")

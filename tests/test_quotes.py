@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from studio.money.models import Budget
 from studio.prompts.models import Prompt
+from studio.providers.base import Tier
 from studio.tasks.models import Task
 
 pytestmark = pytest.mark.django_db
@@ -163,6 +164,15 @@ def test_the_grid_quote_shows_each_cell_and_the_total_against_the_budget(project
     for cell in ("seed 11 · 16:9", "seed 22 · 16:9", "seed 11 · 9:16", "seed 22 · 9:16"):
         assert f"<li>{cell}: $0.40</li>" in html
     assert "$10.00 left of $10.00 this month" in html and "data-over-budget" not in html
+
+
+def test_a_grid_is_quoted_at_the_model_the_account_sends_not_the_routes_default(project, grid_quote):
+    # The fast tier sends the quality model: each 4 s cell is priced as quality ($0.20/s silent on route 4).
+    account = project.draft_account
+    account.model_ids = {"fast": account.provider.model_for(Tier.QUALITY)}
+    account.save()
+    html = grid_quote(duration_s="4", column_values="11, 22", row_values="16:9, 9:16")
+    assert "<li>seed 11 · 16:9: $0.80</li>" in html and "quoted total <strong>$3.20</strong>" in html
 
 
 def test_a_grid_over_the_budget_says_so_and_disables_its_button(owner_client, project, grid_quote):

@@ -10,6 +10,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from studio.providers.base import ErrorKind, ProviderError
+from studio.providers.videos_gateway.adapter import VideosGateway
 from studio.simulator.models import SimulatorRequest
 from studio.tasks import lifecycle, tracker
 from studio.tasks.models import Task
@@ -221,3 +223,19 @@ def test_the_tracker_resends_a_rate_limited_submit_as_soon_as_retry_after_allows
     # Sent again about every second (not after the 10 s lost-message sweep), each refused, none billed.
     assert 3 <= submits() <= 4
     assert inline_queue.jobs[:2] == [("submit", task.pk), ("submit", task.pk)]
+
+
+def test_an_answer_to_a_submit_that_cannot_be_read_is_uncertain_never_failed_or_sent_again(
+    project, people, pending_task, monkeypatch
+):
+    def unreadable(self, http, account, request):
+        # As a route does when the provider said 200 with a body it cannot read: the job may exist.
+        raise ProviderError(ErrorKind.BAD_ANSWER, "The provider answered HTTP 200 with something that is not JSON")
+
+    monkeypatch.setattr(VideosGateway, "submit", unreadable)
+    task = pending_task(project, people["owner"])
+    assert lifecycle.submit(task.pk)
+    task.refresh_from_db()
+    assert task.state == Task.State.UNCERTAIN and task.error_code == "uncertain"
+    assert "answer could not be read" in task.error_message and "will not send it again" in task.error_message
+    assert not lifecycle.submit(task.pk)

@@ -34,6 +34,9 @@ class Tier(enum.StrEnum):
 
 DRAFT_TIERS = (Tier.LITE, Tier.FAST)
 
+# Google's model ids (veo-3.1-generate-001): lower-case letters, digits, dots and hyphens.
+GOOGLE_MODEL_ID = re.compile(r"[a-z0-9][a-z0-9.-]{0,99}")
+
 # Who may appear in a clip, in Google's words (every Veo route passes them on), and in the user's.
 PEOPLE = {"allow_all": "Anyone, adults and children", "allow_adult": "Adults only", "dont_allow": "No people"}
 
@@ -313,6 +316,10 @@ class Route:
     # Model ids the provider has retired, each with what happened in plain words (when, what to use
     # instead). Still offered as choices, so an account on one explains itself.
     retired_models: ClassVar[dict[str, str]] = {}
+    # The shape of a model id this route's provider can have (None: any id without spaces), checked on the
+    # account form so an id the provider could never answer for is refused before anything is sent.
+    model_id_shape: ClassVar[re.Pattern[str] | None] = None
+    model_id_example: ClassVar[str] = ""
     # Past this, a job that never finishes is ended as timed out (never resubmitted).
     deadline_s: ClassVar[float] = 30 * 60
     # How long the provider keeps result URLs alive.

@@ -178,6 +178,8 @@ class ProviderAccountForm(StorableText, forms.ModelForm):
                 self.add_error(name, f"{route.name} has no {tier.value} tier: leave this blank.")
             elif not MODEL_ID.fullmatch(model) or ".." in model:  # it goes into the provider's URL path
                 self.add_error(name, "A model id is letters, digits and . - _ : / @, no spaces (veo-3.1-generate-001).")
+            elif route.model_id_shape and not route.model_id_shape.fullmatch(model):
+                self.add_error(name, f"{route.name} model ids look like {route.model_id_example} (lower case).")
             elif model != route.model_for(tier):
                 chosen[tier.value] = model
         return chosen
@@ -212,6 +214,9 @@ class ProviderAccountForm(StorableText, forms.ModelForm):
             self._clean_google_cloud(data)
         elif not self.instance.pk and not data.get("api_key"):
             self.add_error("api_key", forms.ValidationError(self.fields["api_key"].error_messages["required"]))
+        elif self.instance.route == GOOGLE_CLOUD and not data.get("api_key"):
+            # The key on file is a service-account key file: never send it to another route as its key.
+            self.add_error("api_key", "The key on file is a Google Cloud key file: give this route its own API key.")
         return data
 
     @sensitive_variables()

@@ -75,6 +75,18 @@ class ProviderAccount(models.Model):
 
     @property
     @sensitive_variables()
+    def key_unreadable(self) -> bool:
+        """A key is on file but this server cannot decrypt it (its FIELD_ENCRYPTION_KEY changed)."""
+        if not self.api_key_encrypted:
+            return False
+        try:
+            _fernet().decrypt(self.api_key_encrypted.encode())
+        except InvalidToken:
+            return True
+        return False
+
+    @property
+    @sensitive_variables()
     def masked_key(self) -> str:
         key = self.api_key
         return f"••••{key[-4:]}" if len(key) > 8 else "••••"

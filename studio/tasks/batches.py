@@ -87,7 +87,7 @@ def plan(
             cell = Cell(column=c, row=r, version=version, tier=tier, parameters=dict(parameters), seed=seed)
             for axis, value in ((columns, column_value), (rows, row_value)):
                 _apply(cell, axis.name, value)
-            model = account.provider.model_for(cell.tier)
+            model = account.model_for(cell.tier)
             cell.problems = problems_with(
                 account=account,
                 tier=cell.tier,

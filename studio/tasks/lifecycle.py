@@ -413,6 +413,9 @@ def submit(task_id: int) -> bool:
         elif error.http_status in (502, 504):
             # A gateway timed out waiting for the provider: the job may exist.
             _mark_uncertain(task_id, f"The provider's gateway timed out (HTTP {error.http_status})")
+        elif error.kind == ErrorKind.BAD_ANSWER:
+            # The provider answered, but not in words we could read: it may have made (and billed) the job.
+            _mark_uncertain(task_id, f"The provider's answer could not be read ({error.message})")
         else:
             # A safety refusal at submit (route 1's 451) is a block, as it is when a poll reports one.
             state = State.BLOCKED if error.kind == ErrorKind.SAFETY else State.FAILED

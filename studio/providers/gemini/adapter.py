@@ -109,6 +109,7 @@ import httpx
 from django.views.decorators.debug import sensitive_variables
 
 from studio.providers.base import (
+    GOOGLE_MODEL_ID,
     ErrorKind,
     ProviderError,
     Receipt,
@@ -151,6 +152,8 @@ class Gemini(Route):
     name = "Google Gemini API"
     default_base_url = "https://generativelanguage.googleapis.com"
     models = {Tier.LITE: LITE, Tier.FAST: FAST, Tier.QUALITY: QUALITY}
+    model_id_shape = GOOGLE_MODEL_ID
+    model_id_example = "veo-3.1-generate-001"
     retired_models = {
         "veo-3.1-generate-preview": SHUT_DOWN.format(QUALITY),
         "veo-3.1-fast-generate-preview": SHUT_DOWN.format(FAST),

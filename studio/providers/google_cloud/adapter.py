@@ -80,6 +80,7 @@ import httpx
 from django.views.decorators.debug import sensitive_variables
 
 from studio.providers.base import (
+    GOOGLE_MODEL_ID,
     SAFETY_WORDS,
     ErrorKind,
     ImageInput,
@@ -113,7 +114,6 @@ MIME_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
 PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
 # us-central1, europe-west4, global, us, eu…
 LOCATION = re.compile(r"[a-z]+(?:-[a-z]+[0-9]+)?")
-MODEL_ID = re.compile(r"[a-z0-9][a-z0-9.-]{0,99}")
 OPERATION = re.compile(r"projects/[^/]+/locations/[^/]+/publishers/google/models/[^/:]+/operations/[^/:?#]+")
 
 # allow_all needs Google's approval on this platform (so it is not offered); prompt rewriting is a switch.
@@ -135,6 +135,8 @@ class GoogleCloud(Route):
             where=WHERE, lite=True, last_frame=False, max_references=0, people=_VEO.people, enhance_prompt=True
         ),
     }
+    model_id_shape = GOOGLE_MODEL_ID
+    model_id_example = "veo-3.1-generate-001"
     min_poll_interval_s = 5.0
     deadline_s = 20 * 60
 

@@ -141,6 +141,13 @@ class Keyring:
     def session(self, http: httpx.Client, account, *, operation: str | None = None) -> Session:
         """Tokens for one submit, poll (`operation`: the provider's job), download or check on this account."""
         key = account.api_key.strip()
+        if not key and getattr(account, "key_unreadable", False):
+            # A key on file this server cannot read (its FIELD_ENCRYPTION_KEY changed) is not "no key": never fall
+            # back to the machine's own identity for an account that named a service account.
+            raise ProviderError(
+                ErrorKind.AUTH,
+                "The account's key file cannot be read on this server (its encryption key changed); paste it again",
+            )
         digest = hashlib.sha256(key.encode()).hexdigest()
         credentials = self._credentials_for(key, digest)
         with self._lock:

@@ -430,6 +430,21 @@ def test_no_key_and_no_default_credentials_fails_saying_so(cloud_project, people
     assert not SimulatorRequest.objects.exists()
 
 
+def test_a_key_file_this_server_cannot_read_never_falls_back_to_the_machines_credentials(
+    cloud_project, people, pending, key_file, tmp_path, monkeypatch
+):
+    credentials = tmp_path / "application_default_credentials.json"
+    credentials.write_text(key_file())
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(credentials))
+    project = cloud_project()
+    ProviderAccount.objects.filter(pk=project.draft_account_id).update(api_key_encrypted="gAAAAA-not-ours")
+    project.refresh_from_db()
+    task = follow(pending(project, people["owner"]))
+    assert task.state == Task.State.FAILED and task.error_code == "auth"
+    assert "key file cannot be read on this server" in task.error_message
+    assert not SimulatorRequest.objects.exists()
+
+
 def test_the_signed_assertion_and_the_token_never_reach_the_simulators_log(project, people, pending):
     follow(pending(project, people["owner"]))
     (fetched,) = token_requests()
