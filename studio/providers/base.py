@@ -351,6 +351,11 @@ class Route:
         url = absolute_url(account, url) or url
         return url, self.key_headers(account) if same_origin(url, account.resolved_base_url) else {}
 
+    def download_refusal_passes(self, account: Account, url: str) -> bool:
+        """After the result's download was refused (401/403, or our credentials for it were): whether to try
+        again later rather than call the link dead. Provider links expire, so by default a refusal is final."""
+        return False
+
     def poll_delay(self, *, model: str, elapsed_s: float, account: Account | None = None) -> float:
         """Seconds until the next poll, as the route's documentation asks."""
         raise NotImplementedError

@@ -91,6 +91,11 @@ def archive(task_id: int) -> bool:
         finish_task(task_id, from_states=[State.ARCHIVING], state=State.FAILED, error=error, billed=None)
         return False
     except ProviderError as error:
+        if error.kind == ErrorKind.AUTH and route.download_refusal_passes(task.account, task.video_url):
+            _retry_later(
+                task_id, f"{error.message.rstrip('.')} (check the account's key; the clip waits at the provider)"
+            )
+            return False
         if error.kind in (ErrorKind.AUTH, ErrorKind.NOT_FOUND):
             # Expired or refused link: asking again will not change the answer.
             incoming.unlink(missing_ok=True)

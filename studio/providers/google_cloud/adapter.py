@@ -188,6 +188,12 @@ class GoogleCloud(Route):
         with http_client() as http, KEYRING.session(http, account) as auth:
             return url, auth.headers()
 
+    def download_refusal_passes(self, account, url: str) -> bool:
+        """An object in the customer's own bucket does not expire: a refusal is our credentials (a token gone
+        stale, a key being rotated), so the cached token is dropped and the download tried again later."""
+        KEYRING.drop_token(account)
+        return url.startswith("gs://")
+
     @sensitive_variables()
     def check_account(self, http: httpx.Client, account) -> None:
         project, location = where(account)

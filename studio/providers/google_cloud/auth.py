@@ -160,6 +160,13 @@ class Keyring:
                     self._plans[(digest, operation)] = plan
         return Session(self, http, credentials, digest, plan, operation)
 
+    @sensitive_variables()
+    def drop_token(self, account) -> None:
+        """Forget the account's cached token (it was refused): the next request fetches a new one."""
+        digest = hashlib.sha256(account.api_key.strip().encode()).hexdigest()
+        with self._lock:
+            self._tokens.pop(digest, None)
+
     def forget(self) -> None:
         """Drop every credential, token and plan (a key was changed; tests start clean)."""
         with self._lock:

@@ -32,7 +32,7 @@ Prompt markers: #blocked ends the operation with Google's Responsible AI `error`
 ends done with `raiMediaFilteredCount` and no videos, #empty done with no videos, #failed (this
 route's own) with an internal `error` (code 13), #ratelimit is a 429 RESOURCE_EXHAUSTED with
 Retry-After, and #lost, #poll500, #malformed, #slow, #never, #truncated, #expired as in
-`engine.FAULTS`.
+`engine.FAULTS` (#expired, for an object in a bucket: deleted from it, 404 "No such object").
 """
 
 from __future__ import annotations
@@ -434,7 +434,9 @@ def storage_object(request: HttpRequest, bucket: str, prefix: str, job_id: str, 
         return _storage_error(401, "Anonymous caller does not have storage.objects.get access.", "required")
     name = f"{prefix}{job_id}/sample_{index}.mp4"
     sample = _written_video(f"gs://{bucket}/{name}")
-    if sample is None:
+    if sample is None or sample.has("#expired"):
+        # #expired: the object was deleted from the bucket (a lifecycle rule, by hand), as Cloud Storage
+        # answers a caller allowed to list it.
         return _storage_error(404, f"No such object: {bucket}/{name}", "notFound")
     if request.GET.get("alt") != "media":
         return JsonResponse(

@@ -24,7 +24,7 @@ from PIL import Image
 from studio.clips.media import probe
 from studio.images.models import InputImage
 from studio.providers.base import ErrorKind, ImageInput, ProviderError, Report, Status, Tier, VideoRequest
-from studio.providers.google_cloud.auth import KEYRING
+from studio.providers.google_cloud.auth import KEYRING, Token
 from studio.providers.models import ProviderAccount
 from studio.providers.registry import get_route, price_data
 from studio.simulator.models import SimulatedJob, SimulatorRequest, SimulatorServiceAccountKey
@@ -769,6 +769,30 @@ def test_a_video_in_a_bucket_is_fetched_through_cloud_storage_with_the_same_toke
     assert (
         httpx.get(sim(f"storage/v1/b/dailies-renders/o/drafts%2F{job.id}%2Fsample_0.mp4?alt=media")).status_code == 401
     )
+
+
+def test_a_refused_download_from_the_bucket_waits_and_retries_with_a_fresh_token_never_losing_the_clip(
+    cloud_project, people, pending, rendered
+):
+    project = cloud_project(options={"storage_uri": "gs://dailies-renders/drafts/"})
+    task = pending(project, people["owner"])
+    lifecycle.submit(task.pk)
+    time.sleep(0.7)
+    rendered(SimulatedJob.objects.get().pk)
+    while (task := check_now(task)).state in Task.TRACKED_STATES:
+        time.sleep(0.3)
+    # The token this process holds goes stale (Cloud Storage refuses it) before the archive runs.
+    account = project.draft_account
+    digest = hashlib.sha256(account.api_key.strip().encode()).hexdigest()
+    KEYRING._tokens[digest] = Token("ya29.stale", time.time() + 3600)
+    assert archive(task.pk) is False
+    task.refresh_from_db()
+    assert task.state == Task.State.ARCHIVING and "the clip is not lost" in task.error_message
+    assert SimulatorRequest.objects.filter(download=True).last().status == 401
+    Task.objects.filter(pk=task.pk).update(lease_until=None, next_check_at=timezone.now())
+    archive(task.pk)
+    task.refresh_from_db()
+    assert task.state == Task.State.DONE and task.clip.file
 
 
 def test_the_token_goes_only_to_the_storage_address(cloud_project):
