@@ -167,7 +167,7 @@ class GoogleCloud(Route):
         if not OPERATION.fullmatch(provider_task_id):
             raise ProviderError(ErrorKind.NOT_FOUND, f"{provider_task_id!r} is not a Google Cloud operation name")
         resource = provider_task_id.rpartition("/operations/")[0]
-        url = f"{api_base(account)}/v1/{resource}:fetchPredictOperation"
+        url = f"{api_base(account, provider_task_id)}/v1/{resource}:fetchPredictOperation"
         with KEYRING.session(http, account, operation=provider_task_id) as auth:
             response = _send(http, auth, url, {"operationName": provider_task_id})
             if response.status_code >= 400:
@@ -233,10 +233,17 @@ def where(account) -> tuple[str, str]:
     return project, location
 
 
-def api_base(account) -> str:
+def api_base(account, operation: str | None = None) -> str:
+    """Where to send a request: the location's own endpoint, unless the account names another address.
+
+    A poll goes where its operation runs (its name says), so tasks in flight keep being followed
+    after an owner moves the account to another location.
+    """
     base = account.resolved_base_url
     if base == GLOBAL_ENDPOINT:
         _project, location = where(account)
+        if operation and (named := re.match(r"projects/[^/]+/locations/([^/]+)/", operation)):
+            location = named.group(1)
         return base if location == "global" else f"https://{location}-aiplatform.googleapis.com"
     return base
 
@@ -357,10 +364,19 @@ def google_error(response: httpx.Response, *, model: str | None = None, location
     if code == 400:
         return fail(ErrorKind.VALIDATION, f"Google refused the settings{said}")
     if code == 404:
-        if model:
+        # Only Google's own word about the model marks it gone on the account: a 404 from a wrong base URL
+        # or a proxy's page says nothing about the model.
+        about_model = status == "NOT_FOUND" and (
+            "publisher model" in message.lower() or "no longer available" in message.lower()
+        )
+        if model and about_model:
             return fail(
                 ErrorKind.RETIRED_MODEL,
                 f"Google has retired this model or no longer offers it here ({model} in {location})",
+            )
+        if model:
+            return fail(
+                ErrorKind.NOT_FOUND, f"Nothing answers at this address (HTTP 404): check the account's base URL{said}"
             )
         return fail(ErrorKind.NOT_FOUND, f"Google does not know this operation{said}")
     if code == 429:

@@ -24,6 +24,7 @@ from PIL import Image
 from studio.clips.media import probe
 from studio.images.models import InputImage
 from studio.providers.base import ErrorKind, ImageInput, ProviderError, Report, Status, Tier, VideoRequest
+from studio.providers.google_cloud.adapter import api_base
 from studio.providers.google_cloud.auth import KEYRING, Token
 from studio.providers.models import ProviderAccount
 from studio.providers.registry import get_route, price_data
@@ -651,8 +652,16 @@ def stand_in_account() -> ProviderAccount:
     [
         (400, {"error": {"code": 400, "message": "bad aspect", "status": "INVALID_ARGUMENT"}}, {}, "validation", None),
         (403, {"error": {"code": 403, "status": "PERMISSION_DENIED"}}, {}, "auth", None),
-        # At submit a 404 names the model: retired, or not offered at this location.
-        (404, {"error": {"code": 404, "status": "NOT_FOUND"}}, {}, "retired_model", None),
+        # At submit, Google's 404 about the model is a retired model; any other 404 (a wrong address) is not.
+        (
+            404,
+            {"error": {"code": 404, "message": "Publisher Model `x` was not found", "status": "NOT_FOUND"}},
+            {},
+            "retired_model",
+            None,
+        ),
+        (404, {"error": {"code": 404, "status": "NOT_FOUND"}}, {}, "not_found", None),
+        (404, "<html>Not Found</html>", {}, "not_found", None),
         (429, {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED"}}, {"Retry-After": "12"}, "rate_limit", 12.0),
         (
             429,
@@ -793,6 +802,18 @@ def test_a_refused_download_from_the_bucket_waits_and_retries_with_a_fresh_token
     archive(task.pk)
     task.refresh_from_db()
     assert task.state == Task.State.DONE and task.clip.file
+
+
+def test_a_poll_goes_to_the_location_its_operation_runs_in_even_after_the_account_moves():
+    account = ProviderAccount(
+        route="google-cloud", base_url="", options={"project_id": "p-123456", "location": "europe-west4"}
+    )
+    operation = "projects/p-123456/locations/us-central1/publishers/google/models/m/operations/1"
+    assert api_base(account) == "https://europe-west4-aiplatform.googleapis.com"
+    assert api_base(account, operation) == "https://us-central1-aiplatform.googleapis.com"
+    assert api_base(account, operation.replace("us-central1", "global")) == "https://aiplatform.googleapis.com"
+    account.base_url = "https://proxy.example"  # an address the owner named is used as given
+    assert api_base(account, operation) == "https://proxy.example"
 
 
 def test_the_token_goes_only_to_the_storage_address(cloud_project):
