@@ -23,7 +23,7 @@ DRAFT = {"duration_s": 4, "aspect_ratio": "16:9", "resolution": "720p", "audio":
 
 def quote_of_a_draft(project) -> Decimal:
     account = project.draft_account
-    amount = price_of(route=account.route, model=account.provider.model_for(Tier.FAST), parameters=DRAFT)
+    amount = price_of(account=account, model=account.model_for(Tier.FAST), parameters=DRAFT)
     assert amount is not None and amount > 0
     return amount
 

@@ -248,6 +248,9 @@ def test_a_google_cloud_account_without_a_key_file_uses_the_machines_credentials
         ({"model_fast": "Veo Fast!"}, "model_fast", "A model id is letters, digits"),
         ({"model_fast": "google/veo-3.1"}, "model_fast", "model ids look like veo-3.1-generate-001"),
         ({"options_text": '{"storage_uri": "s3://bucket"}'}, "options_text", "a Cloud Storage address"),
+        ({"options_text": '{"person_generation": {"a": 1}}'}, "options_text", "is one of"),
+        ({"options_text": '{"enhance_prompt": "yes"}'}, "options_text", "is true or false"),
+        ({"options_text": '{"storage_base_url": "storage.local"}'}, "options_text", "is an http(s):// address"),
     ],
 )
 def test_bad_google_cloud_fields_are_refused_inline_and_change_nothing(owner_client, project, change, field, words):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from studio.providers.registry import ROUTES, get_route, price_data
+from studio.providers.registry import ROUTES, price_data
 
 from .models import PriceCard
 
@@ -49,11 +49,11 @@ def quote(*, route: str, model: str, resolution: str, audio: bool, seconds: int)
     return (card.usd_per_second * seconds).quantize(CENT)
 
 
-def price_of(*, route: str, model: str, parameters: dict) -> Decimal | None:
-    """The list price of one clip with these settings, counting sound a route always renders."""
-    caps = get_route(route).capabilities.get(model)
+def price_of(*, account, model: str, parameters: dict) -> Decimal | None:
+    """The list price of one clip on this account with these settings, counting sound a route always renders."""
+    caps = account.capabilities_for(model)
     return quote(
-        route=route,
+        route=account.route,
         model=model,
         resolution=parameters["resolution"],
         audio=bool(parameters["audio"] or (caps and caps.always_audio)),

@@ -291,6 +291,12 @@ class ProviderAccountForm(StorableText, forms.ModelForm):
 
 def _google_cloud_options_problem(options: dict) -> str:
     """What route 6 could not use in the account's options, in plain words; "" when all is well."""
+    if options.get("person_generation", "allow_adult") not in ("allow_all", "allow_adult", "dont_allow", "disallow"):
+        return 'Options "person_generation" is one of "allow_adult", "dont_allow" or "allow_all".'
+    if not isinstance(options.get("enhance_prompt", True), bool):
+        return 'Options "enhance_prompt" is true or false.'
+    if not str(options.get("storage_base_url", "https://")).startswith(("http://", "https://")):
+        return 'Options "storage_base_url" is an http(s):// address.'
     storage = options.get("storage_uri", "gs://")
     if not isinstance(storage, str) or not storage.startswith("gs://"):
         return 'Options "storage_uri" is a Cloud Storage address, gs://bucket/prefix/.'

@@ -96,7 +96,7 @@ def plan(
                 negative_prompt=cell.version.negative_prompt,
             )
             if model and not cell.problems:
-                cell.quote = price_of(route=account.route, model=model, parameters=cell.parameters)
+                cell.quote = price_of(account=account, model=model, parameters=cell.parameters)
             cells.append(cell)
     return cells
 

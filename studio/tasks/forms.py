@@ -524,7 +524,7 @@ class DraftForm(StorableText, forms.Form):
             "audio": "audio" in self.fields and _ticked(self.value("audio")),
             "duration_s": seconds,
         }
-        return DraftQuote(each=price_of(route=self.account.route, model=model, parameters=parameters), count=count)
+        return DraftQuote(each=price_of(account=self.account, model=model, parameters=parameters), count=count)
 
 
 class VersionChoiceField(forms.ModelChoiceField):

@@ -166,7 +166,7 @@ def new_task(
     if seed is None:
         # A drawn seed is recorded so the final can be rendered from the same one.
         seed = random.randint(0, SEED_MAX)
-    cost = price_of(route=account.route, model=model, parameters=parameters)
+    cost = price_of(account=account, model=model, parameters=parameters)
     fields = {
         "project": project,
         "prompt_version": prompt_version,

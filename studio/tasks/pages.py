@@ -104,7 +104,7 @@ def quote_cards(tasks: Iterable[Task], *, project, membership) -> Standing | Non
         parameters, _notes = lifecycle.final_parameters(task, final_account)
         key = (parameters["resolution"], bool(parameters["audio"]), parameters["duration_s"])
         if key not in prices:
-            prices[key] = price_of(route=final_account.route, model=model, parameters=parameters)
+            prices[key] = price_of(account=final_account, model=model, parameters=parameters)
         return quote_for(prices[key], standing=standing, account=final_account)
 
     def again(task: Task) -> Quote | None:
