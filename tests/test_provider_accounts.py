@@ -16,6 +16,7 @@ from studio.providers.checks import check_connection
 from studio.providers.models import ProviderAccount
 from studio.providers.registry import ROUTES, get_route
 from studio.simulator.models import SimulatedJob, SimulatorRequest
+from studio.tasks.models import Task
 
 pytestmark = pytest.mark.django_db
 
@@ -359,3 +360,14 @@ def test_an_account_leaving_google_cloud_must_bring_its_own_api_key(owner_client
     owner_client.post(f"/accounts/{account.pk}/", {**NEW, "label": account.label, "api_key": "sim-new-key-123456"})
     account.refresh_from_db()
     assert (account.route, account.api_key) == ("videos-gateway", "sim-new-key-123456")
+
+
+def test_send_again_on_a_tier_whose_model_is_gone_is_refused_and_creates_nothing(
+    owner_client, project, people, pending_task
+):
+    task = pending_task(project, people["owner"])
+    Task.objects.filter(pk=task.pk).update(state=Task.State.FAILED)
+    project.draft_account.mark_model_gone(task.model, "no longer available")
+    answer = owner_client.post(f"/tasks/{task.pk}/send-again", follow=True)
+    assert "Not sent again: The provider answered" in answer.content.decode()
+    assert Task.objects.count() == 1

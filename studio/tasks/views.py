@@ -389,6 +389,19 @@ def send_again(request, task_id: int):
     if not task.can_send_again:
         messages.error(request, "Only a failed or uncertain task can be sent again.")
         return redirect("project-detail", project.pk)
+    problems = lifecycle.problems_with(
+        account=task.account,
+        tier=Tier(task.tier),
+        parameters=task.parameters,
+        prompt=task.prompt_version.text,
+        negative_prompt=lifecycle.negative_prompt_sent(
+            account=task.account, model=task.model, version=task.prompt_version
+        ),
+    )
+    if problems:
+        # Checked as a new draft is (a tier whose model is gone, a route that changed): nothing is created.
+        messages.error(request, "Not sent again: " + " ".join(problems.values()))
+        return redirect(f"{project_url(project)}#task-{task.pk}")
     try:
         again = lifecycle.new_task(
             project=project,
