@@ -100,6 +100,7 @@ class ProviderAccount(models.Model):
 
         A tier the route does not offer stays unoffered whatever is stored.
         """
+        tier = Tier(tier)  # callers may hold the tier as its stored text ("fast")
         default = self.provider.model_for(tier)
         if default is None:
             return None
