@@ -149,9 +149,9 @@ class ProviderAccountForm(StorableText, forms.ModelForm):
             defaults = sorted({model for route in routes if (model := route.model_for(tier))})
             known = {model: "" for route in routes for model in route.capabilities}
             known |= {model: f"retired: {note}" for route in routes for model, note in route.retired_models.items()}
-            field.widget.attrs.update(
-                {"list": f"{name}-ids", "placeholder": ", ".join(defaults) or "not offered", "spellcheck": "false"}
-            )
+            # A new account's route is not chosen yet: its placeholder names no one route's id.
+            shown = (defaults[0] if defaults else "not offered") if account.pk else "the route's default"
+            field.widget.attrs.update({"list": f"{name}-ids", "placeholder": shown, "spellcheck": "false"})
             assert isinstance(field.widget, SuggestingInput)
             field.widget.suggestions = sorted(known.items())
             field.help_text = "Blank: the route's default" + (f" ({defaults[0]})." if len(defaults) == 1 else ".")
