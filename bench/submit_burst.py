@@ -418,7 +418,7 @@ def quote_of_one_draft(account) -> Decimal:
     from studio.tasks.lifecycle import model_for
 
     parameters = {"duration_s": 4, "aspect_ratio": "16:9", "resolution": "720p", "audio": False}
-    quote = price_of(route=account.route, model=model_for(account, Tier.FAST), parameters=parameters)
+    quote = price_of(account=account, model=model_for(account, Tier.FAST), parameters=parameters)
     if quote is None:
         raise RuntimeError(f"No price card for a fast draft on {account.route}.")
     return quote
