@@ -37,6 +37,10 @@ DRAFT_TIERS = (Tier.LITE, Tier.FAST)
 # Google's model ids (veo-3.1-generate-001): lower-case letters, digits, dots and hyphens.
 GOOGLE_MODEL_ID = re.compile(r"[a-z0-9][a-z0-9.-]{0,99}")
 
+# Set on a request a route makes on the way to its submit that creates nothing at the provider (route 6's
+# token request): the submit's "request sent" stamp waits for the request that can create a job.
+CREATES_NOTHING = "dailies.creates_nothing"
+
 # Who may appear in a clip, in Google's words (every Veo route passes them on), and in the user's.
 PEOPLE = {"allow_all": "Anyone, adults and children", "allow_adult": "Adults only", "dont_allow": "No people"}
 

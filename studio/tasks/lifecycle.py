@@ -27,6 +27,7 @@ from studio.images.models import InputImage
 from studio.money.prices import price_of
 from studio.prompts.models import PromptVersion
 from studio.providers.base import (
+    CREATES_NOTHING,
     PEOPLE,
     ErrorKind,
     ImageInput,
@@ -387,6 +388,8 @@ def submit(task_id: int) -> bool:
     def stamp_sent(request: httpx.Request) -> None:
         # Runs just before the request leaves. If a sweeper took the task back
         # meanwhile (this worker stalled past the submit grace), do not send.
+        if request.extensions.get(CREATES_NOTHING):
+            return  # a token on the way to the submit: nothing billable leaves with it
         if not Task.objects.filter(pk=task_id, state=State.SUBMITTING, submit_started_at=claimed_at).update(
             request_sent_at=timezone.now(), provider_requests=F("provider_requests") + 1
         ):

@@ -56,7 +56,7 @@ from google.auth import exceptions as google_errors
 from google.auth import transport
 from google.oauth2 import service_account
 
-from studio.providers.base import ErrorKind, ProviderError, retry_after_seconds
+from studio.providers.base import CREATES_NOTHING, ErrorKind, ProviderError, retry_after_seconds
 
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 KEY_FIELDS = ("client_email", "private_key", "token_uri")
@@ -325,7 +325,8 @@ class Transport(transport.Request):
         timeout: float | None = None,
         **kwargs: Any,
     ) -> transport.Response:
-        options: dict[str, Any] = {"headers": headers or {}}
+        # A token creates no job: a worker dying after it and before the submit has sent nothing billable.
+        options: dict[str, Any] = {"headers": headers or {}, "extensions": {CREATES_NOTHING: True}}
         if body is not None:
             options["content"] = body
         if timeout is not None:
