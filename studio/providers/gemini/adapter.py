@@ -118,18 +118,16 @@ from studio.providers.base import (
     Status,
     Tier,
     VideoRequest,
-    error_body,
     read_json,
-    retry_after_seconds,
     same_origin,
     veo_capabilities,
 )
+from studio.providers.google import read_refusal
 
 LITE = "veo-3.1-lite-generate-001"
 FAST = "veo-3.1-fast-generate-001"
 QUALITY = "veo-3.1-generate-001"
 SHUT_DOWN = "Google shut the Gemini API's preview ids down on 2026-10-22 (public notices); use {} instead."
-RATE_LIMIT_WAIT_S = 60.0
 PERSON_GENERATION = {"disallow": "dont_allow"}
 WHERE = "Google's API"
 # google-genai's `t_file_name`: the file id is the lower-case letters and digits after "files/".
@@ -298,44 +296,19 @@ def _inline(image) -> dict[str, str]:
 
 
 def _google_error(response: httpx.Response, *, model: str | None = None) -> ProviderError:
-    """Google's `{"error": {"code", "message", "status", "details"}}` in plain words."""
-    error = found if isinstance(found := error_body(response).get("error"), dict) else {}
-    message = str(error.get("message") or "").strip()
-    status = str(error.get("status") or "")
-    details = [d for d in error.get("details") or [] if isinstance(d, dict)]
-    code = response.status_code
-    said = f": {message}" if message else ""
-
-    def fail(kind: ErrorKind, text: str, retry_after: float | None = None) -> ProviderError:
-        return ProviderError(kind, text, retry_after=retry_after, http_status=code)
-
-    key_refused = any(d.get("reason") == "API_KEY_INVALID" for d in details) or "api key not valid" in message.lower()
+    """Google's error envelope in plain words, with this route's meaning of a refused key and a 404."""
+    refusal = read_refusal(response)
+    code, said = refusal.code, refusal.said
+    message = refusal.message.lower()
+    key_refused = any(d.get("reason") == "API_KEY_INVALID" for d in refusal.details) or "api key not valid" in message
     if code in (401, 403) or key_refused:
-        return fail(ErrorKind.AUTH, f"Google refused the API key{said}")
+        return refusal.fail(ErrorKind.AUTH, f"Google refused the API key{said}")
     if code == 400:
-        return fail(ErrorKind.VALIDATION, f"Google refused the settings{said}")
+        return refusal.fail(ErrorKind.VALIDATION, f"Google refused the settings{said}")
     if code == 404:
-        if "no longer available" in message.lower() and model:
-            return fail(ErrorKind.RETIRED_MODEL, f"Google has retired this model ({model} is no longer available)")
-        return fail(ErrorKind.NOT_FOUND, f"Google does not know this model or job{said}")
-    if code == 429:
-        wait = retry_after_seconds(response)
-        if wait is None:
-            wait = _retry_delay(details)
-        if wait is None:
-            wait = RATE_LIMIT_WAIT_S
-        return fail(ErrorKind.RATE_LIMIT, f"Google is rate limiting this key{said}", retry_after=wait)
-    if code >= 500:
-        label = f"HTTP {code} {status}" if status else f"HTTP {code}"
-        return fail(ErrorKind.OUTAGE, f"Google had an internal error ({label}){said}")
-    return fail(ErrorKind.FAILED, f"Google refused the request (HTTP {code}){said}")
-
-
-def _retry_delay(details: list[dict]) -> float | None:
-    """`RetryInfo.retryDelay` ("37s" or "1.5s") from Google's error details."""
-    for detail in details:
-        if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
-            match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)s\s*", str(detail.get("retryDelay", "")))
-            if match:
-                return float(match.group(1))
-    return None
+        if "no longer available" in message and model:
+            return refusal.fail(
+                ErrorKind.RETIRED_MODEL, f"Google has retired this model ({model} is no longer available)"
+            )
+        return refusal.fail(ErrorKind.NOT_FOUND, f"Google does not know this model or job{said}")
+    return refusal.otherwise(limited="this key")

@@ -91,13 +91,12 @@ from studio.providers.base import (
     Status,
     Tier,
     VideoRequest,
-    error_body,
     http_client,
     read_json,
-    retry_after_seconds,
     same_origin,
     veo_capabilities,
 )
+from studio.providers.google import read_refusal
 
 from .auth import KEYRING, Session
 
@@ -106,7 +105,6 @@ FAST = "veo-3.1-fast-generate-001"
 LITE = "veo-3.1-lite-generate-001"
 GLOBAL_ENDPOINT = "https://aiplatform.googleapis.com"
 STORAGE = "https://storage.googleapis.com"
-RATE_LIMIT_WAIT_S = 60.0
 PERSON_GENERATION = {"disallow": "dont_allow"}
 WHERE = "Google Cloud"
 MIME_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
@@ -346,57 +344,30 @@ def _video_url(video: object) -> str | None:
 
 
 def google_error(response: httpx.Response, *, model: str | None = None, location: str = "") -> ProviderError:
-    """Google's `{"error": {"code", "message", "status", "details"}}` in plain words."""
-    error = found if isinstance(found := error_body(response).get("error"), dict) else {}
-    message = str(error.get("message") or "").strip()
-    status = str(error.get("status") or "")
-    details = [d for d in error.get("details") or [] if isinstance(d, dict)]
-    code = response.status_code
-    said = f": {message}" if message else ""
-
-    def fail(kind: ErrorKind, text: str, retry_after: float | None = None) -> ProviderError:
-        return ProviderError(kind, text, retry_after=retry_after, http_status=code)
-
+    """Google's error envelope in plain words, with this route's meaning of 401, 403 and a 404."""
+    refusal = read_refusal(response)
+    code, said = refusal.code, refusal.said
     if code == 401:
-        return fail(ErrorKind.AUTH, f"Google refused the account's access token{said}")
+        return refusal.fail(ErrorKind.AUTH, f"Google refused the account's access token{said}")
     if code == 403:
-        return fail(ErrorKind.AUTH, f"Google denied this account on this project{said}")
+        return refusal.fail(ErrorKind.AUTH, f"Google denied this account on this project{said}")
     if code == 400:
-        return fail(ErrorKind.VALIDATION, f"Google refused the settings{said}")
+        return refusal.fail(ErrorKind.VALIDATION, f"Google refused the settings{said}")
     if code == 404:
         # Only Google's own word about the model marks it gone on the account: a 404 from a wrong base URL
         # or a proxy's page says nothing about the model.
-        about_model = status == "NOT_FOUND" and (
-            "publisher model" in message.lower() or "no longer available" in message.lower()
+        message = refusal.message.lower()
+        about_model = refusal.status == "NOT_FOUND" and (
+            "publisher model" in message or "no longer available" in message
         )
         if model and about_model:
-            return fail(
+            return refusal.fail(
                 ErrorKind.RETIRED_MODEL,
                 f"Google has retired this model or no longer offers it here ({model} in {location})",
             )
         if model:
-            return fail(
+            return refusal.fail(
                 ErrorKind.NOT_FOUND, f"Nothing answers at this address (HTTP 404): check the account's base URL{said}"
             )
-        return fail(ErrorKind.NOT_FOUND, f"Google does not know this operation{said}")
-    if code == 429:
-        wait = retry_after_seconds(response)
-        if wait is None:
-            wait = _retry_delay(details)
-        if wait is None:
-            wait = RATE_LIMIT_WAIT_S
-        return fail(ErrorKind.RATE_LIMIT, f"Google is rate limiting this project{said}", retry_after=wait)
-    if code >= 500:
-        label = f"HTTP {code} {status}" if status else f"HTTP {code}"
-        return fail(ErrorKind.OUTAGE, f"Google had an internal error ({label}){said}")
-    return fail(ErrorKind.FAILED, f"Google refused the request (HTTP {code}){said}")
-
-
-def _retry_delay(details: list[dict]) -> float | None:
-    """`RetryInfo.retryDelay` ("37s" or "1.5s") from Google's error details."""
-    for detail in details:
-        if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
-            match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)s\s*", str(detail.get("retryDelay", "")))
-            if match:
-                return float(match.group(1))
-    return None
+        return refusal.fail(ErrorKind.NOT_FOUND, f"Google does not know this operation{said}")
+    return refusal.otherwise(limited="this project")
