@@ -315,6 +315,14 @@ def _lost_answer(body: dict) -> HttpResponse:
     return response
 
 
+def google_error(code: int, message: str, status: str, *, details: list | None = None) -> JsonResponse:
+    """Google's error envelope, as both Google routes (5 and 6) answer a refusal."""
+    error: dict = {"code": code, "message": message, "status": status}
+    if details:
+        error["details"] = details
+    return JsonResponse({"error": error}, status=code)
+
+
 def video_response(request: HttpRequest, job: SimulatedJob) -> HttpResponseBase:
     """The rendered video from storage with Range support, or the download fault this job asks for."""
     if job.has("#expired"):

@@ -101,7 +101,7 @@ SIGNER = signing.Signer(salt="simulator-gemini-file")
 
 
 def _rate_limit() -> JsonResponse:
-    return google_error(
+    return engine.google_error(
         429,
         "Resource has been exhausted (e.g. check quota).",
         "RESOURCE_EXHAUSTED",
@@ -112,28 +112,21 @@ def _rate_limit() -> JsonResponse:
 WIRE = engine.Wire(route=ROUTE, rate_limit=_rate_limit)
 
 
-def google_error(code: int, message: str, status: str, *, details: list | None = None) -> JsonResponse:
-    error: dict = {"code": code, "message": message, "status": status}
-    if details:
-        error["details"] = details
-    return JsonResponse({"error": error}, status=code)
-
-
 def _refuse(message: str) -> JsonResponse:
-    return google_error(400, message, "INVALID_ARGUMENT")
+    return engine.google_error(400, message, "INVALID_ARGUMENT")
 
 
 def _key_refusal(request: HttpRequest) -> JsonResponse | None:
     key = request.headers.get("x-goog-api-key") or request.GET.get("key", "")
     if not key:
-        return google_error(
+        return engine.google_error(
             403,
             "Method doesn't allow unregistered callers (callers without established identity). "
             "Please use API Key or other form of API consumer identity to call this API.",
             "PERMISSION_DENIED",
         )
     if not engine.key_is_valid(key):
-        return google_error(
+        return engine.google_error(
             400,
             "API key not valid. Please pass a valid API key.",
             "INVALID_ARGUMENT",
@@ -242,9 +235,9 @@ def submit(request: HttpRequest, model: str) -> HttpResponse:
     if refusal := _key_refusal(request):
         return refusal
     if model in PREVIEWS and settings.SIMULATOR.get("gemini_previews_retired", True):
-        return google_error(404, f"models/{model} is no longer available.", "NOT_FOUND")
+        return engine.google_error(404, f"models/{model} is no longer available.", "NOT_FOUND")
     if model not in MODELS:
-        return google_error(
+        return engine.google_error(
             404,
             f"models/{model} is not found for API version v1beta, or is not supported for predictLongRunning.",
             "NOT_FOUND",
@@ -283,10 +276,10 @@ def operation(request: HttpRequest, model: str, job_id: str) -> HttpResponse:
         return refusal
     job = SimulatedJob.objects.filter(pk=job_id, route=ROUTE, model=model).first()
     if job is None:
-        return google_error(404, "Requested entity was not found.", "NOT_FOUND")
+        return engine.google_error(404, "Requested entity was not found.", "NOT_FOUND")
     if fault := engine.poll_fault(job):
         if fault.status_code >= 500:
-            return google_error(500, "Internal error encountered.", "INTERNAL")
+            return engine.google_error(500, "Internal error encountered.", "INTERNAL")
         return fault
     phase = engine.polled(job).phase
     answer: dict = {"name": _operation_name(job)}
@@ -338,7 +331,7 @@ def file_download(request: HttpRequest, file_id: str) -> HttpResponse:
         return refusal
     job = WIRE.job(file_id)
     if not _has_video(job):
-        return google_error(404, "Requested entity was not found.", "NOT_FOUND")
+        return engine.google_error(404, "Requested entity was not found.", "NOT_FOUND")
     prefix = request.path[: -len(f"v1beta/files/{file_id}:download")]
     return HttpResponseRedirect(f"{prefix}download/{job.id}?signature={SIGNER.signature(job.id)}")
 
@@ -347,12 +340,12 @@ def file_download(request: HttpRequest, file_id: str) -> HttpResponse:
 @require_GET
 def signed_download(request: HttpRequest, job_id: str) -> HttpResponseBase:
     if not secrets.compare_digest(request.GET.get("signature", ""), SIGNER.signature(job_id)):
-        return google_error(403, "The signature of this link does not match.", "PERMISSION_DENIED")
+        return engine.google_error(403, "The signature of this link does not match.", "PERMISSION_DENIED")
     job = WIRE.job(job_id)
     if not _has_video(job):
-        return google_error(404, "Requested entity was not found.", "NOT_FOUND")
+        return engine.google_error(404, "Requested entity was not found.", "NOT_FOUND")
     if job.has("#expired"):
-        return google_error(403, "This signed link has expired.", "PERMISSION_DENIED")
+        return engine.google_error(403, "This signed link has expired.", "PERMISSION_DENIED")
     return engine.video_response(request, job)
 
 

@@ -109,7 +109,7 @@ API = (
 
 
 def _rate_limit() -> JsonResponse:
-    return google_error(
+    return engine.google_error(
         429,
         "Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model with base model: "
         "veo-3.1. Please submit a quota increase request.",
@@ -121,15 +121,8 @@ def _rate_limit() -> JsonResponse:
 WIRE = engine.Wire(route=ROUTE, rate_limit=_rate_limit)
 
 
-def google_error(code: int, message: str, status: str, *, details: list | None = None) -> JsonResponse:
-    error: dict = {"code": code, "message": message, "status": status}
-    if details:
-        error["details"] = details
-    return JsonResponse({"error": error}, status=code)
-
-
 def _refuse(message: str) -> JsonResponse:
-    return google_error(400, message, "INVALID_ARGUMENT")
+    return engine.google_error(400, message, "INVALID_ARGUMENT")
 
 
 def _error_info(reason: str, domain: str = "googleapis.com") -> list[dict]:
@@ -164,7 +157,7 @@ def _caller(request: HttpRequest, project: str, resource: str) -> JsonResponse |
             message = "Request is missing required authentication credential."
         else:
             message = "Request had invalid authentication credentials."
-        return google_error(
+        return engine.google_error(
             401,
             f"{message} Expected OAuth 2 access token, login cookie or other valid authentication credential. "
             "See https://developers.google.com/identity/sign-in/web/devconsole-project.",
@@ -172,7 +165,7 @@ def _caller(request: HttpRequest, project: str, resource: str) -> JsonResponse |
             details=_error_info(holder),
         )
     if holder.project_id != project:
-        return google_error(
+        return engine.google_error(
             403,
             f"Permission 'aiplatform.endpoints.predict' denied on resource '//aiplatform.googleapis.com/{resource}' "
             "(or it may not exist).",
@@ -188,7 +181,7 @@ def _unknown_model(resource: str) -> JsonResponse | None:
     retired = model.startswith(RETIRED_PREFIXES) or (isinstance(more, list | tuple) and model in more)
     if model in MODELS and not retired:
         return None
-    return google_error(
+    return engine.google_error(
         404,
         f"Publisher Model `{resource}` was not found or your project does not have access to it. Please ensure "
         "you are using a valid model version. For more information, see: "
@@ -372,14 +365,14 @@ def fetch_operation(request: HttpRequest, project: str, location: str, model: st
         return _refuse(f"operationName must be an operation of {resource}.")
     job = SimulatedJob.objects.filter(pk=name.rpartition("/")[2], route=ROUTE, model=model).first()
     if job is None:
-        return google_error(404, f"Operation {name} not found.", "NOT_FOUND")
+        return engine.google_error(404, f"Operation {name} not found.", "NOT_FOUND")
     return engine.tag(_operation(job, name), job.id)
 
 
 def _operation(job: SimulatedJob, name: str) -> HttpResponse:
     polls = _polls(job) + 1  # this one
     if job.has("#poll500") and polls <= 2:
-        return google_error(500, "Internal error encountered.", "INTERNAL")
+        return engine.google_error(500, "Internal error encountered.", "INTERNAL")
     if job.has("#malformed") and polls <= 1:
         return HttpResponse("<html>502 Bad Gateway</html>", status=200, content_type="text/html")
     phase = engine.polled(job).phase
