@@ -262,10 +262,9 @@ class DraftForm(StorableText, forms.Form):
         self.tiers = tiers
         # A tier whose model the provider said is gone stays listed, saying so: its choice is refused
         # with what to do (`lifecycle.problems_with`), not silently missing.
-        self.gone_tiers = account.gone_tiers()
+        gone = account.gone_tiers()
         tier_field.choices = [
-            (t.value, f"{t.value.title()} · {account.model_for(t)}" + (" (gone)" if t in self.gone_tiers else ""))
-            for t in tiers
+            (t.value, f"{t.value.title()} · {account.model_for(t)}" + (" (gone)" if t in gone else "")) for t in tiers
         ]
         default_tier = Tier.FAST if Tier.FAST in tiers else (tiers[0] if tiers else None)
         tier_field.initial = default_tier.value if default_tier else ""
@@ -273,10 +272,10 @@ class DraftForm(StorableText, forms.Form):
         self._tier = Tier(chosen) if chosen in {t.value for t in tiers} else default_tier
         self.model = account.model_for(self._tier) if self._tier else None
         self.caps: Capabilities | None = account.capabilities_for(self.model) if self.model else None
-        self.model_warning = (account.model_gone(self.model) or account.retired_note(self.model)) if self.model else ""
-        if self.model_warning:
+        warning = (account.model_gone(self.model) or account.retired_note(self.model)) if self.model else ""
+        if warning:
             # Said before anyone drafts (the tier's help, beside the select), not only as a failed card.
-            tier_field.help_text = f"{self.model_warning} A project owner can set another model on “{account.label}”."
+            tier_field.help_text = f"{warning} A project owner can set another model on “{account.label}”."
         caps = self.caps
         if caps:
             declared(self, "aspect_ratio", forms.ChoiceField).choices = [(a, a) for a in caps.aspect_ratios]
