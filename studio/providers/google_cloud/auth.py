@@ -141,7 +141,7 @@ class Keyring:
     def session(self, http: httpx.Client, account, *, operation: str | None = None) -> Session:
         """Tokens for one submit, poll (`operation`: the provider's job), download or check on this account."""
         key = account.api_key.strip()
-        if not key and getattr(account, "key_unreadable", False):
+        if not key and account.key_unreadable:
             # A key on file this server cannot read (its FIELD_ENCRYPTION_KEY changed) is not "no key": never fall
             # back to the machine's own identity for an account that named a service account.
             raise ProviderError(
