@@ -108,6 +108,7 @@ urlpatterns = [
     path("projects/<int:project_id>/live", tasks.live_cards, name="live-cards"),
     path("tasks/<int:task_id>/promote", tasks.promote, name="promote"),
     path("tasks/<int:task_id>/send-again", tasks.send_again, name="send-again"),
+    path("tasks/<int:task_id>/extend", tasks.extend, name="extend"),
     path("tasks/<int:task_id>/settle", tasks.settle, name="task-settle"),
     path("projects/<int:project_id>/budget", spend.budget, name="project-budget"),
     path("projects/<int:project_id>/spend", spend.spend, name="spend"),

@@ -95,6 +95,8 @@ def clip_page(request, clip_id: int):
             "task__created_by",
             "task__promoted_from__clip",
             "task__promoted_from__created_by",
+            "task__extended_from__clip",
+            "task__account",
         ),
         pk=clip_id,
     )
@@ -113,6 +115,7 @@ def clip_page(request, clip_id: int):
         "prompt_diff": word_diff(previous.text, version.text) if previous else None,
         "settings": [(PARAMETER_LABELS[name], _shown(name, value)) for name, value in _settings_of(clip).items()],
         "finals": finals,
+        "extensions": task.extensions.select_related("clip").order_by("created_at"),
         "comments_panel": panel_html(request, clip, membership=membership),
     }
     return render(request, "clips/clip.html", context)

@@ -116,6 +116,7 @@ class Activity(models.Model):
         REMOVED = "removed", "removed a member"
         DRAFTED = "drafted", "drafted"
         PROMOTED = "promoted", "promoted"
+        EXTENDED = "extended", "extended a clip"
         STARRED = "starred", "starred"
         REVIEWED = "reviewed", "set a review status"
         EXPORTED = "exported", "exported"

@@ -69,6 +69,56 @@ class ImageInput:
 
 
 @dataclass(frozen=True)
+class ClipInput:
+    """An archived clip sent back to the provider to be extended."""
+
+    data: bytes
+    mime_type: str = "video/mp4"
+
+    @property
+    def base64(self) -> str:
+        return base64.b64encode(self.data).decode()
+
+
+@dataclass(frozen=True)
+class Extension:
+    """Which clips a model can extend, and by how much; Google's words for Veo on Google Cloud."""
+
+    # Seconds one extension adds (what is rendered, and billed).
+    added_s: int
+    # The source clip: its length, frame rate, resolution and framing.
+    min_source_s: float
+    max_source_s: float
+    frame_rate: float
+    resolutions: tuple[str, ...]
+    aspect_ratios: tuple[str, ...]
+    # The largest file the route takes (the clip travels inside the request).
+    max_source_bytes: int | None = None
+
+    def refusal(
+        self, *, duration_s: float, frame_rate: float, resolution: str, aspect_ratio: str, size: int = 0
+    ) -> str | None:
+        """Why a clip of this shape cannot be extended, in plain words; None when it can."""
+        if self.max_source_bytes is not None and size > self.max_source_bytes:
+            return (
+                f"Only clips up to {self.max_source_bytes / 1e6:.0f} MB can be sent to be extended; "
+                f"this one is {size / 1e6:.1f} MB."
+            )
+        if not self.min_source_s <= round(duration_s, 1) <= self.max_source_s:
+            return (
+                f"Only clips of {self.min_source_s:g} to {self.max_source_s:g} s can be extended; "
+                f"this one is {duration_s:.1f} s."
+            )
+        if abs(frame_rate - self.frame_rate) > 0.01:
+            return f"Only {self.frame_rate:g} fps clips can be extended; this one is {frame_rate:g} fps."
+        if resolution not in self.resolutions:
+            return f"Only {_words(self.resolutions)} clips can be extended; this one is {resolution}."
+        if aspect_ratio not in self.aspect_ratios:
+            return f"Only {_words(self.aspect_ratios)} clips can be extended; this one is {aspect_ratio}."
+        return None
+
+
+@dataclass(frozen=True)
 class VideoRequest:
     model: str
     prompt: str
@@ -85,6 +135,8 @@ class VideoRequest:
     people: str = ""
     # Whether the model may rewrite the prompt before rendering; None leaves it to the route.
     enhance_prompt: bool | None = None
+    # A clip to continue: the prompt says what happens next, `duration_s` is the seconds added.
+    extend: ClipInput | None = None
     # Where a route that calls back should deliver its result (unguessable per task).
     callback_url: str | None = None
 
@@ -195,6 +247,8 @@ class Capabilities:
     people: tuple[str, ...] = ()
     # Whether the user may switch the route's prompt rewriting on or off.
     enhance_prompt: bool = False
+    # Which clips this model can extend (None: it extends none).
+    extend: Extension | None = None
     # (resolution, durations allowed at it, the route's reason).
     rules: tuple[tuple[str, tuple[int, ...], str], ...] = field(default=())
     # Anything else the route refuses, as field → message (e.g. references need 8 s).
@@ -203,6 +257,8 @@ class Capabilities:
     def problems(self, request: VideoRequest) -> dict[str, str]:
         """Field → message for everything this model would refuse."""
         found: dict[str, str] = {}
+        if request.extend is not None:
+            return self._extension_problems(request)
         if request.duration_s not in self.durations:
             found["duration_s"] = f"This route takes {_words(self.durations, 's')} clips."
         if request.resolution not in self.resolutions:
@@ -246,6 +302,23 @@ class Capabilities:
         if self.check:
             for name, message in self.check(request).items():
                 found.setdefault(name, message)
+        return found
+
+    def _extension_problems(self, request: VideoRequest) -> dict[str, str]:
+        # The source clip's own shape was checked when Extend was offered (`Extension.refusal`).
+        if self.extend is None:
+            return {"extend": "This model does not extend clips."}
+        found: dict[str, str] = {}
+        if request.duration_s != self.extend.added_s:
+            found["duration_s"] = f"An extension adds {self.extend.added_s} s."
+        if request.first_frame or request.last_frame or request.references:
+            found["extend"] = "An extension takes no images: it continues the clip."
+        if not request.prompt.strip():
+            found["prompt"] = "Say what happens next."
+        if request.audio and not self.audio:
+            found["audio"] = "This model cannot generate audio."
+        if request.people and request.people not in self.people:
+            found["people"] = "This route does not take that people setting."
         return found
 
 
@@ -375,6 +448,11 @@ class Route:
     def parse_callback(self, body: bytes) -> tuple[str, Report]:
         """(provider task id, report) from a callback delivery; only for routes with callbacks."""
         raise NotImplementedError
+
+    @property
+    def extends_clips(self) -> bool:
+        """Whether any of the route's models can extend a clip (Extend is offered on its clips)."""
+        return any(caps.extend for caps in self.capabilities.values())
 
     def model_for(self, tier: Tier) -> str | None:
         """The route's default model for the tier (an account may name another: `ProviderAccount.model_for`)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import json
 import secrets
 from collections.abc import Callable
@@ -84,6 +85,7 @@ class Wire:
             @csrf_exempt
             @functools.wraps(view)
             def logged(request: HttpRequest, *args, **kwargs):
+                _read_large_body(request)
                 entry = SimulatorRequest.objects.create(
                     route=self.route,
                     method=request.method or "",
@@ -140,6 +142,21 @@ class Wire:
             # The last value, as `request.GET[name]` reads it (a str; the stubs allow a list).
             query[name] = _masked(str(query[name]))
         return f"{request.path}?{query.urlencode()}"
+
+
+# Providers take requests far larger than Django's form limit (route 6 takes a clip to extend inline).
+SIMULATED_BODY_MAX = 32 * 1024 * 1024
+
+
+def _read_large_body(request: HttpRequest) -> None:
+    """Read a body over DATA_UPLOAD_MAX_MEMORY_SIZE (Django would refuse it) up to the simulator's own limit,
+    where `request.body` keeps it, as Django does once it has read one."""
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if settings.DATA_UPLOAD_MAX_MEMORY_SIZE is not None and settings.DATA_UPLOAD_MAX_MEMORY_SIZE < length:
+        if length <= SIMULATED_BODY_MAX:
+            body = request.read(length)
+            request._body = body  # type: ignore[attr-defined]  # Django's own cache of a read body
+            request._stream = io.BytesIO(body)  # type: ignore[attr-defined]
 
 
 def _forget_requests_before(newest: int) -> None:

@@ -172,7 +172,9 @@ def grid_of(batch: Batch) -> list[tuple[str, list[Task | None]]]:
     width = len(batch.columns["values"])
     height = len(batch.rows["values"])
     layout: list[list[Task | None]] = [[None] * width for _ in range(height)]
-    for task in batch.tasks.select_related("prompt_version", "clip", "promoted_from").prefetch_related("promotions"):
+    for task in batch.tasks.select_related(
+        "prompt_version", "clip", "promoted_from", "extended_from__clip"
+    ).prefetch_related("promotions"):
         row, column = task.cell_row, task.cell_column
         if row is not None and column is not None and row < height and column < width:
             layout[row][column] = task

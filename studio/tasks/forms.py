@@ -716,3 +716,26 @@ class GridForm(StorableText, forms.Form):
     def cell_quotes(self) -> list[tuple[str, Decimal | None]]:
         """Each planned cell's place and quote, for the preview before anything is sent."""
         return [(self.cell_label(cell), cell.quote) for cell in self.cells]
+
+
+class ExtendForm(StorableText, forms.Form):
+    """Extend: what happens next in a finished clip, sent with the clip to its route."""
+
+    continuation = forms.CharField(
+        label="What happens next",
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "The camera keeps rising as the lights come on…"}),
+        max_length=4000,
+        help_text="The model continues the clip from its last frame; describe the next seconds.",
+        error_messages={"required": "Say what happens next: the model continues the clip from its last frame."},
+    )
+    form_token = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["form_token"].initial = secrets.token_urlsafe(16)
+
+    def clean_continuation(self) -> str:
+        words = self.cleaned_data["continuation"].strip()
+        if not words:
+            raise ValidationError("Say what happens next: the model continues the clip from its last frame.")
+        return words

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import secrets
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -22,6 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from studio.clips.models import Clip
 from studio.forms import unstorable
 from studio.images.models import InputImage
 from studio.money.prices import price_of
@@ -29,6 +31,7 @@ from studio.prompts.models import PromptVersion
 from studio.providers.base import (
     CREATES_NOTHING,
     PEOPLE,
+    ClipInput,
     ErrorKind,
     ImageInput,
     ProviderError,
@@ -62,12 +65,22 @@ def video_request(task: Task) -> VideoRequest:
     return build_request(
         account=task.account,
         model=task.model,
-        prompt=task.prompt_version.text,
+        prompt=task.continuation if task.is_extension else task.prompt_version.text,
         negative_prompt=negative_prompt_sent(account=task.account, model=task.model, version=task.prompt_version),
         parameters=task.parameters,
         seed=task.seed,
         callback_url=callback_url(task),
+        extend=clip_input(task.extended_from) if task.is_extension else None,
     )
+
+
+def clip_input(source: Task | None) -> ClipInput:
+    """The archived clip an extension continues, read from storage (the local folder or the object store)."""
+    clip = Clip.objects.filter(task=source).first() if source else None
+    if clip is None:
+        raise ProviderError(ErrorKind.VALIDATION, "The clip to extend was deleted before this was sent")
+    with clip.file.open("rb") as handle:
+        return ClipInput(data=handle.read())
 
 
 def negative_prompt_sent(*, account, model: str, version: PromptVersion) -> str:
@@ -89,6 +102,7 @@ def build_request(
     parameters: dict,
     seed: int | None = None,
     callback_url: str | None = None,
+    extend: ClipInput | None = None,
 ) -> VideoRequest:
     """The route-neutral request for these settings; images are loaded from their ids."""
     images = {image.pk: image for image in InputImage.objects.filter(pk__in=image_ids(parameters))}
@@ -111,6 +125,7 @@ def build_request(
         references=tuple(filter(None, (load(i) for i in parameters.get("references", ())))),
         people=parameters.get("people", ""),
         enhance_prompt=parameters.get("enhance_prompt"),
+        extend=extend,
         callback_url=callback_url,
     )
 
@@ -151,6 +166,7 @@ def new_task(
     seed: int | None,
     user,
     promoted_from: Task | None = None,
+    extended_from: Task | None = None,
     form_token: str = "",
     reserved: bool = False,
 ) -> Task:
@@ -174,6 +190,7 @@ def new_task(
         "account": account,
         "created_by": user,
         "promoted_from": promoted_from,
+        "extended_from": extended_from,
         "route": account.route,
         "model": model,
         "kind": kind,
@@ -326,6 +343,8 @@ def promote(*, draft: Task, user) -> tuple[Task, bool]:
     done yet: the page offers Promote only then (`Task.can_be_promoted`), but
     a final may be queued behind its draft.
     """
+    if draft.is_extension:
+        raise PromotionRefused("An extension continues another clip, so it cannot be rendered again as a final.")
     account = draft.project.final_account
     if account is None:
         raise PromotionRefused("This project has no provider account for finals yet.")
@@ -366,6 +385,102 @@ def promote(*, draft: Task, user) -> tuple[Task, bool]:
             Task.objects.filter(pk=final.pk).update(carry_notes=" ".join(notes))
             final.carry_notes = " ".join(notes)
         return final, True
+
+
+# --- Extending: a clip continued -----------------------------------------------
+
+
+class ExtendRefused(Exception):
+    """Why a clip cannot be extended, in words for the user; nothing was created or spent."""
+
+
+def extension_model(source: Task) -> str:
+    """The model that would extend `source`: its account's current model for the source's tier.
+
+    Raises ExtendRefused, in plain words, when none can: the clip, the route, the model or the
+    clip's length, frame rate, resolution or framing do not allow it.
+    """
+    if not source.has_clip:
+        raise ExtendRefused("Only a finished clip can be extended.")
+    clip = source.clip
+    account = source.account
+    model = account.model_for(Tier(source.tier))
+    caps = account.capabilities_for(model) if model else None
+    if model is None or caps is None or caps.extend is None:
+        if not account.provider.extends_clips:
+            raise ExtendRefused(
+                f"{account.provider.name} cannot extend clips; clips made through a Google Cloud "
+                "Vertex AI account can be."
+            )
+        raise ExtendRefused(f"{model or 'This tier'} on {account.provider.name} does not extend clips.")
+    if gone := account.model_gone(model):
+        raise ExtendRefused(f"{gone} A project owner can set another {source.tier} model on “{account.label}”.")
+    why = caps.extend.refusal(
+        duration_s=clip.duration_s,
+        frame_rate=clip.frame_rate,
+        resolution=source.resolution,
+        aspect_ratio=source.aspect_ratio,
+        size=clip.bytes,
+    )
+    if why:
+        raise ExtendRefused(why)
+    return model
+
+
+def extension_parameters(source: Task, continuation: str) -> dict:
+    """An extension's settings: the source's framing and sound, the seconds its route adds."""
+    caps = source.account.capabilities_for(extension_model(source))
+    assert caps is not None and caps.extend is not None, "extension_model checked it"
+    parameters = {
+        "duration_s": caps.extend.added_s,
+        "aspect_ratio": source.aspect_ratio,
+        "resolution": source.resolution,
+        "audio": source.audio,
+        "continuation": continuation,
+    }
+    for carried in ("people", "enhance_prompt"):
+        if carried in source.parameters:
+            parameters[carried] = source.parameters[carried]
+    return parameters
+
+
+def extension_quote(source: Task) -> Decimal | None:
+    """What extending `source` costs: the seconds added, at its route's price (raises ExtendRefused)."""
+    model = extension_model(source)
+    return price_of(account=source.account, model=model, parameters=extension_parameters(source, "…"))
+
+
+def extend(*, source: Task, continuation: str, user, form_token: str = "") -> Task:
+    """A new task that continues `source`'s clip with `continuation`, on the source's account and tier.
+
+    Checked before anything is created (ExtendRefused, or `budgets.OverBudget`); a form token makes a
+    double click one extension. Extensions chain: the new clip can be extended in turn while its
+    route allows its length.
+    """
+    continuation = continuation.strip()
+    if not continuation:
+        raise ExtendRefused("Say what happens next: the continuation prompt is empty.")
+    parameters = extension_parameters(source, continuation)
+    model = extension_model(source)
+    caps = source.account.capabilities_for(model)
+    assert caps is not None
+    request = build_request(
+        account=source.account, model=model, prompt=continuation, negative_prompt="", parameters=parameters
+    )
+    if problems := caps.problems(replace(request, extend=ClipInput(b""))):
+        raise ExtendRefused(" ".join(problems.values()))
+    return new_task(
+        project=source.project,
+        prompt_version=source.prompt_version,
+        account=source.account,
+        tier=Tier(source.tier),
+        kind=source.kind,
+        parameters=parameters,
+        seed=None,
+        user=user,
+        extended_from=source,
+        form_token=form_token,
+    )
 
 
 # --- Submitting: exactly once -------------------------------------------------

@@ -87,6 +87,10 @@ class Task(models.Model):
     promoted_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="promotions"
     )
+    # The task whose clip this one continues (Extend): its clip is sent with a continuation prompt.
+    extended_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="extensions"
+    )
     batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks")
     # Where this task sits in its batch's grid (column, row).
     cell_column = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -193,8 +197,9 @@ class Task(models.Model):
 
     @property
     def can_be_promoted(self) -> bool:
-        """A finished draft: the only task the user may promote to a final."""
-        return self.kind == self.Kind.DRAFT and self.state == self.State.DONE
+        """A finished draft: the only task the user may promote to a final. An extension is not one: its
+        clip continues another, which a final rendered from the prompt version alone could not."""
+        return self.kind == self.Kind.DRAFT and self.state == self.State.DONE and not self.is_extension
 
     @property
     def can_promote_again(self) -> bool:
@@ -211,6 +216,21 @@ class Task(models.Model):
             and self.promoted_from is not None
             and self.promoted_from.has_clip
         )
+
+    @property
+    def is_extension(self) -> bool:
+        """It continues another task's clip (Extend), rather than rendering its prompt version."""
+        return "continuation" in self.parameters
+
+    @property
+    def continuation(self) -> str:
+        """What an extension asked to happen next (its prompt); "" for any other task."""
+        return str(self.parameters.get("continuation", ""))
+
+    @property
+    def can_compare_with_source(self) -> bool:
+        """An extension with its clip, whose source clip is still there."""
+        return self.has_clip and self.extended_from is not None and self.extended_from.has_clip
 
     @property
     def cost_label(self) -> str:

@@ -75,6 +75,9 @@ class CardQuotes:
 
     promote: Quote | None = None
     again: Quote | None = None
+    # Extend: what it would spend, or why this clip cannot be (None: its route extends no clip).
+    extend: Quote | None = None
+    extend_refusal: str = ""
 
 
 def quote_cards(tasks: Iterable[Task], *, project, membership) -> Standing | None:
@@ -114,9 +117,25 @@ def quote_cards(tasks: Iterable[Task], *, project, membership) -> Standing | Non
         asks = task.cost_estimate is None and standing.is_limited
         return quote_for(task.cost_estimate, standing=standing, account=task.account if asks else None)
 
+    # The project's accounts, read once: each card's Extend asks its task's account what it can extend.
+    accounts = {account.pk: account for account in project.provider_accounts.all()}
+
+    def extension(task: Task) -> tuple[Quote | None, str]:
+        account = accounts.get(task.account_id)
+        if account is None or not task.has_clip or not account.provider.extends_clips:
+            return None, ""
+        task.account = account
+        try:
+            amount = lifecycle.extension_quote(task)
+        except lifecycle.ExtendRefused as why:
+            return None, str(why)
+        return quote_for(amount, standing=standing, account=account), ""
+
     for task in tasks:
+        extend, extend_refusal = extension(task)
+        quotes = CardQuotes(promote=promotion(task), again=again(task), extend=extend, extend_refusal=extend_refusal)
         # Like annotate(): a value this page computed, carried on the instance its card reads.
-        setattr(task, "quotes", CardQuotes(promote=promotion(task), again=again(task)))  # noqa: B010
+        setattr(task, "quotes", quotes)  # noqa: B010
     return standing
 
 
@@ -262,7 +281,7 @@ def changed_cards(project, seen: dict[int, LiveCard]) -> list[tuple[Task, LiveCa
     """The followed cards whose task changed since the page last saw them."""
     tasks = (
         project.tasks.filter(pk__in=seen)
-        .select_related("prompt_version", "promoted_from__clip", "clip")
+        .select_related("prompt_version", "promoted_from__clip", "clip", "extended_from__clip")
         .prefetch_related("promotions__clip")
     )
     return [(task, seen[task.pk]) for task in tasks if task.card_fingerprint != seen[task.pk].fingerprint]
@@ -275,7 +294,9 @@ RECENT_TASKS = 24
 
 def project_page_context(project, membership, *, form: DraftForm | None = None, prompt=None) -> dict:
     prompt = prompt or project.prompts.first()
-    cards = project.tasks.select_related("prompt_version", "promoted_from", "clip").prefetch_related("promotions__clip")
+    cards = project.tasks.select_related(
+        "prompt_version", "promoted_from", "clip", "extended_from__clip"
+    ).prefetch_related("promotions__clip")
     recent = list(cards.order_by("-created_at", "-pk")[:RECENT_TASKS])
     batch_ids = {task.batch_id for task in recent if task.batch_id}
     # A group shows all its cells, even those older than the newest few (at most batches.MAX_CELLS each).

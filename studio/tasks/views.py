@@ -21,7 +21,7 @@ from studio.review import notifications
 from studio.review.comments import notes_to_answer, record_answers
 
 from . import batches, budgets, lifecycle
-from .forms import DraftForm, GridForm, kept_image_values, whole_number
+from .forms import DraftForm, ExtendForm, GridForm, kept_image_values, whole_number
 from .models import Batch, Task
 from .pages import changed_cards, live_cards_seen, project_page_context, quote_cards, quote_for
 from .queue import enqueue_job, kick_tracker
@@ -382,6 +382,63 @@ def promote(request, task_id: int):
 
 
 @login_required
+def extend(request, task_id: int):
+    """Extend a finished clip: the continuation prompt, the quote for the seconds added, or why it cannot be."""
+    source, project, membership = _get_task_for_user(request.user, task_id, edit=True)
+    refusal, amount, added_s = "", None, None
+    try:
+        added_s = lifecycle.extension_parameters(source, "")["duration_s"]
+        amount = lifecycle.extension_quote(source)
+    except lifecycle.ExtendRefused as why:
+        refusal = str(why)
+    form = ExtendForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and not refusal:
+        if form.is_valid():
+            try:
+                extension = lifecycle.extend(
+                    source=source,
+                    continuation=form.cleaned_data["continuation"],
+                    user=request.user,
+                    form_token=form.cleaned_data["form_token"] or "",
+                )
+            except lifecycle.ExtendRefused as why:
+                form.add_error("continuation", str(why))
+            except budgets.OverBudget as over:
+                form.add_error(None, str(over))
+            else:
+                _send(extension)  # a resent form finds its task; a second message is claimed by nobody
+                activity.record_once(
+                    project,
+                    request.user,
+                    activity.Verb.EXTENDED,
+                    f"extended #{source.pk} as #{extension.pk}",
+                    link=f"{project_url(project)}#task-{extension.pk}",
+                )
+                return redirect(f"{project_url(project)}#task-{extension.pk}")
+        status = 400
+    elif request.method == "POST":
+        status = 400
+    elif request.method != "GET":
+        return HttpResponse(status=405)
+    standing = budgets.standing(project, request.user.pk)
+    return render(
+        request,
+        "tasks/extend.html",
+        {
+            "project": project,
+            "membership": membership,
+            "source": source,
+            "form": form,
+            "refusal": refusal,
+            "quote": None if refusal else quote_for(amount, standing=standing, account=source.account),
+            "added_s": added_s,
+        },
+        status=status,
+    )
+
+
+@login_required
 @require_POST
 def send_again(request, task_id: int):
     """A user's explicit choice to pay for the same settings again."""
@@ -389,15 +446,25 @@ def send_again(request, task_id: int):
     if not task.can_send_again:
         messages.error(request, "Only a failed or uncertain task can be sent again.")
         return redirect("project-detail", project.pk)
-    problems = lifecycle.problems_with(
-        account=task.account,
-        tier=Tier(task.tier),
-        parameters=task.parameters,
-        prompt=task.prompt_version.text,
-        negative_prompt=lifecycle.negative_prompt_sent(
-            account=task.account, model=task.model, version=task.prompt_version
-        ),
-    )
+    if task.is_extension:
+        # Checked as a new extension is: its source clip must still be there and extendable.
+        try:
+            if task.extended_from is None:
+                raise lifecycle.ExtendRefused("The clip it extends was deleted.")
+            lifecycle.extension_model(task.extended_from)
+            problems = {}
+        except lifecycle.ExtendRefused as why:
+            problems = {"extend": str(why)}
+    else:
+        problems = lifecycle.problems_with(
+            account=task.account,
+            tier=Tier(task.tier),
+            parameters=task.parameters,
+            prompt=task.prompt_version.text,
+            negative_prompt=lifecycle.negative_prompt_sent(
+                account=task.account, model=task.model, version=task.prompt_version
+            ),
+        )
     if problems:
         # Checked as a new draft is (a tier whose model is gone, a route that changed): nothing is created.
         messages.error(request, "Not sent again: " + " ".join(problems.values()))
@@ -413,6 +480,7 @@ def send_again(request, task_id: int):
             seed=task.seed,
             user=request.user,
             promoted_from=task.promoted_from,
+            extended_from=task.extended_from,
             form_token=f"again-{task.pk}",
         )
     except budgets.OverBudget as refusal:

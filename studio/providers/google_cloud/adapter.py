@@ -44,6 +44,16 @@ What we assumed where it is silent:
   needs an allowlist, so it is not offered), else from the account's options (`person_generation`, `enhance_prompt`),
   route 4's `disallow` read as Google's `dont_allow`; `storageUri` from `options["storage_uri"]`
   (a `gs://bucket/prefix/`), else the video comes back inline.
+- Extend: Google's pages say Veo 3.1 on this platform (standard, fast and lite) extends a clip Veo
+  made of 1 to 30 s; the gateways in front of it add 24 fps, 720p or 1080p, 16:9 or 9:16, and 7 s
+  added. Those are our limits (`EXTENSION`), checked on the archived clip before Extend is offered.
+  The clip travels inline as the instance's `video` (`{"bytesBase64Encoded", "mimeType":
+  "video/mp4"}`) with the continuation as `prompt`, `durationSeconds` 7, the source's resolution,
+  aspect ratio and audio; a clip over 15 MB is not offered (we take Google's inline request limit to be
+  the Gemini API's 20 MB, and base64 adds a third; the `gcsUri` form is not used). We take the answer
+  to be the whole clip with its continuation (as Google's
+  Gemini API documents for Veo 3.1), so the new clip runs 7 s longer than its source, and the bill
+  is for the 7 s rendered.
 - An inline video is reported as a `data:` URL holding the bytes, as on route 5: the archive
   decodes and checks it like a download. A `gs://bucket/object` is fetched through Cloud
   Storage's JSON API (`GET {storage}/storage/v1/b/{bucket}/o/{object}?alt=media`, which takes
@@ -83,6 +93,7 @@ from studio.providers.base import (
     GOOGLE_MODEL_ID,
     SAFETY_WORDS,
     ErrorKind,
+    Extension,
     ImageInput,
     ProviderError,
     Receipt,
@@ -114,8 +125,21 @@ PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
 LOCATION = re.compile(r"[a-z]+(?:-[a-z]+[0-9]+)?")
 OPERATION = re.compile(r"projects/[^/]+/locations/[^/]+/publishers/google/models/[^/:]+/operations/[^/:?#]+")
 
+# A Veo clip of 1 to 30 s at 24 fps, 720p or 1080p, continued by 7 s (see the docstring).
+EXTENSION = Extension(
+    added_s=7,
+    min_source_s=1,
+    max_source_s=30,
+    frame_rate=24,
+    resolutions=("720p", "1080p"),
+    aspect_ratios=("16:9", "9:16"),
+    # Inside a request we take Google to hold to 20 MB (the Gemini API's inline limit); base64 adds a third.
+    max_source_bytes=15_000_000,
+)
 # allow_all needs Google's approval on this platform (so it is not offered); prompt rewriting is a switch.
-_VEO = veo_capabilities(where=WHERE, max_references=3, people=("allow_adult", "dont_allow"), enhance_prompt=True)
+_VEO = veo_capabilities(
+    where=WHERE, max_references=3, people=("allow_adult", "dont_allow"), enhance_prompt=True, extend=EXTENSION
+)
 
 
 class GoogleCloud(Route):
@@ -130,7 +154,13 @@ class GoogleCloud(Route):
         QUALITY: _VEO,
         FAST: _VEO,
         LITE: veo_capabilities(
-            where=WHERE, lite=True, last_frame=False, max_references=0, people=_VEO.people, enhance_prompt=True
+            where=WHERE,
+            lite=True,
+            last_frame=False,
+            max_references=0,
+            people=_VEO.people,
+            enhance_prompt=True,
+            extend=EXTENSION,
         ),
     }
     model_id_shape = GOOGLE_MODEL_ID
@@ -264,6 +294,8 @@ def _send(http: httpx.Client, auth: Session, url: str, body: dict) -> httpx.Resp
 
 def _instance(request: VideoRequest) -> dict[str, Any]:
     instance: dict[str, Any] = {"prompt": request.prompt}
+    if request.extend:
+        instance["video"] = {"bytesBase64Encoded": request.extend.base64, "mimeType": request.extend.mime_type}
     if request.first_frame:
         instance["image"] = _inline(request.first_frame)
     if request.last_frame:

@@ -14,8 +14,9 @@ default in this mode, too). It accepts exactly what google-genai 2.x sends in it
 (`test_sdk_contract.py` drives it): enum values in either case (`referenceType: "ASSET"`,
 `personGeneration: "ALLOW_ALL"`, `compressionQuality: "OPTIMIZED"`), `enhancePrompt`, `seed`,
 `generateAudio`, `storageUri`, `sampleCount` 1–4, `fps`, `resizeMode`, `pubsubTopic`, top-level
-`labels`, and an instance `video` to extend (inline MP4, or a `gs://` object this simulator wrote;
-the extension renders at 720p only). Anything else is refused in Google's "Unknown name" words.
+`labels`, and an instance `video` to extend (inline MP4, or a `gs://` object this simulator wrote):
+a clip of 1 to 30 s at 24 fps (it reads the file to check), `durationSeconds` 7, 720p or 1080p,
+answered with the whole clip, its length plus 7 s. Anything else is refused in Google's "Unknown name" words.
 
 `sampleCount` n renders n videos, each its own job (the operation's id, then that id + "s1", …);
 the operation is done when every one is. With `storageUri` (`gs://bucket/prefix`) each comes back
@@ -39,7 +40,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import tempfile
 import uuid
+from pathlib import Path
 from typing import TypeGuard
 
 from django.conf import settings
@@ -48,6 +51,7 @@ from django.http.response import HttpResponseBase
 from django.urls import re_path
 from django.views.decorators.http import require_GET, require_POST
 
+from studio.clips.media import MediaInfo, NotAVideo, probe
 from studio.simulator import engine
 from studio.simulator.models import SimulatedJob, SimulatorRequest
 from studio.simulator.service_accounts import (
@@ -68,6 +72,9 @@ MODELS = {
 RETIRED_PREFIXES = ("veo-3.0-", "veo-2.0-")
 RESOLUTIONS = ("720p", "1080p", "4k")
 DURATIONS = (4, 6, 8)
+# An extension: a Veo clip of 1 to 30 s at 24 fps, 720p or 1080p, continued by 7 s (the adapter's assumptions).
+EXTENSION_S = 7
+EXTENDED_RESOLUTIONS = ("720p", "1080p")
 ASPECTS = ("16:9", "9:16")
 PERSONS = ("allow_all", "allow_adult", "dont_allow")
 MIME_TYPES = ("image/png", "image/jpeg", "image/webp")
@@ -213,6 +220,41 @@ def _media_problem(media, where: str, mime_types: tuple[str, ...]) -> str | None
     return None
 
 
+def _extension_problem(video: dict, parameters: dict) -> str | None:
+    """What Google would refuse about extending this video with these parameters."""
+    if parameters.get("durationSeconds", EXTENSION_S) != EXTENSION_S:
+        return f"durationSeconds must be {EXTENSION_S} for a video extension."
+    if parameters.get("resolution", "720p") not in EXTENDED_RESOLUTIONS:
+        return "A video extension renders at 720p or 1080p."
+    source = _source_video(video)
+    if source is None:
+        return "video is not a playable MP4."
+    if not 1 <= round(source.duration_s, 1) <= 30:
+        return f"The input video must be 1 to 30 seconds long; it is {source.duration_s:.1f} s."
+    if abs(source.frame_rate - 24) > 0.01:
+        return f"The input video must be 24 fps; it is {source.frame_rate:g} fps."
+    return None
+
+
+def _source_video(video: dict) -> MediaInfo | None:
+    """The shape of the video sent to be extended, read from its bytes (inline, or the object it names)."""
+    if "gcsUri" in video:
+        job = _written_video(str(video["gcsUri"]))
+        if job is None:
+            return None
+        with job.video.open("rb") as handle:
+            data = handle.read()
+    else:
+        data = base64.b64decode(video["bytesBase64Encoded"])
+    with tempfile.NamedTemporaryFile(suffix=".mp4") as file:
+        file.write(data)
+        file.flush()
+        try:
+            return probe(Path(file.name))
+        except NotAVideo:
+            return None
+
+
 def _is_int(value) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -270,6 +312,8 @@ def validate(body: dict, model: str) -> JsonResponse | None:
             return _refuse("video (an extension) takes no image, lastFrame or referenceImages.")
         if problem := _media_problem(instance["video"], "video", ("video/mp4",)):
             return _refuse(problem)
+        if problem := _extension_problem(instance["video"], parameters):
+            return _refuse(problem)
 
     aspect = parameters.get("aspectRatio", "16:9")
     if aspect not in ASPECTS:
@@ -279,12 +323,10 @@ def validate(body: dict, model: str) -> JsonResponse | None:
         return _refuse("resolution must be 720p, 1080p or 4k.")
     if resolution == "4k" and lite:
         return _refuse(f"4k is not supported by {model}.")
-    if "video" in instance and resolution != "720p":
-        return _refuse("A video extension renders at 720p only.")
-    duration = parameters.get("durationSeconds", 8)
-    if not _is_int(duration) or duration not in DURATIONS:
+    duration = parameters.get("durationSeconds", EXTENSION_S if "video" in instance else 8)
+    if "video" not in instance and (not _is_int(duration) or duration not in DURATIONS):
         return _refuse("durationSeconds must be 4, 6 or 8.")
-    if resolution in ("1080p", "4k") and duration != 8:
+    if resolution in ("1080p", "4k") and duration != 8 and "video" not in instance:
         return _refuse("1080p and 4k resolutions need durationSeconds 8.")
     if references and (duration != 8 or aspect != "16:9"):
         return _refuse("referenceImages need durationSeconds 8 and aspectRatio 16:9.")
@@ -475,12 +517,19 @@ def _picture(model: str, body: dict, *, index: int = 0) -> engine.Picture:
     """What the video of a validated request shows."""
     parameters = body.get("parameters", {})
     count = _sample_count(body)
+    instance = (body.get("instances") or [{}])[0]
+    if "video" in instance and (source := _source_video(instance["video"])):
+        # An extension answers the whole clip: the source with its continuation after it.
+        duration_s = round(source.duration_s) + parameters.get("durationSeconds", EXTENSION_S)
+        label = " · extended"
+    else:
+        duration_s, label = parameters.get("durationSeconds", 8), ""
     return engine.Picture(
         resolution=parameters.get("resolution", "720p"),
         aspect_ratio=parameters.get("aspectRatio", "16:9"),
-        duration_s=parameters.get("durationSeconds", 8),
+        duration_s=duration_s,
         audio=parameters.get("generateAudio", True),
-        tier_label=f"{MODELS[model].upper()} tier" + (f" · video {index + 1} of {count}" if count > 1 else ""),
+        tier_label=f"{MODELS[model].upper()} tier{label}" + (f" · video {index + 1} of {count}" if count > 1 else ""),
         prompt=_prompt(body),
         seed=parameters.get("seed"),
     )

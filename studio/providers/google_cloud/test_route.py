@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import functools
 import hashlib
 import io
 import itertools
@@ -30,7 +29,6 @@ from studio.providers.google_cloud.auth import KEYRING, Token
 from studio.providers.models import ProviderAccount
 from studio.providers.registry import get_route, price_data
 from studio.simulator.models import SimulatedJob, SimulatorRequest, SimulatorServiceAccountKey
-from studio.simulator.service_accounts import issue_key_file
 from studio.tasks import lifecycle
 from studio.tasks.archive import archive
 from studio.tasks.models import Task
@@ -45,57 +43,6 @@ LOCATION = "us-central1"
 OPTIONS = {"project_id": PROJECT_ID, "location": LOCATION}
 RESOURCE = f"projects/{PROJECT_ID}/locations/{LOCATION}/publishers/google/models"
 ROUTE = get_route("google-cloud")
-
-
-@pytest.fixture(autouse=True)
-def no_tokens_between_tests():
-    """Each test starts with no cached credentials or tokens (the process keeps them across tests otherwise)."""
-    KEYRING.forget()
-    yield
-    KEYRING.forget()
-
-
-@pytest.fixture
-def key_file(simulator):
-    """`key_file(project_id=…)`: a service-account key file the simulator issued, its token_uri on the simulator."""
-
-    def issue(project_id: str = PROJECT_ID) -> str:
-        return issue_key_file(project_id=project_id, token_uri=sim("token"))
-
-    return issue
-
-
-@pytest.fixture
-def cloud_project(make_project, people, key_file):
-    """Projects on route 6's simulator: a key file it issued (unless `key` says otherwise) and the project's options."""
-
-    def make(*, name="Moonrise", key=None, options=None, poll_interval_s=None):
-        return make_project(
-            people,
-            name=name,
-            route="google-cloud",
-            key=key_file() if key is None else key,
-            options={**OPTIONS, **(options or {})},
-            poll_interval_s=poll_interval_s,
-        )
-
-    return make
-
-
-@pytest.fixture
-def project(cloud_project):
-    return cloud_project()
-
-
-@pytest.fixture
-def account(project):
-    return project.draft_account
-
-
-@pytest.fixture
-def pending(pending_task):
-    """`pending(project, user, *, text, tier, **parameters)`: a pending draft with this module's seed, 7."""
-    return functools.partial(pending_task, seed=7)
 
 
 def check_now(task: Task) -> Task:

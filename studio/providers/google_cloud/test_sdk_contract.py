@@ -206,7 +206,7 @@ def test_videos_kept_in_a_bucket_come_back_as_gs_uris_read_with_googles_own_sess
     extension = client.models.generate_videos(
         model=FAST,
         source=types.GenerateVideosSource(prompt="The boat sails on", video=types.Video(uri=video.video.uri)),
-        config=types.GenerateVideosConfig(duration_seconds=8, resolution="720p"),
+        config=types.GenerateVideosConfig(duration_seconds=7, resolution="720p"),
     )
     sent = json.loads(SimulatorRequest.objects.filter(path__endswith=":predictLongRunning").last().body)
     assert sent["instances"][0]["video"] == {"gcsUri": video.video.uri}
