@@ -155,8 +155,8 @@ def _read_large_body(request: HttpRequest) -> None:
     if settings.DATA_UPLOAD_MAX_MEMORY_SIZE is not None and settings.DATA_UPLOAD_MAX_MEMORY_SIZE < length:
         if length <= SIMULATED_BODY_MAX:
             body = request.read(length)
-            request._body = body  # type: ignore[attr-defined]  # Django's own cache of a read body
-            request._stream = io.BytesIO(body)  # type: ignore[attr-defined]
+            request._body = body  # Django's own cache of a body it has read
+            request._stream = io.BytesIO(body)
 
 
 def _forget_requests_before(newest: int) -> None:
