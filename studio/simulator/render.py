@@ -15,6 +15,7 @@ few regions that change.
 from __future__ import annotations
 
 import colorsys
+import io
 import math
 import os
 import secrets
@@ -484,3 +485,25 @@ def extract_audio(video: Path, track: Path) -> None:
         os.replace(temp, track)
     finally:
         temp.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a simulator checks of a video it is sent (route 6's extensions): its length and frame rate."""
+
+    duration_s: float
+    frame_rate: float
+
+
+def shape_of(data: bytes) -> Shape | None:
+    """The length and frame rate an MP4's header declares, or None when it is no video."""
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            video = container.streams.video[0]
+            rate = video.average_rate or video.guessed_rate
+            duration = container.duration / av.time_base if container.duration else None
+    except (av.error.FFmpegError, IndexError):
+        return None
+    if not duration or not rate:
+        return None
+    return Shape(duration_s=float(duration), frame_rate=float(rate))

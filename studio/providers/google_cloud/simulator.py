@@ -40,9 +40,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import tempfile
 import uuid
-from pathlib import Path
 from typing import TypeGuard
 
 from django.conf import settings
@@ -51,9 +49,9 @@ from django.http.response import HttpResponseBase
 from django.urls import re_path
 from django.views.decorators.http import require_GET, require_POST
 
-from studio.clips.media import MediaInfo, NotAVideo, probe
 from studio.simulator import engine
 from studio.simulator.models import SimulatedJob, SimulatorRequest
+from studio.simulator.render import Shape, shape_of
 from studio.simulator.service_accounts import (
     JWT_GRANT,
     Bearer,
@@ -236,23 +234,15 @@ def _extension_problem(video: dict, parameters: dict) -> str | None:
     return None
 
 
-def _source_video(video: dict) -> MediaInfo | None:
+def _source_video(video: dict) -> Shape | None:
     """The shape of the video sent to be extended, read from its bytes (inline, or the object it names)."""
     if "gcsUri" in video:
         job = _written_video(str(video["gcsUri"]))
         if job is None:
             return None
         with job.video.open("rb") as handle:
-            data = handle.read()
-    else:
-        data = base64.b64decode(video["bytesBase64Encoded"])
-    with tempfile.NamedTemporaryFile(suffix=".mp4") as file:
-        file.write(data)
-        file.flush()
-        try:
-            return probe(Path(file.name))
-        except NotAVideo:
-            return None
+            return shape_of(handle.read())
+    return shape_of(base64.b64decode(video["bytesBase64Encoded"]))
 
 
 def _is_int(value) -> TypeGuard[int]:
