@@ -111,3 +111,12 @@ def test_a_failed_extension_sent_again_extends_the_same_clip(project, people, pe
     assert clients["editor"].post(f"/tasks/{extension.pk}/send-again").status_code == 302
     again = Task.objects.exclude(pk=extension.pk).get(extended_from=source)
     assert again.continuation == "Then rain" and again.parameters == extension.parameters
+
+
+def test_the_editor_starts_from_a_draft_never_from_an_extension(project, people, pending_task, archived_clip, clients):
+    source = archived(pending_task(project, people["editor"], **EIGHT), archived_clip)
+    extension = lifecycle.extend(source=source, continuation="And then", user=people["editor"])
+    latest = clients["editor"].get(f"/projects/{project.pk}/").content.decode()
+    assert f"task #{source.pk}</a>: " in latest and f"task #{extension.pk}</a>: " not in latest
+    recalled = clients["editor"].get(f"/projects/{project.pk}/?from_task={extension.pk}").content.decode()
+    assert f"task #{source.pk}</a>: " in recalled and "7 s" not in recalled.split("Settings from")[1][:300]

@@ -279,5 +279,9 @@ def _chosen_prompt(project, raw):
 
 def _task_in(project, raw) -> Task | None:
     if raw and str(raw).isdigit():
-        return project.tasks.select_related("prompt_version__prompt").filter(pk=int(raw)).first()
+        # An extension's settings describe the seconds it added, not a draft to start from: it recalls its source's.
+        task = project.tasks.select_related("prompt_version__prompt").filter(pk=int(raw)).first()
+        while task is not None and task.is_extension:
+            task = task.extended_from
+        return task
     return None

@@ -156,7 +156,12 @@ def editor_initial(project, prompt, recalled: Task | None, *, user=None, fresh: 
         initial.update(prompt=version.text, negative_prompt=version.negative_prompt, version_id=version.pk)
     source = recalled
     if source is None and not fresh and user is not None:
-        source = project.tasks.filter(kind=Task.Kind.DRAFT, created_by=user).first()
+        # An extension is framed by its source (7 s added), not by the editor: it is no starting point.
+        source = (
+            project.tasks.filter(kind=Task.Kind.DRAFT, created_by=user)
+            .exclude(parameters__has_key="continuation")
+            .first()
+        )
     if source:
         parameters = source.parameters
         initial.update(
