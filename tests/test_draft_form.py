@@ -123,3 +123,26 @@ def test_a_final_on_a_route_without_the_drafts_people_setting_says_it_was_left_t
     ours = ProviderAccount(project=project, label="Gateway", route="videos-gateway")
     wanted, notes = lifecycle.final_parameters(draft, ours)
     assert (wanted["people"], wanted["enhance_prompt"]) == ("allow_all", True) and not notes
+
+
+def test_drawing_variations_together_is_offered_only_where_the_route_renders_several_clips_per_request(
+    project, make_project, people, clients, draft_form
+):
+    gateway = clients["editor"].get(f"/projects/{project.pk}/").content.decode()
+    assert 'name="one_request"' not in gateway
+    # Posted anyway, it is not a choice this route has: plain variations, one request each.
+    answer = clients["editor"].post(
+        f"/projects/{project.pk}/draft", draft_form(variations="2", one_request="on", form_token="gw")
+    )
+    assert answer.status_code == 302
+    assert not Task.objects.filter(project=project, sample_of__isnull=False).exists()
+
+    cloud = make_project(
+        people,
+        name="Cloud",
+        route="google-cloud",
+        key="unused",
+        options={"project_id": "dailies-sim", "location": "us"},
+    )
+    page = clients["editor"].get(f"/projects/{cloud.pk}/").content.decode()
+    assert 'name="one_request"' in page and "Up to 4 variations from one request" in page

@@ -137,6 +137,8 @@ class VideoRequest:
     enhance_prompt: bool | None = None
     # A clip to continue: the prompt says what happens next, `duration_s` is the seconds added.
     extend: ClipInput | None = None
+    # How many clips this one request renders (each billed as the route bills a clip).
+    samples: int = 1
     # Where a route that calls back should deliver its result (unguessable per task).
     callback_url: str | None = None
 
@@ -224,6 +226,14 @@ class Report:
     error: ProviderError | None = None
     charged: Decimal | None = None
     provider_status: str = ""
+    # A request for several clips: the videos after the first, in order. Videos the provider removed
+    # (its safety filter) are missing from the end, and `error` then says why (see `videos`).
+    more_videos: tuple[str, ...] = ()
+
+    @property
+    def videos(self) -> tuple[str, ...]:
+        """Every video the answer holds, the first one first."""
+        return tuple(url for url in (self.video_url, *self.more_videos) if url)
 
 
 @dataclass(frozen=True)
@@ -249,6 +259,8 @@ class Capabilities:
     enhance_prompt: bool = False
     # Which clips this model can extend (None: it extends none).
     extend: Extension | None = None
+    # How many clips one request may render (Google's sampleCount); 1 where the route takes one per request.
+    max_samples: int = 1
     # (resolution, durations allowed at it, the route's reason).
     rules: tuple[tuple[str, tuple[int, ...], str], ...] = field(default=())
     # Anything else the route refuses, as field → message (e.g. references need 8 s).
@@ -259,6 +271,12 @@ class Capabilities:
         found: dict[str, str] = {}
         if request.extend is not None:
             return self._extension_problems(request)
+        if not 1 <= request.samples <= self.max_samples:
+            found["samples"] = (
+                f"This model renders at most {self.max_samples} clips from one request."
+                if self.max_samples > 1
+                else "This route renders one clip per request."
+            )
         if request.duration_s not in self.durations:
             found["duration_s"] = f"This route takes {_words(self.durations, 's')} clips."
         if request.resolution not in self.resolutions:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from .base import ErrorKind, ProviderError, error_body, retry_after_seconds
+from .base import ErrorKind, ProviderError, Report, Status, error_body, retry_after_seconds
 
 # A 429 that says neither Retry-After nor RetryInfo: wait a minute before sending again.
 RATE_LIMIT_WAIT_S = 60.0
@@ -67,3 +67,32 @@ def retry_delay(details: list[dict]) -> float | None:
             if match:
                 return float(match.group(1))
     return None
+
+
+def samples_report(videos: list[str], *, filtered: object, reasons: list[str]) -> Report:
+    """A done operation's videos, in order, with what Google's safety filter removed.
+
+    Several clips from one request come back as several videos; those the filter removed are not
+    among them, and the report's error says why for the clips that are missing. None at all and
+    some removed is a block (not billed); none and none removed returned nothing, and may have billed.
+    """
+    # A count as Google's JSON spells it: an int, or (int64) a string of one.
+    count = filtered if isinstance(filtered, int) and not isinstance(filtered, bool) else 0
+    if isinstance(filtered, str) and filtered.isdigit():
+        count = int(filtered)
+    removed = None
+    if count or reasons:
+        why = " ".join(reasons) or "no reason given"
+        removed = ProviderError(ErrorKind.SAFETY, f"Google's safety filter removed the video: {why}")
+    if videos:
+        return Report(
+            Status.SUCCEEDED,
+            progress=100,
+            video_url=videos[0],
+            more_videos=tuple(videos[1:]),
+            error=removed,
+            provider_status="done" if removed is None else f"done: {count} removed",
+        )
+    if removed is not None:
+        return Report(Status.BLOCKED, error=removed, provider_status="done: filtered")
+    return Report(Status.SUCCEEDED, progress=100, video_url=None, provider_status="done: no videos")

@@ -54,7 +54,12 @@ class Axis:
     def as_json(self) -> dict:
         # Versions are stored by id: the batch keeps what it varied, not the objects.
         values = [getattr(v, "pk", v) for v in self.values]
-        return {"name": self.name, "label": AXES[self.name], "values": values, "labels": list(self.labels)}
+        label = AXES.get(self.name) or OTHER_AXES[self.name]
+        return {"name": self.name, "label": label, "values": values, "labels": list(self.labels)}
+
+
+# Axes a batch may have that a grid does not offer.
+OTHER_AXES = {"sample": "Clip"}
 
 
 def distinct_seeds(count: int) -> list[int]:
@@ -67,6 +72,16 @@ def distinct_seeds(count: int) -> list[int]:
 def seed_axis(count: int) -> Axis:
     seeds = distinct_seeds(count)
     return Axis("seed", tuple(seeds), tuple(f"seed {s}" for s in seeds))
+
+
+def sample_axis(count: int, *, per_request: int) -> Axis:
+    """Variations drawn several to a request: one column per clip, named by its request and place in it."""
+    requests = -(-count // per_request)
+    labels = [
+        f"request {n // per_request + 1} · clip {n % per_request + 1}" if requests > 1 else f"clip {n + 1}"
+        for n in range(count)
+    ]
+    return Axis("sample", tuple(range(count)), tuple(labels))
 
 
 def plan(
@@ -121,8 +136,12 @@ def start(
     axes: list[Axis],
     user,
     form_token: str = "",
+    per_request: int = 1,
 ) -> Batch:
     """Create the batch and one pending task per cell, all or nothing, its total held against the budget.
+
+    With `per_request` > 1 the cells go to the provider that many to a request: the first of each
+    group sends it (asking for as many clips), the others ride on it with its seed (`Task.sample_of`).
 
     Concurrent copies of one form make one batch: the budget lock (or, with no
     budget, the one-batch-per-form constraint) decides, and the others answer
@@ -151,7 +170,9 @@ def start(
             # A concurrent copy of this form made its batch first (and committed
             # its tasks with it, in the same transaction).
             return Batch.objects.get(project=project, form_token=form_token)
-        for cell in cells:
+        sender: Task | None = None
+        for number, cell in enumerate(cells):
+            index = number % per_request
             task = new_task(
                 project=project,
                 prompt_version=cell.version,
@@ -159,11 +180,16 @@ def start(
                 tier=cell.tier,
                 kind=Task.Kind.DRAFT,
                 parameters=cell.parameters,
-                seed=cell.seed,
+                seed=sender.seed if index and sender else cell.seed,
                 user=user,
                 reserved=True,
             )
-            Task.objects.filter(pk=task.pk).update(batch=batch, cell_column=cell.column, cell_row=cell.row)
+            placed = {"batch": batch, "cell_column": cell.column, "cell_row": cell.row}
+            if index and sender:
+                placed.update(sample_of=sender, sample_index=index)
+            else:
+                sender = task
+            Task.objects.filter(pk=task.pk).update(**placed)
     return batch
 
 

@@ -226,6 +226,12 @@ class DraftForm(StorableText, forms.Form):
             "invalid": f"Variations: a whole number from 1 to {MAX_VARIATIONS}.",
         },
     )
+    # Where the route renders several clips from one request (Google's sampleCount).
+    one_request = forms.BooleanField(
+        required=False,
+        label="Draw them together",
+        # Its help names the route's limit (set in __init__).
+    )
     first_frame = ImageUploadField(
         required=False,
         label="First frame",
@@ -294,6 +300,7 @@ class DraftForm(StorableText, forms.Form):
                 ("references", caps.max_references > 0),
                 ("people", bool(caps.people)),
                 ("enhance_prompt", caps.enhance_prompt),
+                ("one_request", caps.max_samples > 1),
             ):
                 if not offered:
                     del self.fields[name]
@@ -302,6 +309,11 @@ class DraftForm(StorableText, forms.Form):
                     ("", "The provider's default"),
                     *((value, PEOPLE[value]) for value in caps.people),
                 ]
+            if "one_request" in self.fields:
+                self.fields["one_request"].help_text = (
+                    f"Up to {caps.max_samples} variations from one request: one send, one seed; each clip is "
+                    "still kept and billed on its own."
+                )
             if "references" in self.fields:
                 self.fields["references"].help_text = f"Up to {caps.max_references}; JPG, PNG or WebP, 10 MB each."
         if project is not None:
@@ -330,7 +342,7 @@ class DraftForm(StorableText, forms.Form):
     MAIN_FIELDS = ("prompt_name", "prompt", "tier", "resolution", "aspect_ratio", "duration_s", "audio")
     SECTIONS = (
         ("negative", "Negative prompt", ("negative_prompt",)),
-        ("seed", "Seed and variations", ("seed", "variations")),
+        ("seed", "Seed and variations", ("seed", "variations", "one_request")),
         ("images", "Images", ("first_frame", "last_frame", "references")),
         ("model", "People and prompt rewriting", ("people", "enhance_prompt")),
     )
@@ -365,6 +377,8 @@ class DraftForm(StorableText, forms.Form):
             parts = [f"seed {seed}" if seed else "seed drawn"]
             if count > 1:
                 parts.append(f"{count} variations")
+                if "one_request" in self.fields and _ticked(self.value("one_request")):
+                    parts.append("drawn together")
             return " · ".join(parts)
         if key == "model":
             people = PEOPLE.get(str(self.value("people") or ""), "")

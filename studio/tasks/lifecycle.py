@@ -71,6 +71,7 @@ def video_request(task: Task) -> VideoRequest:
         seed=task.seed,
         callback_url=callback_url(task),
         extend=clip_input(task.extended_from) if task.is_extension else None,
+        samples=1 + task.other_samples.count(),
     )
 
 
@@ -103,6 +104,7 @@ def build_request(
     seed: int | None = None,
     callback_url: str | None = None,
     extend: ClipInput | None = None,
+    samples: int = 1,
 ) -> VideoRequest:
     """The route-neutral request for these settings; images are loaded from their ids."""
     images = {image.pk: image for image in InputImage.objects.filter(pk__in=image_ids(parameters))}
@@ -126,6 +128,7 @@ def build_request(
         people=parameters.get("people", ""),
         enhance_prompt=parameters.get("enhance_prompt"),
         extend=extend,
+        samples=samples,
         callback_url=callback_url,
     )
 
@@ -381,6 +384,11 @@ def promote(*, draft: Task, user) -> tuple[Task, bool]:
             user=user,
             promoted_from=draft,
         )
+        if draft.rides_along:
+            notes.append(
+                f"The draft was clip {draft.sample_index + 1} of one request; the final is rendered from the "
+                "same seed as a request of its own, so it may differ from this draft more than usual."
+            )
         if notes:
             Task.objects.filter(pk=final.pk).update(carry_notes=" ".join(notes))
             final.carry_notes = " ".join(notes)
@@ -486,12 +494,54 @@ def extend(*, source: Task, continuation: str, user, form_token: str = "") -> Ta
 # --- Submitting: exactly once -------------------------------------------------
 
 
-@sensitive_variables()  # the task's account builds requests with its decrypted key
 def submit(task_id: int) -> bool:
-    """Send a pending task to its provider. Returns whether this call sent it."""
+    """Send a pending task to its provider. Returns whether this call sent it.
+
+    A task whose clip rides on another's request is never sent itself: it takes that request's
+    outcome (`samples_follow`) when its sender's submission settles.
+    """
+    sent = _submit(task_id)
+    if sent:
+        samples_follow(task_id)
+    return sent
+
+
+# What the other clips of a request take from its sender once its submission settles.
+SUBMISSION_FIELDS = (
+    "state",
+    "provider_task_id",
+    "submit_started_at",
+    "request_sent_at",
+    "submitted_at",
+    "next_check_at",
+    "finished_at",
+    "error_code",
+    "error_message",
+    "settled_by",
+    "settled_at",
+)
+
+
+def samples_follow(sender_id: int) -> int:
+    """Give the other clips of this task's request its submission's outcome: followed under the same job
+    (each then polls for its own video), uncertain with it, or ended unbilled with it. Nothing while the
+    sender is still waiting to send or sending. Returns how many clips moved."""
+    sender = Task.objects.filter(pk=sender_id).values(*SUBMISSION_FIELDS, "cost_charged").first()
+    if sender is None or sender["state"] in (State.PENDING, State.SUBMITTING):
+        return 0
+    fields = {name: sender[name] for name in SUBMISSION_FIELDS}
+    if sender["state"] in Task.ENDED_WITHOUT_CLIP:
+        fields["cost_charged"] = sender["cost_charged"]
+    return Task.objects.filter(
+        sample_of=sender_id, state__in=[State.PENDING, State.SUBMITTING, State.UNCERTAIN]
+    ).update(**fields)
+
+
+@sensitive_variables()  # the task's account builds requests with its decrypted key
+def _submit(task_id: int) -> bool:
     claimed_at = timezone.now()
     claimed = (
-        Task.objects.filter(pk=task_id, state=State.PENDING)
+        Task.objects.filter(pk=task_id, state=State.PENDING, sample_of__isnull=True)
         .filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=claimed_at))
         .update(state=State.SUBMITTING, submit_started_at=claimed_at, next_check_at=None, request_sent_at=None)
     )
@@ -608,6 +658,7 @@ def mark_stale_submissions_uncertain() -> int:
     sent = list(stale.filter(request_sent_at__isnull=False).values_list("pk", flat=True))
     for task_id in sent:
         _mark_uncertain(task_id, "The worker stopped after sending this task")
+        samples_follow(task_id)
     return len(sent)
 
 
@@ -648,6 +699,7 @@ def settle_found(task_id: int, *, provider_task_id: str, by) -> None:
     )
     if not settled:
         raise SettleRefused("This task is no longer uncertain; nothing changed.")
+    samples_follow(task_id)
 
 
 def settle_not_billed(task_id: int, *, by) -> None:
@@ -657,6 +709,7 @@ def settle_not_billed(task_id: int, *, by) -> None:
     if not finish_task(task_id, from_states=[State.UNCERTAIN], state=State.FAILED, error=error, billed=False):
         raise SettleRefused("This task is no longer uncertain; nothing changed.")
     Task.objects.filter(pk=task_id).update(settled_by=by, settled_at=timezone.now())
+    samples_follow(task_id)
 
 
 # --- Following: polls at the route's cadence ---------------------------------
@@ -926,7 +979,15 @@ def apply_report(task: Task, report: Report | ProviderError) -> str:
         return state
 
     if report.status == Status.SUCCEEDED:
-        if not report.video_url:
+        # Several clips from one request: each task takes its own video, in the provider's order.
+        videos = report.videos
+        if task.sample_index >= len(videos):
+            if report.error is not None and report.error.kind == ErrorKind.SAFETY:
+                # The provider's filter removed this clip's video (and says so): not billed.
+                finish_task(
+                    task.pk, from_states=Task.TRACKED_STATES, state=State.BLOCKED, error=report.error, billed=False
+                )
+                return State.BLOCKED
             error = ProviderError(ErrorKind.EMPTY_RESULT, "The provider reported success but returned no video")
             finish_task(task.pk, from_states=Task.TRACKED_STATES, state=State.FAILED, error=error, billed=None)
             return State.FAILED
@@ -934,7 +995,7 @@ def apply_report(task: Task, report: Report | ProviderError) -> str:
             state=State.ARCHIVING,
             progress=100,
             provider_status=report.provider_status,
-            video_url=report.video_url,
+            video_url=videos[task.sample_index],
             audio_url=report.audio_url or "",
             video_url_expires_at=now + timedelta(seconds=route.result_ttl_s),
             # Only a charge the provider reports is recorded as charged; otherwise the card keeps the quote.

@@ -91,6 +91,13 @@ class Task(models.Model):
     extended_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="extensions"
     )
+    # Several clips from one request (variations drawn together): the task that sends the request. Its
+    # other clips never submit; they take its submission's outcome and each follows its own video
+    # (`sample_index` in the order the provider lists them).
+    sample_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="other_samples"
+    )
+    sample_index = models.PositiveSmallIntegerField(default=0)
     batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks")
     # Where this task sits in its batch's grid (column, row).
     cell_column = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -216,6 +223,11 @@ class Task(models.Model):
             and self.promoted_from is not None
             and self.promoted_from.has_clip
         )
+
+    @property
+    def rides_along(self) -> bool:
+        """One of several clips from a request another task sends (it is never sent itself)."""
+        return self.sample_of_id is not None
 
     @property
     def is_extension(self) -> bool:

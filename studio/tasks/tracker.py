@@ -405,7 +405,8 @@ def sweep(*, enqueue: Enqueue) -> None:
     # its grace, and those whose wait after a rate limit (the provider's Retry-After) is over: those
     # are sent the moment it passes, not at the next lost-message sweep.
     stale_pending = (
-        Task.objects.filter(state=State.PENDING)
+        # A clip riding on another's request is never sent itself (its sender is).
+        Task.objects.filter(state=State.PENDING, sample_of__isnull=True)
         .filter(Q(next_check_at__isnull=True, created_at__lt=now - LOST_SUBMIT_AFTER) | Q(next_check_at__lte=now))
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
     )

@@ -110,7 +110,8 @@ def draft(request, project_id: int):
         new_tasks, created, words, link = copy.args
         version = new_tasks[0].prompt_version
     for task in new_tasks:
-        _send(task)
+        if not task.rides_along:  # its clip comes with its sender's request
+            _send(task)
     if not request.htmx:
         return redirect("project-detail", project.pk)
     # A fresh editor (new token, same words) plus the new card or group at the top of the list.
@@ -158,7 +159,12 @@ def _start_drafts(request, project, form: DraftForm, prompt):
     )
     created: dict[str, object]
     if data["variations"] > 1:
-        axes = [batches.seed_axis(data["variations"])]
+        # Drawn together: as many to a request as the route renders from one.
+        per_request = form.caps.max_samples if data.get("one_request") and form.caps else 1
+        if per_request > 1:
+            axes = [batches.sample_axis(data["variations"], per_request=per_request)]
+        else:
+            axes = [batches.seed_axis(data["variations"])]
         cells = batches.plan(
             account=project.draft_account,
             version=version,
@@ -175,6 +181,7 @@ def _start_drafts(request, project, form: DraftForm, prompt):
             axes=axes,
             user=request.user,
             form_token=data["form_token"],
+            per_request=per_request,
         )
         new_tasks = list(batch.tasks.all())
         words, link = f"drafted {len(new_tasks)} variations", reverse("batch-detail", args=[batch.pk])
@@ -496,6 +503,8 @@ def settle(request, task_id: int):
     """An owner's answer for an uncertain submission: found at the provider (with its id), or not there."""
     task, project, _membership = _get_task_for_user(request.user, task_id, own=True)
     back = request.POST.get("next") or f"{project_url(project)}#task-{task.pk}"
+    # Several clips from one request share its submission: settling one settles the request's sender.
+    task = task.sample_of or task
     if not back.startswith("/") or back.startswith("//"):
         back = project_url(project)
     try:

@@ -60,8 +60,10 @@ What we assumed where it is silent:
   `dont_allow`. Google's own per-mode rules for it come back as a 400 in
   Google's words.
 - We never send a `generateAudio` field (the Gemini API has none for Veo).
-- `sampleCount` is always 1: one task, one clip, one bill. Should an answer
-  hold several samples, the first with a video is the clip.
+- `sampleCount` is 1, or up to 4 when variations are drawn in one request:
+  each sample with a video is its own task's clip, in the order Google lists
+  them, each billed as a clip. Samples the safety filter removed are missing
+  (`raiMediaFilteredCount`): the clips left without one are blocked, not billed.
 - An inline sample (`encodedVideo`, or `bytesBase64Encoded` as Google Cloud
   spells it) is reported as a `data:` URL holding the bytes; the archive
   decodes it into the same download file and stores it through the same
@@ -122,7 +124,7 @@ from studio.providers.base import (
     same_origin,
     veo_capabilities,
 )
-from studio.providers.google import read_refusal
+from studio.providers.google import read_refusal, samples_report
 
 LITE = "veo-3.1-lite-generate-001"
 FAST = "veo-3.1-fast-generate-001"
@@ -137,9 +139,11 @@ MIME_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
 # Veo's own limits, with three reference images and sound on every clip.
 # People are not offered: Google documents one value per kind of request (allow_all for text,
 # allow_adult with images), so a choice would only fail. Prompt rewriting is a switch.
-_VEO = veo_capabilities(where=WHERE, max_references=3, always_audio=True, seed=False, enhance_prompt=True)
+_VEO = veo_capabilities(
+    where=WHERE, max_references=3, always_audio=True, seed=False, enhance_prompt=True, max_samples=4
+)
 _VEO_LITE = veo_capabilities(
-    where=WHERE, lite=True, max_references=3, always_audio=True, seed=False, enhance_prompt=True
+    where=WHERE, lite=True, max_references=3, always_audio=True, seed=False, enhance_prompt=True, max_samples=4
 )
 
 
@@ -189,7 +193,7 @@ class Gemini(Route):
             "aspectRatio": request.aspect_ratio,
             "resolution": request.resolution,
             "durationSeconds": int(request.duration_s),
-            "sampleCount": 1,
+            "sampleCount": request.samples,
         }
         if request.negative_prompt:
             parameters["negativePrompt"] = request.negative_prompt
@@ -226,17 +230,15 @@ class Gemini(Route):
         outcome = (payload.get("generateVideoResponse") or {}) if isinstance(payload, dict) else None
         if not isinstance(outcome, dict):
             raise ProviderError(ErrorKind.BAD_ANSWER, "Google's finished operation has an unreadable response")
-        for sample in outcome.get("generatedSamples") or []:
-            video = sample.get("video") if isinstance(sample, dict) else None
-            if found := _video_url(video):
-                return Report(Status.SUCCEEDED, progress=100, video_url=found, provider_status="done")
-        filtered = outcome.get("raiMediaFilteredCount") or 0
-        reasons = [str(r) for r in outcome.get("raiMediaFilteredReasons") or [] if r]
-        if filtered or reasons:
-            why = " ".join(reasons) or "no reason given"
-            error = ProviderError(ErrorKind.SAFETY, f"Google's safety filter removed the video: {why}")
-            return Report(Status.BLOCKED, error=error, provider_status="done: filtered")
-        return Report(Status.SUCCEEDED, progress=100, video_url=None, provider_status="done: no samples")
+        found = [
+            _video_url(sample.get("video") if isinstance(sample, dict) else None)
+            for sample in outcome.get("generatedSamples") or []
+        ]
+        return samples_report(
+            [url for url in found if url],
+            filtered=outcome.get("raiMediaFilteredCount"),
+            reasons=[str(r) for r in outcome.get("raiMediaFilteredReasons") or [] if r],
+        )
 
     @sensitive_variables()
     def download_request(self, account, provider_task_id: str, url: str) -> tuple[str, dict[str, str]]:

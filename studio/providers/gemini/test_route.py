@@ -743,3 +743,21 @@ def test_prices_reuse_route_fours_figures_for_the_same_models_with_audio_only():
         assert route_four[(as_preview.get(model, model), resolution, audio)] == price
         assert resolution in ROUTE.capabilities[model].resolutions
     assert {model for model, _, _ in route_five} == set(ROUTE.capabilities)
+
+
+def test_variations_drawn_together_are_one_request_whose_samples_are_each_a_clip(
+    gemini_project, simulator, clients, draft_form, run_worker
+):
+    project = gemini_project(poll_interval_s=5.0)
+    answer = clients["editor"].post(
+        f"/projects/{project.pk}/draft",
+        draft_form(prompt="Gulls over a harbour", variations="2", one_request="on", form_token="together"),
+    )
+    assert answer.status_code == 302
+    sender, other = Task.objects.filter(project=project).order_by("pk")
+    assert other.sample_of == sender
+    done = run_worker(sender.pk, other.pk)
+    assert all(task.state == Task.State.DONE for task in done), [task.error_message for task in done]
+    (sent,) = SimulatorRequest.objects.filter(path__endswith=":predictLongRunning")
+    assert json.loads(sent.body)["parameters"]["sampleCount"] == 2
+    assert done[0].clip.sha256 != done[1].clip.sha256 and done[0].provider_task_id == done[1].provider_task_id

@@ -38,8 +38,10 @@ What we assumed where it is silent:
   `options["location"]`, set on the account form). A blank base URL (or the global endpoint)
   means the location's own endpoint; the global location uses `aiplatform.googleapis.com`.
   Any other base URL (a proxy, the simulator) is used as given.
-- We always send `generateAudio` (as asked), `sampleCount` 1 (one task, one clip, one bill: of
-  several videos the first is the clip) and the seed when the task has one. `personGeneration`
+- We always send `generateAudio` (as asked), `sampleCount` (1, or up to 4 when variations are drawn
+  in one request: each video is its own task's clip, in the order Google lists them, each billed as
+  a clip) and the seed when the task has one. Videos the safety filter removed are missing from the
+  list (`raiMediaFilteredCount` says how many): the clips left without one are blocked, not billed. `personGeneration`
   and `enhancePrompt` come from the editor (people: adults only or none; Google's allow_all
   needs an allowlist, so it is not offered), else from the account's options (`person_generation`, `enhance_prompt`),
   route 4's `disallow` read as Google's `dont_allow`; `storageUri` from `options["storage_uri"]`
@@ -107,7 +109,7 @@ from studio.providers.base import (
     same_origin,
     veo_capabilities,
 )
-from studio.providers.google import read_refusal
+from studio.providers.google import read_refusal, samples_report
 
 from .auth import KEYRING, Session
 
@@ -125,6 +127,8 @@ PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
 LOCATION = re.compile(r"[a-z]+(?:-[a-z]+[0-9]+)?")
 OPERATION = re.compile(r"projects/[^/]+/locations/[^/]+/publishers/google/models/[^/:]+/operations/[^/:?#]+")
 
+# Videos one request may render (sampleCount).
+MAX_SAMPLES = 4
 # A Veo clip of 1 to 30 s at 24 fps, 720p or 1080p, continued by 7 s (see the docstring).
 EXTENSION = Extension(
     added_s=7,
@@ -138,7 +142,12 @@ EXTENSION = Extension(
 )
 # allow_all needs Google's approval on this platform (so it is not offered); prompt rewriting is a switch.
 _VEO = veo_capabilities(
-    where=WHERE, max_references=3, people=("allow_adult", "dont_allow"), enhance_prompt=True, extend=EXTENSION
+    where=WHERE,
+    max_references=3,
+    people=("allow_adult", "dont_allow"),
+    enhance_prompt=True,
+    extend=EXTENSION,
+    max_samples=MAX_SAMPLES,
 )
 
 
@@ -161,6 +170,7 @@ class GoogleCloud(Route):
             people=_VEO.people,
             enhance_prompt=True,
             extend=EXTENSION,
+            max_samples=MAX_SAMPLES,
         ),
     }
     model_id_shape = GOOGLE_MODEL_ID
@@ -313,7 +323,7 @@ def _parameters(account, request: VideoRequest) -> dict[str, Any]:
         "resolution": request.resolution,
         "durationSeconds": int(request.duration_s),
         "generateAudio": bool(request.audio),
-        "sampleCount": 1,
+        "sampleCount": request.samples,
     }
     if request.negative_prompt:
         parameters["negativePrompt"] = request.negative_prompt
@@ -349,16 +359,12 @@ def _report(answer: dict) -> Report:
     outcome = answer.get("response") or {}
     if not isinstance(outcome, dict):
         raise ProviderError(ErrorKind.BAD_ANSWER, "Google's finished operation has an unreadable response")
-    for video in [*(outcome.get("videos") or []), *(outcome.get("generatedSamples") or [])]:
-        if found := _video_url(video):
-            return Report(Status.SUCCEEDED, progress=100, video_url=found, provider_status="done")
-    filtered = outcome.get("raiMediaFilteredCount") or 0
-    reasons = [str(reason) for reason in outcome.get("raiMediaFilteredReasons") or [] if reason]
-    if filtered or reasons:
-        why = " ".join(reasons) or "no reason given"
-        blocked = ProviderError(ErrorKind.SAFETY, f"Google's safety filter removed the video: {why}")
-        return Report(Status.BLOCKED, error=blocked, provider_status="done: filtered")
-    return Report(Status.SUCCEEDED, progress=100, video_url=None, provider_status="done: no videos")
+    found = [_video_url(video) for video in [*(outcome.get("videos") or []), *(outcome.get("generatedSamples") or [])]]
+    return samples_report(
+        [url for url in found if url],
+        filtered=outcome.get("raiMediaFilteredCount"),
+        reasons=[str(reason) for reason in outcome.get("raiMediaFilteredReasons") or [] if reason],
+    )
 
 
 def _video_url(video: object) -> str | None:
