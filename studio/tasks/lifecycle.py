@@ -532,6 +532,12 @@ def samples_follow(sender_id: int) -> int:
     fields = {name: sender[name] for name in SUBMISSION_FIELDS}
     if sender["state"] in Task.ENDED_WITHOUT_CLIP:
         fields["cost_charged"] = sender["cost_charged"]
+    elif sender["state"] != State.UNCERTAIN:
+        # The job exists. A tracker may already have followed the sender further (to its video, even to
+        # its clip): each other clip starts being followed now and finds its own video.
+        fields.update(
+            state=State.QUEUED, next_check_at=timezone.now(), finished_at=None, error_code="", error_message=""
+        )
     return Task.objects.filter(
         sample_of=sender_id, state__in=[State.PENDING, State.SUBMITTING, State.UNCERTAIN]
     ).update(**fields)

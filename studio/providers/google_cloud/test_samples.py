@@ -142,3 +142,16 @@ def test_a_clip_drawn_with_others_says_so_and_its_final_says_what_it_cannot_keep
     archived_clip(other)
     final, _created = lifecycle.promote(draft=Task.objects.get(pk=other.pk), user=people["editor"])
     assert final.seed == sender.seed and "The draft was clip 2 of one request" in final.carry_notes
+
+
+def test_clips_whose_sender_was_followed_further_before_they_heard_are_followed_from_the_start(
+    project, people, pending
+):
+    sender, other = pending(project, people["editor"]), pending(project, people["editor"])
+    Task.objects.filter(pk=other.pk).update(sample_of=sender, sample_index=1)
+    # The receipt was recorded and a tracker already took the sender to its video before the others heard.
+    Task.objects.filter(pk=sender.pk).update(state=Task.State.ARCHIVING, provider_task_id="op", video_url="gs://b/0")
+    assert lifecycle.samples_follow(sender.pk) == 1
+    other.refresh_from_db()
+    assert (other.state, other.provider_task_id, other.video_url) == (Task.State.QUEUED, "op", "")
+    assert other.next_check_at is not None
