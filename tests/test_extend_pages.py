@@ -11,6 +11,7 @@ from django.test import Client
 
 from studio.clips.models import Clip
 from studio.money.models import Budget
+from studio.prompts.models import PromptVersion
 from studio.tasks import lifecycle
 from studio.tasks.models import Task
 
@@ -120,3 +121,30 @@ def test_the_editor_starts_from_a_draft_never_from_an_extension(project, people,
     assert f"task #{source.pk}</a>: " in latest and f"task #{extension.pk}</a>: " not in latest
     recalled = clients["editor"].get(f"/projects/{project.pk}/?from_task={extension.pk}").content.decode()
     assert f"task #{source.pk}</a>: " in recalled and "7 s" not in recalled.split("Settings from")[1][:300]
+
+
+def test_an_extension_sends_its_continuation_alone(project, people, pending_task, archived_clip):
+    source = archived(pending_task(project, people["editor"], **EIGHT), archived_clip)
+    PromptVersion.objects.filter(pk=source.prompt_version_id).update(negative_prompt="text overlays")
+    extension = lifecycle.extend(source=source, continuation="Night falls", user=people["editor"])
+    request = lifecycle.video_request(Task.objects.get(pk=extension.pk))
+    assert (request.prompt, request.negative_prompt, request.duration_s) == ("Night falls", "", 7)
+    with source.clip.file.open("rb") as handle:
+        assert request.extend is not None and request.extend.data == handle.read()
+
+
+def test_the_gallery_and_compare_show_an_extension_by_its_continuation(
+    project, people, pending_task, archived_clip, clients
+):
+    source = archived(pending_task(project, people["editor"], text="A harbour at dawn", **EIGHT), archived_clip)
+    extension = archived(
+        lifecycle.extend(source=source, continuation="Fog rolls over the boats", user=people["editor"]),
+        archived_clip,
+        duration_s=15.0,
+    )
+    found = clients["viewer"].get(f"/projects/{project.pk}/gallery?q=fog").content.decode()
+    assert "“Fog rolls over the boats”" in found and f'id="clip-{extension.clip.pk}"' in found
+    assert f'id="clip-{source.clip.pk}"' not in found
+    compare = clients["viewer"].get(f"/projects/{project.pk}/compare?a={source.clip.pk}&b={extension.clip.pk}")
+    text = compare.content.decode()
+    assert compare.status_code == 200 and "+7 s (15 s in all)" in text

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
@@ -163,11 +164,16 @@ def clips_of(project, filters: Filters) -> QuerySet[Clip]:
 
 
 def _matching_words(clips: QuerySet[Clip], words: str) -> QuerySet[Clip]:
+    # An extension is found by its continuation as well as by the words it continues.
     if connection.vendor == "postgresql":
-        vector = SearchVector("task__prompt_version__text", config=SEARCH_CONFIG)
+        vector = SearchVector(
+            "task__prompt_version__text", KeyTextTransform("continuation", "task__parameters"), config=SEARCH_CONFIG
+        )
         return clips.annotate(words_found=vector).filter(words_found=SearchQuery(words, config=SEARCH_CONFIG))
     for word in words.split():
-        clips = clips.filter(task__prompt_version__text__icontains=word)
+        clips = clips.filter(
+            Q(task__prompt_version__text__icontains=word) | Q(task__parameters__continuation__icontains=word)
+        )
     return clips
 
 

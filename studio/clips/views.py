@@ -383,7 +383,7 @@ def compare_notes(old: Clip, new: Clip) -> dict:
         "old": old,
         "new": new,
         "same_version": old_version.pk == new_version.pk,
-        "prompt": word_diff(old_version.text, new_version.text),
+        "prompt": word_diff(old.task.words, new.task.words),
         "negative_prompt": word_diff(old_version.negative_prompt, new_version.negative_prompt),
         "has_negative_prompt": bool(old_version.negative_prompt or new_version.negative_prompt),
         "parameters": [
@@ -407,6 +407,9 @@ def _settings_of(clip: Clip) -> dict:
         "model": task.model,
         "seed": task.seed if task.seed_sent else NOT_SENT,
     }
+    if task.is_extension:
+        # The seconds it added, and what the whole clip came to.
+        known["duration_s"] = f"+{task.duration_s} s ({clip.duration_s:.0f} s in all)"
     return {name: known.get(name) for name in PARAMETER_LABELS}
 
 
@@ -420,5 +423,5 @@ def _shown(name: str, value) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if name == "duration_s":
-        return f"{value} s"
+        return value if isinstance(value, str) else f"{value} s"
     return str(value)

@@ -135,7 +135,7 @@ def feedback_rows(clips: Iterable[Clip], *, show_prompts: bool = True) -> list[l
         about = [
             clip.pk,
             task.get_kind_display(),
-            task.prompt_version.text if show_prompts else "",
+            task.words if show_prompts else "",
             f"v{task.prompt_version.number}",
             "" if task.seed is None else task.seed,
             clip.get_review_status_display(),

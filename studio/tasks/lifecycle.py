@@ -66,7 +66,10 @@ def video_request(task: Task) -> VideoRequest:
         account=task.account,
         model=task.model,
         prompt=task.continuation if task.is_extension else task.prompt_version.text,
-        negative_prompt=negative_prompt_sent(account=task.account, model=task.model, version=task.prompt_version),
+        # An extension sends its continuation alone (its source's negative prompt is not shown with it).
+        negative_prompt=""
+        if task.is_extension
+        else negative_prompt_sent(account=task.account, model=task.model, version=task.prompt_version),
         parameters=task.parameters,
         seed=task.seed,
         callback_url=callback_url(task),
@@ -386,8 +389,8 @@ def promote(*, draft: Task, user) -> tuple[Task, bool]:
         )
         if draft.rides_along:
             notes.append(
-                f"The draft was clip {draft.sample_index + 1} of one request; the final is rendered from the "
-                "same seed as a request of its own, so it may differ from this draft more than usual."
+                f"The draft was clip {draft.sample_index + 1} of one request: the request's seed renders its "
+                "first clip again, not this one, so the final may differ from this draft."
             )
         if notes:
             Task.objects.filter(pk=final.pk).update(carry_notes=" ".join(notes))
@@ -501,8 +504,9 @@ def submit(task_id: int) -> bool:
     outcome (`samples_follow`) when its sender's submission settles.
     """
     sent = _submit(task_id)
-    if sent:
-        samples_follow(task_id)
+    # Every time, not only when this call sent it: a worker that died after recording the receipt left
+    # the others waiting, and the next copy of the message (or the sweep) hands it on.
+    samples_follow(task_id)
     return sent
 
 
@@ -525,19 +529,21 @@ SUBMISSION_FIELDS = (
 def samples_follow(sender_id: int) -> int:
     """Give the other clips of this task's request its submission's outcome: followed under the same job
     (each then polls for its own video), uncertain with it, or ended unbilled with it. Nothing while the
-    sender is still waiting to send or sending. Returns how many clips moved."""
+    sender is still waiting to send or sending. Safe to repeat: only clips still waiting on the request
+    move. Returns how many moved."""
     sender = Task.objects.filter(pk=sender_id).values(*SUBMISSION_FIELDS, "cost_charged").first()
     if sender is None or sender["state"] in (State.PENDING, State.SUBMITTING):
         return 0
     fields = {name: sender[name] for name in SUBMISSION_FIELDS}
-    if sender["state"] in Task.ENDED_WITHOUT_CLIP:
-        fields["cost_charged"] = sender["cost_charged"]
-    elif sender["state"] != State.UNCERTAIN:
-        # The job exists. A tracker may already have followed the sender further (to its video, even to
-        # its clip): each other clip starts being followed now and finds its own video.
+    if sender["provider_task_id"] and sender["state"] != State.UNCERTAIN:
+        # The job exists. A tracker may already have followed the sender further (to its video, its clip,
+        # or its own failure): each other clip is followed from now and finds its own video.
         fields.update(
             state=State.QUEUED, next_check_at=timezone.now(), finished_at=None, error_code="", error_message=""
         )
+    elif sender["state"] in Task.ENDED_WITHOUT_CLIP:
+        # Refused at submit: no job, nothing billed.
+        fields["cost_charged"] = sender["cost_charged"]
     return Task.objects.filter(
         sample_of=sender_id, state__in=[State.PENDING, State.SUBMITTING, State.UNCERTAIN]
     ).update(**fields)
@@ -768,7 +774,7 @@ def claim_due_checks(*, limit: int = 32) -> list[Task]:
 CLAIMED_COLUMNS = [
     field.attname
     for field in Task._meta.concrete_fields
-    if field.attname in {"id", "state", "model", "provider_task_id", "submitted_at", "account_id"}
+    if field.attname in {"id", "state", "model", "provider_task_id", "submitted_at", "account_id", "sample_index"}
 ]
 
 

@@ -235,6 +235,11 @@ class Task(models.Model):
         return "continuation" in self.parameters
 
     @property
+    def words(self) -> str:
+        """What the model was asked to render: the prompt version's words, or an extension's continuation."""
+        return self.continuation if self.is_extension else self.prompt_version.text
+
+    @property
     def continuation(self) -> str:
         """What an extension asked to happen next (its prompt); "" for any other task."""
         return str(self.parameters.get("continuation", ""))

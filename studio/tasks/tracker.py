@@ -49,7 +49,7 @@ from datetime import timedelta
 import httpx
 from django.conf import settings
 from django.db import close_old_connections, connection
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from studio.providers.base import ErrorKind, ProviderError, Report, tls_settings
@@ -410,6 +410,17 @@ def sweep(*, enqueue: Enqueue) -> None:
         .filter(Q(next_check_at__isnull=True, created_at__lt=now - LOST_SUBMIT_AFTER) | Q(next_check_at__lte=now))
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
     )
+    # Clips riding on a request whose sender's submission settled without handing it on (its worker died
+    # between the two statements): handed on now.
+    stranded = (
+        Task.objects.filter(state__in=[State.PENDING, State.UNCERTAIN], sample_of__isnull=False)
+        .exclude(sample_of__state__in=[State.PENDING, State.SUBMITTING])
+        .exclude(sample_of__state=F("state"))
+        .values_list("sample_of_id", flat=True)
+        .distinct()
+    )
+    for sender_id in list(stranded[:100]):
+        lifecycle.samples_follow(sender_id)
     for task_id, held in stale_pending.values_list("pk", "lease_until")[:100]:
         # submit() claims the task itself, so a duplicate message is harmless.
         if Task.objects.filter(pk=task_id, state=State.PENDING, lease_until=held).update(lease_until=now + grace):

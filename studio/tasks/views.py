@@ -398,7 +398,7 @@ def extend(request, task_id: int):
         amount = lifecycle.extension_quote(source)
     except lifecycle.ExtendRefused as why:
         refusal = str(why)
-    form = ExtendForm(request.POST or None)
+    form = ExtendForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST" and not refusal:
         if form.is_valid():
@@ -440,6 +440,7 @@ def extend(request, task_id: int):
             "refusal": refusal,
             "quote": None if refusal else quote_for(amount, standing=standing, account=source.account),
             "added_s": added_s,
+            "total_s": source.clip.duration_s + added_s if added_s and source.has_clip else None,
         },
         status=status,
     )
@@ -484,10 +485,12 @@ def send_again(request, task_id: int):
             tier=Tier(task.tier),
             kind=task.kind,
             parameters=task.parameters,
-            seed=task.seed,
             user=request.user,
             promoted_from=task.promoted_from,
             extended_from=task.extended_from,
+            # A clip of a request for several shares its seed, which alone renders the request's first
+            # clip: each one tried again on its own draws a seed of its own.
+            seed=None if task.rides_along or task.other_samples.exists() else task.seed,
             form_token=f"again-{task.pk}",
         )
     except budgets.OverBudget as refusal:

@@ -5,6 +5,7 @@ is; videos the safety filter removed leave their clips blocked, not billed."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -155,3 +156,45 @@ def test_clips_whose_sender_was_followed_further_before_they_heard_are_followed_
     other.refresh_from_db()
     assert (other.state, other.provider_task_id, other.video_url) == (Task.State.QUEUED, "op", "")
     assert other.next_check_at is not None
+
+
+def test_a_request_whose_clips_never_heard_of_it_is_handed_on_by_the_next_message_or_the_sweep(
+    project, clients, draft_form, simulator
+):
+    sender, other = draw_together(clients["editor"], project, draft_form, count=2)
+    # The worker recorded the receipt and died before handing it on.
+    Task.objects.filter(pk=sender.pk).update(state=Task.State.QUEUED, provider_task_id="op-1")
+    assert not lifecycle.submit(sender.pk)  # a second copy of its message sends nothing...
+    other.refresh_from_db()
+    assert (other.state, other.provider_task_id) == (Task.State.QUEUED, "op-1")  # ...and hands it on
+
+    sender, other = draw_together(clients["editor"], project, draft_form, count=3, prompt="Terns")[2:4]
+    Task.objects.filter(pk=sender.pk).update(state=Task.State.RUNNING, provider_task_id="op-2")
+    tracker.sweep(enqueue=lambda kind, task_id: None)
+    other.refresh_from_db()
+    assert (other.state, other.provider_task_id) == (Task.State.QUEUED, "op-2")
+
+
+def test_a_sender_taken_as_uncertain_by_the_sweep_and_settled_not_billed_takes_its_clips_along(
+    project, clients, draft_form, people, simulator
+):
+    sender, other = draw_together(clients["editor"], project, draft_form, count=2)
+    stale = sender.created_at - timedelta(hours=1)
+    Task.objects.filter(pk=sender.pk).update(
+        state=Task.State.SUBMITTING, submit_started_at=stale, request_sent_at=stale
+    )
+    lifecycle.mark_stale_submissions_uncertain()
+    other.refresh_from_db()
+    assert other.state == Task.State.UNCERTAIN
+    lifecycle.settle_not_billed(sender.pk, by=people["owner"])
+    other.refresh_from_db()
+    assert other.state == Task.State.FAILED and other.cost_charged == Decimal("0")
+    assert other.settled_by == people["owner"]
+
+
+def test_trying_a_clip_of_a_request_again_draws_a_seed_of_its_own(project, clients, draft_form):
+    sender, other = draw_together(clients["editor"], project, draft_form, count=2)
+    Task.objects.filter(pk__in=[sender.pk, other.pk]).update(state=Task.State.FAILED)
+    assert clients["editor"].post(f"/tasks/{other.pk}/send-again").status_code == 302
+    again = Task.objects.exclude(pk__in=[sender.pk, other.pk]).get()
+    assert again.seed != other.seed and not again.rides_along
