@@ -420,8 +420,8 @@ def extension_model(source: Task) -> str:
     if model is None or caps is None or caps.extend is None:
         if not account.provider.extends_clips:
             raise ExtendRefused(
-                f"{account.provider.name} cannot extend clips; clips made through a Google Cloud "
-                "Vertex AI account can be."
+                f"Dailies extends clips through a Google Cloud Vertex AI account; this clip was made through "
+                f"{account.provider.name}, where it does not."
             )
         raise ExtendRefused(f"{model or 'This tier'} on {account.provider.name} does not extend clips.")
     if gone := account.model_gone(model):

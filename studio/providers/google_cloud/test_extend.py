@@ -111,7 +111,10 @@ def test_extend_needs_a_finished_clip_a_live_model_and_a_route_that_extends(
     elsewhere = archived(pending(gemini, people["editor"], duration_s=8), archived_clip)
     with pytest.raises(lifecycle.ExtendRefused) as refused:
         lifecycle.extension_model(elsewhere)
-    assert "cannot extend clips; clips made through a Google Cloud Vertex AI account can be" in str(refused.value)
+    assert str(refused.value) == (
+        "Dailies extends clips through a Google Cloud Vertex AI account; this clip was made through "
+        "Google Gemini API, where it does not."
+    )
 
 
 def test_an_extension_whose_clip_was_deleted_before_it_was_sent_fails_unbilled(project, people, pending, simulator):
