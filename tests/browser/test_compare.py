@@ -290,6 +290,45 @@ def test_add_to_compare_picks_two_clips_and_opens_them(owner_page, clips, shoot)
     ]
 
 
+def test_a_pick_made_while_the_controls_refresh_is_heard_by_every_control(owner_page, clips):
+    """The first pick makes every control ask for itself again. On a slow server those answers may still
+    be on their way when a second pick is made: every control must still end up saying what the second
+    pick made of the selection, not what the answers read before it said."""
+    page = owner_page
+    page.goto(f"/projects/{clips.project_id}/")
+    slow: list = []
+    holding = {"refreshes": True}
+
+    def hold(route) -> None:
+        if holding["refreshes"] and route.request.method == "GET":
+            slow.append((route, route.fetch()))  # read now, delivered late
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/clips/\d+/compare-pick$"), hold)
+    short = page.locator(f"#compare-pick-{clips.short.pk}")
+    final = page.locator(f"#compare-pick-{clips.final.pk}")
+    short.get_by_role("button", name="Add to compare").click()
+    expect(short).to_contain_text("In compare")
+    for _ in range(50):  # every control asks for itself; the answers say one clip is picked
+        if len(slow) >= 3:
+            break
+        page.wait_for_timeout(100)
+    assert len(slow) >= 3, f"every control should ask for itself again after a pick; {len(slow)} did"
+    holding["refreshes"] = False
+    final.get_by_role("button", name="Add to compare").click()
+    expect(final.get_by_role("link", name="Compare the two")).to_be_visible()
+    expect(short.get_by_role("link", name="Compare the two")).to_be_visible()
+    for route, answer in slow:  # the late answers arrive at last
+        try:
+            route.fulfill(response=answer)
+        except Exception:  # the page gave up on it (aborted): nothing to deliver
+            pass
+    page.wait_for_timeout(300)
+    expect(short.get_by_role("link", name="Compare the two")).to_be_visible()
+    expect(final.get_by_role("link", name="Compare the two")).to_be_visible()
+
+
 # Counts the page's requests for an animation frame; installed before any script of the page runs.
 COUNT_ANIMATION_FRAMES = """
     window.animationFramesAsked = 0;
