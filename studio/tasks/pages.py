@@ -122,7 +122,7 @@ def quote_cards(tasks: Iterable[Task], *, project, membership) -> Standing | Non
 
     def extension(task: Task) -> tuple[Quote | None, str]:
         account = accounts.get(task.account_id)
-        if account is None or not task.has_clip or not account.provider.extends_clips:
+        if account is None or not account.provider.extends_clips or not task.has_clip:
             return None, ""
         task.account = account
         try:
