@@ -7,6 +7,7 @@ carrying the CSRF and form tokens its own page gave it:
 
 - 50 distinct drafts at a project whose budget allows exactly 10 of them;
 - 20 copies of one variations=8 form (one form token) at a project with no budget.
+- The same, drawn together on route 5 (Gemini API): 4 clips to a request, so 2 submit requests for 8 clips.
 
     .venv/bin/python bench/submit_burst.py                   # SQLite in a temporary folder, ORM broker
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/15 \\
@@ -424,8 +425,9 @@ def quote_of_one_draft(account) -> Decimal:
     return quote
 
 
-def new_project(owner, *, name: str, prompts: int):
-    """A project drafting on the simulator's route 4, owned by `owner`, with that many prompts (v1 each)."""
+def new_project(owner, *, name: str, prompts: int, route: str = "videos-gateway"):
+    """A project drafting on the simulator's `route` (route 4 unless named), owned by `owner`, with that many
+    prompts (v1 each)."""
     from studio.projects.models import Membership, Project
     from studio.prompts.models import Prompt
     from studio.providers.models import ProviderAccount
@@ -435,8 +437,8 @@ def new_project(owner, *, name: str, prompts: int):
     account = ProviderAccount(
         project=project,
         label="Simulator",
-        route="videos-gateway",
-        base_url="/simulator/videos-gateway",
+        route=route,
+        base_url=f"/simulator/{route}",
         poll_interval_s=5.0,
     )
     account.set_api_key(issue_key(SIM_KEY))  # the simulator accepts only keys it issued
@@ -538,6 +540,8 @@ def run(args: argparse.Namespace, *, folder: Path, database_url: str) -> None:
     Budget.objects.create(project=budgeted, limit=limit, period=Budget.Period.TOTAL)
     # No prompt yet: the form is the project's first, so nothing but the form token joins its copies.
     unlimited, _ = new_project(owner, name="No budget", prompts=0)
+    # Route 5 renders up to 4 clips from one request: variations drawn together.
+    together, _ = new_project(owner, name="Drawn together", prompts=0, route="gemini")
     database = "PostgreSQL" if database_url.startswith("postgres") else "SQLite"
     backend = f"{database}, {'Redis' if os.environ.get('REDIS_URL') else 'ORM'} broker"
     print(f"Database migrated and projects set up in {time.monotonic() - started:.1f} s ({backend}).")
@@ -580,6 +584,22 @@ def run(args: argparse.Namespace, *, folder: Path, database_url: str) -> None:
             answers,
             before,
             ledger_once_sent(unlimited.pk),
+        )
+        print(burst.report(), end="\n\n")
+
+        before = ledger(together.pk)
+        form = draft_fields(
+            prompt="Terns over a breakwater, handheld",
+            variations=str(args.variations),
+            one_request="on",
+            prompt_id="",
+        )
+        answers = copies_of_one_form(url, cookies=cookies, project_id=together.pk, form=form, copies=args.copies)
+        burst = Burst(
+            f"{args.copies} copies of one variations={args.variations} form drawn together (route 5, 4 to a request)",
+            answers,
+            before,
+            ledger_once_sent(together.pk),
         )
         print(burst.report())
 
