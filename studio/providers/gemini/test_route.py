@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import io
 import itertools
@@ -64,12 +63,6 @@ def project(gemini_project, simulator):
 @pytest.fixture
 def account(project):
     return project.draft_account
-
-
-@pytest.fixture
-def pending(pending_task):
-    """`pending(project, user, *, text, tier, **parameters)`: a pending draft with this module's seed, 7."""
-    return functools.partial(pending_task, seed=7)
 
 
 def check_now(task: Task) -> Task:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 
 from studio.providers.google_cloud.auth import KEYRING
@@ -55,9 +53,3 @@ def project(cloud_project):
 @pytest.fixture
 def account(project):
     return project.draft_account
-
-
-@pytest.fixture
-def pending(pending_task):
-    """`pending(project, user, *, text, tier, **parameters)`: a pending draft with this module's seed, 7."""
-    return functools.partial(pending_task, seed=7)
