@@ -572,36 +572,20 @@ def run(args: argparse.Namespace, *, folder: Path, database_url: str) -> None:
         )
         print(burst.report(), end="\n\n")
 
-        before = ledger(unlimited.pk)
-        form = draft_fields(
-            prompt="Gulls over a breakwater, handheld",
-            variations=str(args.variations),
-            prompt_id="",
-        )
-        answers = copies_of_one_form(url, cookies=cookies, project_id=unlimited.pk, form=form, copies=args.copies)
-        burst = Burst(
-            f"{args.copies} copies of one variations={args.variations} form, no budget",
-            answers,
-            before,
-            ledger_once_sent(unlimited.pk),
-        )
-        print(burst.report(), end="\n\n")
-
-        before = ledger(together.pk)
-        form = draft_fields(
-            prompt="Terns over a breakwater, handheld",
-            variations=str(args.variations),
-            one_request="on",
-            prompt_id="",
-        )
-        answers = copies_of_one_form(url, cookies=cookies, project_id=together.pk, form=form, copies=args.copies)
-        burst = Burst(
-            f"{args.copies} copies of one variations={args.variations} form drawn together (route 5, 4 to a request)",
-            answers,
-            before,
-            ledger_once_sent(together.pk),
-        )
-        print(burst.report())
+        copied = [
+            (unlimited, "no budget", {"prompt": "Gulls over a breakwater, handheld"}),
+            (
+                together,
+                "drawn together (route 5, 4 to a request)",
+                {"prompt": "Terns over a breakwater, handheld", "one_request": "on"},
+            ),
+        ]
+        for project, how, fields in copied:
+            before = ledger(project.pk)
+            form = draft_fields(variations=str(args.variations), prompt_id="", **fields)
+            answers = copies_of_one_form(url, cookies=cookies, project_id=project.pk, form=form, copies=args.copies)
+            title = f"{args.copies} copies of one variations={args.variations} form, {how}"
+            print(Burst(title, answers, before, ledger_once_sent(project.pk)).report(), end="\n\n")
 
 
 if __name__ == "__main__":
