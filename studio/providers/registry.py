@@ -54,6 +54,11 @@ def route_name(slug: str) -> str:
         return slug
 
 
+def routes_that_extend() -> list[str]:
+    """The names of the routes on which some model can extend a clip, in the table's order."""
+    return [route.name for route in map(get_route, ROUTES) if route.extends_clips]
+
+
 def route_choices() -> list[tuple[str, str]]:
     return [(slug, get_route(slug).name) for slug in ROUTES]
 

@@ -42,6 +42,7 @@ from studio.providers.base import (
     http_client,
 )
 from studio.providers.models import ProviderAccount
+from studio.providers.registry import routes_that_extend
 
 from . import budgets
 from .models import Task
@@ -420,8 +421,8 @@ def extension_model(source: Task) -> str:
     if model is None or caps is None or caps.extend is None:
         if not account.provider.extends_clips:
             raise ExtendRefused(
-                f"Dailies extends clips through a Google Cloud Vertex AI account; this clip was made through "
-                f"{account.provider.name}, where it does not."
+                f"Dailies extends clips made through {' or '.join(routes_that_extend())}; this clip was made "
+                f"through {account.provider.name}, where it does not."
             )
         raise ExtendRefused(f"{model or 'This tier'} on {account.provider.name} does not extend clips.")
     if gone := account.model_gone(model):

@@ -112,7 +112,7 @@ def test_extend_needs_a_finished_clip_a_live_model_and_a_route_that_extends(
     with pytest.raises(lifecycle.ExtendRefused) as refused:
         lifecycle.extension_model(elsewhere)
     assert str(refused.value) == (
-        "Dailies extends clips through a Google Cloud Vertex AI account; this clip was made through "
+        "Dailies extends clips made through Google Cloud Vertex AI; this clip was made through "
         "Google Gemini API, where it does not."
     )
 
