@@ -148,3 +148,12 @@ def test_the_gallery_and_compare_show_an_extension_by_its_continuation(
     compare = clients["viewer"].get(f"/projects/{project.pk}/compare?a={source.clip.pk}&b={extension.clip.pk}")
     text = compare.content.decode()
     assert compare.status_code == 200 and "+7 s (15 s in all)" in text
+
+
+def test_an_extension_with_nothing_to_happen_next_is_refused_before_anything_is_made(
+    project, people, pending_task, archived_clip
+):
+    source = archived(pending_task(project, people["editor"], **EIGHT), archived_clip)
+    with pytest.raises(lifecycle.ExtendRefused, match="Say what happens next"):
+        lifecycle.extend(source=source, continuation="  \n ", user=people["editor"])
+    assert not Task.objects.filter(extended_from=source).exists()

@@ -747,9 +747,3 @@ class ExtendForm(StorableText, forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["form_token"].initial = secrets.token_urlsafe(16)
-
-    def clean_continuation(self) -> str:
-        words = self.cleaned_data["continuation"].strip()
-        if not words:
-            raise ValidationError("Say what happens next: the model continues the clip from its last frame.")
-        return words

@@ -470,8 +470,6 @@ def extend(*, source: Task, continuation: str, user, form_token: str = "") -> Ta
     route allows its length.
     """
     continuation = continuation.strip()
-    if not continuation:
-        raise ExtendRefused("Say what happens next: the continuation prompt is empty.")
     parameters = extension_parameters(source, continuation)
     model = extension_model(source)
     caps = source.account.capabilities_for(model)
